@@ -1,0 +1,326 @@
+//! Typed scenario configuration.
+//!
+//! Owns the plain data a run is built from: the link, the two hosts (NIC,
+//! socket and CPU settings) and the flows. Does not parse files: the `simnet`
+//! tool reads TOML into these types and reports errors with file positions.
+//! [`Scenario::validate`] re-checks the bounds the model relies on, so a
+//! caller that builds a scenario in code gets an error rather than a panic.
+
+use crate::cost::CostModel;
+use crate::engine::Nanos;
+use core::fmt;
+use std::net::Ipv4Addr;
+
+/// Descriptors per ring when a scenario says nothing. e1000 and e1000e
+/// default to 256 (`ethtool -g`).
+pub const DEFAULT_RING: u16 = 256;
+/// Smallest ring the model accepts. e1000 refuses fewer than 80 descriptors
+/// (`E1000_MIN_TXD`); the model allows smaller rings for teaching, but a
+/// frame needs up to [`crate::nic::MAX_DESC_PER_FRAME`] descriptors.
+pub const MIN_RING: u16 = 8;
+/// Largest ring the model accepts: ixgbe's `IXGBE_MAX_TXD`.
+pub const MAX_RING: u16 = 4096;
+/// Interrupt moderation delay: e1000e `RxAbsIntDelay` default of 8 units of
+/// 1.024 us.
+pub const DEFAULT_IRQ_COALESCE: Nanos = 8 * 1024;
+/// Frames per NAPI poll: `NAPI_POLL_WEIGHT` in `include/linux/netdevice.h`.
+pub const DEFAULT_NAPI_BUDGET: u32 = 64;
+/// Rx frames up to this many bytes are copied into a fresh sk_buff:
+/// e1000e `copybreak` module parameter default.
+pub const DEFAULT_COPYBREAK: u32 = 256;
+/// Default socket buffers. Linux's `tcp_wmem`/`tcp_rmem` maxima are 4 MiB
+/// and 6 MiB; 4 MiB each keeps the lesson simple.
+pub const DEFAULT_SOCKBUF: u32 = 4 << 20;
+/// IPv4 minimum MTU every host must accept (RFC 791: 576).
+pub const MIN_MTU: u32 = 576;
+/// Largest IP MTU the model accepts (jumbo frames).
+pub const MAX_MTU: u32 = 9000;
+/// Zero-copy send buffers a flow owns when the scenario says nothing.
+pub const DEFAULT_POOL_SIZE: u32 = 8;
+/// POSIX `IOV_MAX` on Linux.
+pub const IOV_MAX: u32 = 1024;
+
+/// One whole scenario: what `simnet run` executes.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub name: String,
+    pub description: String,
+    pub seed: u64,
+    /// Virtual-time cap; reaching it ends the run with outcome `time_limit`.
+    pub time_limit: Nanos,
+    pub link: LinkConfig,
+    /// Exactly two hosts, in the order the file names them.
+    pub hosts: Vec<HostConfig>,
+    pub flows: Vec<FlowConfig>,
+}
+
+/// The wire between the two hosts (both directions alike).
+#[derive(Debug, Clone)]
+pub struct LinkConfig {
+    /// Bits per second.
+    pub rate_bps: u64,
+    /// One-way propagation delay.
+    pub delay: Nanos,
+    /// IP MTU; an Ethernet frame is `mtu + 14` bytes (FCS not counted).
+    pub mtu: u32,
+    /// Drop-tail queue in front of the wire, in bytes; `None` = unbounded.
+    pub queue: Option<u64>,
+    pub faults: Faults,
+}
+
+/// Per-frame fault probabilities, drawn from the scenario's RNG.
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    pub loss: f64,
+    pub duplicate: f64,
+    pub reorder: f64,
+    pub reorder_delay: Nanos,
+    pub corrupt: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    pub name: String,
+    pub address: Ipv4Addr,
+    pub prefix_len: u8,
+    pub nic: NicConfig,
+    pub socket: SocketConfig,
+    pub cpu: CostModel,
+}
+
+/// NIC offloads a scenario can switch on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Offloads {
+    pub tx_checksum: bool,
+    pub rx_checksum: bool,
+    pub tso: bool,
+    pub gso: bool,
+    pub gro: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct NicConfig {
+    pub tx_ring: u16,
+    pub rx_ring: u16,
+    pub offloads: Offloads,
+    /// Interrupt moderation delay; 0 = one interrupt per completion.
+    pub irq_coalesce: Nanos,
+    pub napi_budget: u32,
+    pub copybreak: u32,
+    pub header_split: bool,
+}
+
+impl Default for NicConfig {
+    fn default() -> Self {
+        NicConfig {
+            tx_ring: DEFAULT_RING,
+            rx_ring: DEFAULT_RING,
+            offloads: Offloads::default(),
+            irq_coalesce: DEFAULT_IRQ_COALESCE,
+            napi_budget: DEFAULT_NAPI_BUDGET,
+            copybreak: DEFAULT_COPYBREAK,
+            header_split: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Congestion {
+    Cubic,
+    Reno,
+    None,
+}
+
+#[derive(Debug, Clone)]
+pub struct SocketConfig {
+    pub sndbuf: u32,
+    pub rcvbuf: u32,
+    pub nagle: bool,
+    pub congestion: Congestion,
+}
+
+impl Default for SocketConfig {
+    fn default() -> Self {
+        SocketConfig {
+            sndbuf: DEFAULT_SOCKBUF,
+            rcvbuf: DEFAULT_SOCKBUF,
+            nagle: false,
+            congestion: Congestion::Cubic,
+        }
+    }
+}
+
+/// How the sending application hands bytes to the kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendPath {
+    /// `write(2)`: `copy_from_user` into kernel pages.
+    Write,
+    /// `send(MSG_ZEROCOPY)`: user pages referenced, completion on the error
+    /// queue.
+    MsgZerocopy,
+}
+
+impl SendPath {
+    pub fn name(self) -> &'static str {
+        match self {
+            SendPath::Write => "write",
+            SendPath::MsgZerocopy => "msg_zerocopy",
+        }
+    }
+}
+
+/// How the receiving application takes bytes from the kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecvPath {
+    /// `read(2)`: `copy_to_user` from the socket's receive queue.
+    Read,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BufferKind {
+    /// A fixed array (stack-like storage).
+    Array,
+    /// A heap `Vec<u8>`.
+    Vec,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Align {
+    /// Page-aligned (4 KiB): a buffer of n pages spans n pages.
+    Page,
+    /// 64-byte aligned: the buffer starts inside a page, so it spans one
+    /// more page than its length needs.
+    Cacheline,
+    /// No alignment promise (8 bytes, as malloc gives at least).
+    None,
+}
+
+impl Align {
+    /// Offset of the buffer's first byte within its first page.
+    pub fn page_offset(self) -> u64 {
+        match self {
+            Align::Page => 0,
+            Align::Cacheline => 64,
+            Align::None => 8,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PoolKind {
+    /// One buffer, reused for every call once the kernel gives it back.
+    None,
+    /// `pool_size` buffers allocated up front.
+    Fixed,
+}
+
+#[derive(Debug, Clone)]
+pub struct BufferConfig {
+    pub kind: BufferKind,
+    pub align: Align,
+    pub pool: PoolKind,
+    pub pool_size: u32,
+}
+
+impl Default for BufferConfig {
+    fn default() -> Self {
+        BufferConfig {
+            kind: BufferKind::Vec,
+            align: Align::Page,
+            pool: PoolKind::Fixed,
+            pool_size: DEFAULT_POOL_SIZE,
+        }
+    }
+}
+
+/// One TCP connection and its workload.
+#[derive(Debug, Clone)]
+pub struct FlowConfig {
+    /// Index into [`Scenario::hosts`] of the sending host.
+    pub from: usize,
+    /// Index of the receiving host.
+    pub to: usize,
+    pub port: u16,
+    pub bytes: u64,
+    pub write_size: u32,
+    pub read_size: u32,
+    pub send: SendPath,
+    pub recv: RecvPath,
+    pub buffer: BufferConfig,
+}
+
+/// A scenario the model cannot run, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Scenario {
+    /// Checks the bounds the model relies on.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let err = |s: String| Err(ConfigError(s));
+        if self.hosts.len() != 2 {
+            return err(format!(
+                "a scenario has exactly two hosts, this one has {}",
+                self.hosts.len()
+            ));
+        }
+        if self.hosts[0].address == self.hosts[1].address {
+            return err("the two hosts have the same address".into());
+        }
+        if !(MIN_MTU..=MAX_MTU).contains(&self.link.mtu) {
+            return err(format!(
+                "link.mtu {} is outside {MIN_MTU}..={MAX_MTU}",
+                self.link.mtu
+            ));
+        }
+        if self.link.rate_bps == 0 {
+            return err("link.rate must be above zero".into());
+        }
+        if self.flows.is_empty() {
+            return err("a scenario needs at least one [[flow]]".into());
+        }
+        for h in &self.hosts {
+            for (what, n) in [("tx_ring", h.nic.tx_ring), ("rx_ring", h.nic.rx_ring)] {
+                if !(MIN_RING..=MAX_RING).contains(&n) {
+                    return err(format!(
+                        "hosts.{}.nic.{what} {n} is outside {MIN_RING}..={MAX_RING}",
+                        h.name
+                    ));
+                }
+            }
+            if h.nic.napi_budget == 0 {
+                return err(format!("hosts.{}.nic.napi_budget must be above zero", h.name));
+            }
+            if h.socket.sndbuf < 4096 || h.socket.rcvbuf < 4096 {
+                return err(format!(
+                    "hosts.{}.socket buffers must be at least 4KiB",
+                    h.name
+                ));
+            }
+        }
+        let mut ports = Vec::new();
+        for (i, f) in self.flows.iter().enumerate() {
+            if f.from >= 2 || f.to >= 2 || f.from == f.to {
+                return err(format!("flow {i}: from and to must name the two different hosts"));
+            }
+            if f.bytes == 0 || f.write_size == 0 || f.read_size == 0 {
+                return err(format!("flow {i}: bytes, write_size and read_size must be above zero"));
+            }
+            if f.port == 0 || ports.contains(&f.port) {
+                return err(format!("flow {i}: port {} is zero or used twice", f.port));
+            }
+            ports.push(f.port);
+            if f.buffer.pool_size == 0 {
+                return err(format!("flow {i}: buffer.pool_size must be above zero"));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,115 @@
+//! The cost model: what each modelled step costs in virtual time.
+//!
+//! Owns the numbers, one place, each with its source (see the project's
+//! `docs/costs.md`, which mirrors `COSTS.md`). They are teaching defaults,
+//! not measurements of one machine; every one can be overridden per host in
+//! a scenario's `[hosts.NAME.cpu]` table. Does not decide *when* a cost is
+//! paid: the host's CPU ([`crate::world`]) and the NIC's DMA engine
+//! ([`crate::nic`]) serialise work on their own timelines.
+
+use crate::engine::Nanos;
+
+/// Picoseconds: costs per byte need more resolution than nanoseconds.
+pub type Picos = u64;
+
+/// Per-host cost parameters. Per-byte costs are in picoseconds per byte.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CostModel {
+    /// One core's memcpy: 10 GB/s = 100 ps/byte (glibc memcpy ~13 GB/s on a
+    /// laptop core; est).
+    pub copy_ps_per_byte: Picos,
+    /// Syscall entry + exit: 200 ns (est; KPTI-era 0.1–0.4 us).
+    pub syscall: Nanos,
+    /// Take one user page (`get_user_pages_fast` / `pin_user_pages_fast`):
+    /// 50 ns (est).
+    pub page_pin: Nanos,
+    /// Drop one page reference (`put_page`) when the kernel is done with it:
+    /// 20 ns (est).
+    pub page_unpin: Nanos,
+    /// Software checksum: 0.25 ns/byte = 250 ps/byte (est).
+    pub checksum_ps_per_byte: Picos,
+    /// Driver writes one descriptor: 10 ns (est).
+    pub desc_write: Nanos,
+    /// MMIO write of a ring tail (doorbell): 200 ns (est, 100–300 ns).
+    pub doorbell: Nanos,
+    /// Interrupt entry, `e1000_intr` and its ICR read, exit: 2 us (est).
+    pub irq: Nanos,
+    /// Per-segment TCP/IP transmit work (`tcp_transmit_skb` →
+    /// `dev_hard_start_xmit`), excluding checksum and copies: 300 ns (est).
+    pub per_packet_tx: Nanos,
+    /// Per-frame receive work (`netif_receive_skb` → `tcp_v4_rcv`),
+    /// excluding checksum and copies: 300 ns (est).
+    pub per_packet_rx: Nanos,
+    /// Fixed cost of one NAPI poll (`net_rx_action` → `e1000_clean`):
+    /// 100 ns (est).
+    pub napi_poll: Nanos,
+    /// Allocate or free one sk_buff (`tcp_stream_alloc_skb`,
+    /// `napi_build_skb`, `napi_consume_skb`): 50 ns (est).
+    pub skb_alloc: Nanos,
+    /// PCIe DMA latency: 550 ns (pcie-bench NFP6000 medians, SIGCOMM 2018).
+    pub dma_latency: Nanos,
+    /// PCIe DMA per byte: 0.29 ns/byte = 290 ps/byte (same source).
+    pub dma_ps_per_byte: Picos,
+}
+
+impl Default for CostModel {
+    fn default() -> Self {
+        CostModel {
+            copy_ps_per_byte: 100,
+            syscall: 200,
+            page_pin: 50,
+            page_unpin: 20,
+            checksum_ps_per_byte: 250,
+            desc_write: 10,
+            doorbell: 200,
+            irq: 2_000,
+            per_packet_tx: 300,
+            per_packet_rx: 300,
+            napi_poll: 100,
+            skb_alloc: 50,
+            dma_latency: 550,
+            dma_ps_per_byte: 290,
+        }
+    }
+}
+
+impl CostModel {
+    /// CPU time to copy `bytes`.
+    pub fn copy(&self, bytes: u64) -> Nanos {
+        per_byte(self.copy_ps_per_byte, bytes)
+    }
+
+    /// CPU time to checksum `bytes` in software.
+    pub fn checksum(&self, bytes: u64) -> Nanos {
+        per_byte(self.checksum_ps_per_byte, bytes)
+    }
+
+    /// Time the DMA engine is busy moving `bytes` (bandwidth, not latency).
+    pub fn dma_occupancy(&self, bytes: u64) -> Nanos {
+        per_byte(self.dma_ps_per_byte, bytes)
+    }
+}
+
+/// Rounds up so that no work is free.
+fn per_byte(ps_per_byte: Picos, bytes: u64) -> Nanos {
+    (ps_per_byte.saturating_mul(bytes)).div_ceil(1000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_copy_bandwidth_is_ten_gigabytes_per_second() {
+        let c = CostModel::default();
+        assert_eq!(c.copy(10_000_000_000), 1_000_000_000);
+    }
+
+    #[test]
+    fn per_byte_costs_round_up() {
+        let c = CostModel::default();
+        assert_eq!(c.copy(1), 1);
+        assert_eq!(c.checksum(4), 1);
+        assert_eq!(c.checksum(5), 2);
+    }
+}

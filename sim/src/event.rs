@@ -1,0 +1,373 @@
+//! The event vocabulary every stage emits, and the observers that listen.
+//!
+//! Owns [`Step`]: each accounted step of the journey, with the stage it
+//! belongs to, its kind (copy, pin, DMA, ...), the CPU category its cost is
+//! charged to, and the Linux function or hardware step it models. Owns
+//! [`Counters`], the always-on per-host tally behind the report, and the
+//! [`Observer`] trait through which the tool receives frames (for captures)
+//! and individual events (for traces).
+//!
+//! Does not format anything: observers decide what to write. An observer that
+//! asks for nothing costs nothing: the model checks [`Observer::wants_events`]
+//! and [`Observer::wants_frames`] once and skips the calls otherwise.
+
+use crate::engine::Nanos;
+
+/// What a step is, in the report's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Syscall,
+    Copy,
+    Pin,
+    Unpin,
+    Map,
+    DmaRead,
+    DmaWrite,
+    Checksum,
+    Segment,
+    Protocol,
+    Alloc,
+    Free,
+    DescPost,
+    DescWriteback,
+    Doorbell,
+    Irq,
+    NapiPoll,
+    WireTx,
+    WireRx,
+    Drop,
+    Retransmit,
+    Completion,
+    Handler,
+    Wait,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Syscall => "syscall",
+            Kind::Copy => "copy",
+            Kind::Pin => "pin",
+            Kind::Unpin => "unpin",
+            Kind::Map => "map",
+            Kind::DmaRead => "dma_read",
+            Kind::DmaWrite => "dma_write",
+            Kind::Checksum => "checksum",
+            Kind::Segment => "segment",
+            Kind::Protocol => "protocol",
+            Kind::Alloc => "alloc",
+            Kind::Free => "free",
+            Kind::DescPost => "desc_post",
+            Kind::DescWriteback => "desc_writeback",
+            Kind::Doorbell => "doorbell",
+            Kind::Irq => "irq",
+            Kind::NapiPoll => "napi_poll",
+            Kind::WireTx => "wire_tx",
+            Kind::WireRx => "wire_rx",
+            Kind::Drop => "drop",
+            Kind::Retransmit => "retransmit",
+            Kind::Completion => "completion",
+            Kind::Handler => "handler",
+            Kind::Wait => "wait",
+        }
+    }
+}
+
+/// Where CPU time goes, for the report's CPU breakdown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CpuCategory {
+    /// Not CPU work: DMA, wire, or bookkeeping with no cost.
+    None,
+    Syscall,
+    Copy,
+    Pin,
+    Checksum,
+    /// Per-packet protocol and socket work.
+    Stack,
+    /// Driver work: descriptors, doorbells, ring cleaning.
+    Driver,
+    Interrupt,
+}
+
+impl CpuCategory {
+    pub const ALL: [CpuCategory; 7] = [
+        CpuCategory::Syscall,
+        CpuCategory::Copy,
+        CpuCategory::Pin,
+        CpuCategory::Checksum,
+        CpuCategory::Stack,
+        CpuCategory::Driver,
+        CpuCategory::Interrupt,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            CpuCategory::None => "none",
+            CpuCategory::Syscall => "syscall",
+            CpuCategory::Copy => "copy",
+            CpuCategory::Pin => "pin",
+            CpuCategory::Checksum => "checksum",
+            CpuCategory::Stack => "stack",
+            CpuCategory::Driver => "driver",
+            CpuCategory::Interrupt => "interrupt",
+        }
+    }
+}
+
+macro_rules! steps {
+    ($( $(#[$doc:meta])* $name:ident => ($stage:expr, $kind:ident, $cat:ident, $models:expr), )*) => {
+        /// One accounted step of the journey.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[repr(u8)]
+        pub enum Step { $( $(#[$doc])* $name, )* }
+
+        impl Step {
+            /// Every step, in journey order (the report's row order).
+            pub const ALL: &'static [Step] = &[ $( Step::$name, )* ];
+
+            /// The stage of the journey, e.g. `app->socket`.
+            pub fn stage(self) -> &'static str {
+                match self { $( Step::$name => $stage, )* }
+            }
+
+            pub fn kind(self) -> Kind {
+                match self { $( Step::$name => Kind::$kind, )* }
+            }
+
+            pub fn category(self) -> CpuCategory {
+                match self { $( Step::$name => CpuCategory::$cat, )* }
+            }
+
+            /// The Linux function or hardware step this models.
+            pub fn models(self) -> &'static str {
+                match self { $( Step::$name => $models, )* }
+            }
+        }
+    };
+}
+
+steps! {
+    /// `write(2)` entering the kernel.
+    WriteSyscall => ("app->socket", Syscall, Syscall, "ksys_write -> sock_write_iter -> tcp_sendmsg"),
+    /// `sendmsg(MSG_ZEROCOPY)` entering the kernel.
+    SendmsgSyscall => ("app->socket", Syscall, Syscall, "__sys_sendmsg -> tcp_sendmsg_locked (MSG_ZEROCOPY)"),
+    /// The writer blocks because the send buffer is full.
+    SndbufWait => ("app->socket", Wait, None, "sk_stream_wait_memory"),
+    /// User bytes copied into kernel page frags.
+    CopyFromUser => ("app->socket", Copy, Copy, "copy_from_user (skb_copy_to_page_nocache)"),
+    /// User pages referenced for MSG_ZEROCOPY.
+    GetUserPages => ("app->socket", Pin, Pin, "get_user_pages_fast (skb_zerocopy_iter_stream)"),
+    /// The zero-copy completion record for a send.
+    ZerocopyAlloc => ("socket", Alloc, Stack, "msg_zerocopy_realloc"),
+    /// A new sk_buff on the write queue.
+    SkbAlloc => ("socket", Alloc, Stack, "tcp_stream_alloc_skb -> tcp_skb_entail"),
+    /// A data segment leaves TCP.
+    TcpXmit => ("tcp", Segment, Stack, "tcp_write_xmit -> tcp_transmit_skb -> ip_queue_xmit"),
+    /// A segment carrying bytes already sent once.
+    TcpRetransmit => ("tcp", Retransmit, None, "tcp_retransmit_skb"),
+    /// A control frame (pure ACK, SYN, FIN, ARP) leaves the stack.
+    CtrlXmit => ("tcp", Protocol, Stack, "tcp_send_ack / arp_send -> dev_queue_xmit"),
+    /// IP and TCP checksums computed by the CPU.
+    TxChecksum => ("tcp", Checksum, Checksum, "ip_send_check + __tcp_v4_send_check (software)"),
+    /// One Tx descriptor written by the driver.
+    TxDescPost => ("driver", DescPost, Driver, "e1000_tx_map -> e1000_tx_queue"),
+    /// Tail register written after a batch.
+    TxDoorbell => ("driver", Doorbell, Driver, "writel(TDT)"),
+    /// The queue stopped because the Tx ring is full.
+    TxRingFull => ("driver", Wait, None, "netif_stop_queue (Tx ring full)"),
+    /// The NIC fetches descriptors from host memory.
+    TxDescFetch => ("nic tx", DmaRead, None, "NIC descriptor fetch (DMA read)"),
+    /// The NIC reads the frame's bytes from host memory.
+    TxDmaRead => ("nic tx", DmaRead, None, "NIC payload DMA read"),
+    /// The NIC writes DD back into a Tx descriptor.
+    TxWriteback => ("nic tx", DescWriteback, None, "Tx write-back E1000_TXD_STAT_DD"),
+    /// A frame serialised onto the wire.
+    WireTx => ("wire", WireTx, None, "MAC transmit at link rate"),
+    /// A frame received from the wire.
+    WireRx => ("nic rx", WireRx, None, "MAC receive"),
+    /// A frame dropped because no Rx descriptor was free.
+    RxRingDrop => ("nic rx", Drop, None, "rx_missed_errors (Rx ring empty)"),
+    /// The NIC writes a frame into a posted Rx buffer.
+    RxDmaWrite => ("nic rx", DmaWrite, None, "NIC payload DMA write"),
+    /// The NIC writes length and DD back into an Rx descriptor.
+    RxWriteback => ("nic rx", DescWriteback, None, "Rx write-back E1000_RXD_STAT_DD"),
+    /// A hardware interrupt.
+    Irq => ("driver", Irq, Interrupt, "e1000_intr -> __napi_schedule"),
+    /// One NAPI poll.
+    NapiPoll => ("napi", NapiPoll, Stack, "net_rx_action -> e1000_clean"),
+    /// Tx descriptors reclaimed and the transmitted sk_buff freed.
+    TxClean => ("napi", Free, Driver, "e1000_clean_tx_irq -> napi_consume_skb"),
+    /// A small frame copied into a fresh sk_buff.
+    Copybreak => ("napi", Copy, Copy, "e1000_copybreak"),
+    /// An sk_buff built around the DMA buffer.
+    RxBuildSkb => ("napi", Alloc, Stack, "napi_build_skb"),
+    /// Rx descriptors given back to the NIC.
+    RxRefill => ("napi", DescPost, Driver, "e1000_alloc_rx_buffers"),
+    /// Rx tail register written after a refill batch.
+    RxDoorbell => ("napi", Doorbell, Driver, "writel(RDT)"),
+    /// A frame through IP and TCP input.
+    RxStack => ("tcp", Protocol, Stack, "netif_receive_skb -> ip_rcv -> tcp_v4_rcv"),
+    /// IP and TCP checksums verified by the CPU.
+    RxChecksum => ("tcp", Checksum, Checksum, "ip_fast_csum + tcp_checksum_complete (software)"),
+    /// A frame the stack rejected because a checksum was wrong.
+    RxBadChecksum => ("tcp", Drop, None, "TCP_MIB_CSUMERRORS (bad checksum)"),
+    /// `read(2)` entering the kernel.
+    ReadSyscall => ("socket->app", Syscall, Syscall, "ksys_read -> sock_read_iter -> tcp_recvmsg"),
+    /// The reader blocks because the receive queue is empty.
+    RcvWait => ("socket->app", Wait, None, "sk_wait_data"),
+    /// Kernel bytes copied into the user buffer.
+    CopyToUser => ("socket->app", Copy, Copy, "copy_to_user (skb_copy_datagram_iter)"),
+    /// The last reference to zero-copy data dropped: pages released.
+    PutUserPages => ("completion", Unpin, Pin, "skb_release_data -> put_page"),
+    /// A completion queued (or merged) on the socket's error queue.
+    ZerocopyComplete => ("completion", Completion, Stack, "skb_zcopy_clear -> __msg_zerocopy_callback"),
+    /// The application reaps completions.
+    ErrqueueSyscall => ("completion", Syscall, Syscall, "recvmsg(MSG_ERRQUEUE) -> ip_recv_error"),
+    /// The application waits for a completion to free a buffer.
+    CompletionWait => ("completion", Wait, None, "poll(POLLERR) waiting for a completion"),
+    /// A send buffer handed back to the application's pool.
+    BufferReturned => ("completion", Handler, None, "application: buffer back in pool"),
+}
+
+impl Step {
+    pub const COUNT: usize = Step::ALL.len();
+}
+
+/// Count, bytes and CPU time of one step on one host.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub count: u64,
+    pub bytes: u64,
+    pub cpu_ns: u64,
+}
+
+/// The always-on tally of every step on one host.
+#[derive(Debug, Clone)]
+pub struct Counters {
+    pub steps: [Tally; Step::COUNT],
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        Counters {
+            steps: [Tally::default(); Step::COUNT],
+        }
+    }
+}
+
+impl Counters {
+    #[inline]
+    pub fn add(&mut self, step: Step, count: u64, bytes: u64, cpu_ns: u64) {
+        let t = &mut self.steps[step as usize];
+        t.count += count;
+        t.bytes += bytes;
+        t.cpu_ns += cpu_ns;
+    }
+
+    pub fn get(&self, step: Step) -> Tally {
+        self.steps[step as usize]
+    }
+
+    /// Sum over every step of one kind.
+    pub fn kind(&self, kind: Kind) -> Tally {
+        let mut sum = Tally::default();
+        for (i, s) in Step::ALL.iter().enumerate() {
+            if s.kind() == kind {
+                sum.count += self.steps[i].count;
+                sum.bytes += self.steps[i].bytes;
+                sum.cpu_ns += self.steps[i].cpu_ns;
+            }
+        }
+        sum
+    }
+
+    /// CPU time charged to one category.
+    pub fn cpu(&self, cat: CpuCategory) -> u64 {
+        Step::ALL
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.category() == cat)
+            .map(|(i, _)| self.steps[i].cpu_ns)
+            .sum()
+    }
+}
+
+/// A byte range of one application buffer that an event concerns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BufferRange {
+    pub flow: u16,
+    /// Application buffer id (unique per flow).
+    pub buffer: u32,
+    /// Offset in the flow's byte stream.
+    pub stream_offset: u64,
+    pub len: u64,
+}
+
+/// One accounted event, as observers see it.
+#[derive(Debug, Clone, Copy)]
+pub struct Event {
+    pub time: Nanos,
+    pub host: u8,
+    pub step: Step,
+    pub count: u64,
+    pub bytes: u64,
+    pub cpu_ns: u64,
+    /// The application bytes concerned, when the event concerns some.
+    pub range: Option<BufferRange>,
+    /// Ring slot of a descriptor event.
+    pub slot: Option<u16>,
+}
+
+/// Which way a frame crosses a host's port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Leaving the host's NIC (timestamp: first bit on the wire).
+    Out,
+    /// Arriving at the host's NIC (timestamp: last bit off the wire).
+    In,
+}
+
+/// Receives what the model does. Every method has an empty default.
+pub trait Observer {
+    /// Whether [`Observer::frame`] should be called.
+    fn wants_frames(&self) -> bool {
+        false
+    }
+    /// Whether [`Observer::event`] should be called.
+    fn wants_events(&self) -> bool {
+        false
+    }
+    /// A frame crossing `host`'s port. Called in time order per host.
+    fn frame(&mut self, _host: usize, _time: Nanos, _dir: Direction, _frame: &[u8]) {}
+    /// One accounted event.
+    fn event(&mut self, _event: &Event) {}
+}
+
+/// An observer that wants nothing.
+pub struct NoObserver;
+
+impl Observer for NoObserver {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_step_names_what_it_models() {
+        for s in Step::ALL {
+            assert!(!s.models().is_empty(), "{s:?}");
+            assert!(!s.stage().is_empty(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn counters_sum_by_kind() {
+        let mut c = Counters::default();
+        c.add(Step::CopyFromUser, 1, 100, 10);
+        c.add(Step::CopyToUser, 2, 50, 5);
+        c.add(Step::WriteSyscall, 1, 0, 200);
+        let copies = c.kind(Kind::Copy);
+        assert_eq!((copies.count, copies.bytes, copies.cpu_ns), (3, 150, 15));
+        assert_eq!(c.cpu(CpuCategory::Syscall), 200);
+    }
+}

@@ -1,0 +1,31 @@
+//! simnet-sim: the simnet model.
+//!
+//! Two hosts, each a real smoltcp TCP/IP stack inside a modelled machine: a
+//! kernel socket layer whose send and receive paths account every copy, pin
+//! and syscall; a driver and a NIC with Tx/Rx descriptor rings, a DMA engine,
+//! interrupt moderation and NAPI polling; and a wire with a link rate, a
+//! propagation delay and optional faults. Everything runs in virtual time
+//! (nanoseconds) from one seeded RNG.
+//!
+//! The model never does I/O. It reports what happens through
+//! [`event::Observer`]s and returns a [`report::RunReport`]; the `simnet`
+//! command-line tool turns those into tables, JSON and captures.
+//!
+//! What this crate does not do: parse scenario files (the tool does, into a
+//! [`config::Scenario`]), write files, or read the wall clock.
+#![deny(unsafe_code)]
+
+pub mod buffer;
+pub mod config;
+pub mod cost;
+pub mod engine;
+pub mod event;
+pub mod kernel;
+pub mod nic;
+pub mod report;
+pub mod syscall;
+pub mod wire;
+pub mod world;
+
+pub use engine::Nanos;
+pub use world::{run, RunError};

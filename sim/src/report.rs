@@ -1,0 +1,173 @@
+//! What a finished run returns.
+//!
+//! Owns [`RunReport`]: the outcome, per-flow results (bytes, integrity,
+//! goodput, write latency) and per-host tallies, with the derived host
+//! figures of the JSON summary (`syscalls`, `cpu_copy_bytes`, ...) computed
+//! in one place. Does not format: the tool prints tables and JSON from it.
+
+use crate::engine::Nanos;
+use crate::event::{Counters, CpuCategory, Kind, Step};
+
+/// How the run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every flow delivered every byte intact.
+    Ok,
+    /// The virtual-time cap was reached first.
+    TimeLimit,
+    /// Bytes read differ from bytes written.
+    Integrity,
+    /// Nothing left to do, yet some flow is unfinished.
+    Stalled,
+}
+
+impl Outcome {
+    /// The machine word of the JSON summary.
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::TimeLimit => "time_limit",
+            Outcome::Integrity => "integrity",
+            Outcome::Stalled => "stalled",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Latency {
+    pub p50: Nanos,
+    pub p99: Nanos,
+    pub max: Nanos,
+}
+
+#[derive(Debug, Clone)]
+pub struct FlowReport {
+    pub from: String,
+    pub to: String,
+    pub port: u16,
+    pub send: &'static str,
+    pub recv: &'static str,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    /// xxh3-64 of every byte the sender wrote, in order.
+    pub sent_hash: u64,
+    /// xxh3-64 of every byte the receiver read, in order.
+    pub received_hash: u64,
+    pub writes: u64,
+    pub reads: u64,
+    /// Virtual time of the first write call and of the last byte read.
+    pub first_write_ns: Nanos,
+    pub last_read_ns: Nanos,
+    pub write_latency: Latency,
+    pub retransmitted_segments: u64,
+}
+
+impl FlowReport {
+    pub fn integrity_ok(&self) -> bool {
+        self.bytes_sent == self.bytes_received && self.sent_hash == self.received_hash
+    }
+
+    /// Application bytes per second of virtual time, first write to last read.
+    pub fn goodput_bps(&self) -> u64 {
+        let span = self.last_read_ns.saturating_sub(self.first_write_ns);
+        if span == 0 {
+            return 0;
+        }
+        ((self.bytes_received as u128 * 8 * 1_000_000_000) / span as u128) as u64
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct HostReport {
+    pub name: String,
+    pub counters: Counters,
+    /// Virtual CPU time spent on modelled work.
+    pub cpu_busy_ns: u64,
+    /// Most application send buffers in use at once.
+    pub pool_peak_in_use: u64,
+    /// Application buffers not returned to their pool at the end.
+    pub leaked_buffers: u64,
+    /// Segments split by GSO/TSO (0 until segmentation offload is modelled).
+    pub gso_segments: u64,
+    /// Segments merged by GRO (0 until GRO is modelled).
+    pub gro_merges: u64,
+}
+
+impl HostReport {
+    fn tally(&self, s: Step) -> u64 {
+        self.counters.get(s).count
+    }
+
+    pub fn syscalls(&self) -> u64 {
+        self.counters.kind(Kind::Syscall).count
+    }
+    pub fn cpu_copies(&self) -> u64 {
+        self.counters.kind(Kind::Copy).count
+    }
+    pub fn cpu_copy_bytes(&self) -> u64 {
+        self.counters.kind(Kind::Copy).bytes
+    }
+    pub fn pinned_pages(&self) -> u64 {
+        self.counters.kind(Kind::Pin).count
+    }
+    pub fn unpinned_pages(&self) -> u64 {
+        self.counters.kind(Kind::Unpin).count
+    }
+    /// Completion notifications the application reaped from the error queue.
+    pub fn completions(&self) -> u64 {
+        self.counters.kind(Kind::Completion).count
+    }
+    pub fn checksum_cpu_bytes(&self) -> u64 {
+        self.counters.kind(Kind::Checksum).bytes
+    }
+    pub fn dma_read_bytes(&self) -> u64 {
+        self.counters.kind(Kind::DmaRead).bytes
+    }
+    pub fn dma_write_bytes(&self) -> u64 {
+        self.counters.kind(Kind::DmaWrite).bytes
+    }
+    pub fn tx_descriptors(&self) -> u64 {
+        self.tally(Step::TxDescPost)
+    }
+    pub fn rx_descriptors(&self) -> u64 {
+        self.tally(Step::RxWriteback)
+    }
+    pub fn irqs(&self) -> u64 {
+        self.tally(Step::Irq)
+    }
+    pub fn napi_polls(&self) -> u64 {
+        self.tally(Step::NapiPoll)
+    }
+    pub fn rx_ring_drops(&self) -> u64 {
+        self.tally(Step::RxRingDrop)
+    }
+    pub fn cpu_by_category(&self) -> Vec<(CpuCategory, u64)> {
+        CpuCategory::ALL
+            .iter()
+            .map(|&c| (c, self.counters.cpu(c)))
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WireReport {
+    pub frames: u64,
+    pub bytes: u64,
+    pub dropped: u64,
+    pub duplicated: u64,
+    pub reordered: u64,
+    pub corrupted: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    pub scenario: String,
+    pub seed: u64,
+    pub simulated_ns: Nanos,
+    pub outcome: Outcome,
+    pub flows: Vec<FlowReport>,
+    pub hosts: Vec<HostReport>,
+    pub wire: WireReport,
+    /// What limited the run, in a few words (e.g. "link", "CPU copy on sender").
+    pub bottleneck: String,
+}
