@@ -15,9 +15,9 @@ use std::net::Ipv4Addr;
 /// default to 256 (`ethtool -g`).
 pub const DEFAULT_RING: u16 = 256;
 /// Smallest ring the model accepts. e1000 refuses fewer than 80 descriptors
-/// (`E1000_MIN_TXD`); the model allows smaller rings for teaching, but a
-/// frame needs up to [`crate::nic::MAX_DESC_PER_FRAME`] descriptors.
-pub const MIN_RING: u16 = 8;
+/// (`E1000_MIN_TXD`); the model allows smaller rings for teaching, but the
+/// driver keeps [`crate::nic::MAX_DESC_PER_FRAME`] free for one frame.
+pub const MIN_RING: u16 = 32;
 /// Largest ring the model accepts: ixgbe's `IXGBE_MAX_TXD`.
 pub const MAX_RING: u16 = 4096;
 /// Interrupt moderation delay: e1000e `RxAbsIntDelay` default of 8 units of
@@ -262,6 +262,46 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 impl Scenario {
+    /// Two hosts, `sender` (192.168.69.1) and `receiver` (192.168.69.2), on a
+    /// 10 Gbit/s, 10 us link with every other setting at its default, and
+    /// one flow of `bytes` in `write_size` calls on `send`. A starting point
+    /// for scenarios built in code.
+    pub fn two_hosts(bytes: u64, write_size: u32, send: SendPath) -> Scenario {
+        let host = |name: &str, last: u8| HostConfig {
+            name: name.into(),
+            address: Ipv4Addr::new(192, 168, 69, last),
+            prefix_len: 24,
+            nic: NicConfig::default(),
+            socket: SocketConfig::default(),
+            cpu: CostModel::default(),
+        };
+        Scenario {
+            name: "two_hosts".into(),
+            description: String::new(),
+            seed: 1,
+            time_limit: 10_000_000_000,
+            link: LinkConfig {
+                rate_bps: 10_000_000_000,
+                delay: 10_000,
+                mtu: 1500,
+                queue: None,
+                faults: Faults::default(),
+            },
+            hosts: vec![host("sender", 1), host("receiver", 2)],
+            flows: vec![FlowConfig {
+                from: 0,
+                to: 1,
+                port: 5001,
+                bytes,
+                write_size,
+                read_size: 65536,
+                send,
+                recv: RecvPath::Read,
+                buffer: BufferConfig::default(),
+            }],
+        }
+    }
+
     /// Checks the bounds the model relies on.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let err = |s: String| Err(ConfigError(s));
@@ -296,7 +336,10 @@ impl Scenario {
                 }
             }
             if h.nic.napi_budget == 0 {
-                return err(format!("hosts.{}.nic.napi_budget must be above zero", h.name));
+                return err(format!(
+                    "hosts.{}.nic.napi_budget must be above zero",
+                    h.name
+                ));
             }
             if h.socket.sndbuf < 4096 || h.socket.rcvbuf < 4096 {
                 return err(format!(
@@ -308,10 +351,14 @@ impl Scenario {
         let mut ports = Vec::new();
         for (i, f) in self.flows.iter().enumerate() {
             if f.from >= 2 || f.to >= 2 || f.from == f.to {
-                return err(format!("flow {i}: from and to must name the two different hosts"));
+                return err(format!(
+                    "flow {i}: from and to must name the two different hosts"
+                ));
             }
             if f.bytes == 0 || f.write_size == 0 || f.read_size == 0 {
-                return err(format!("flow {i}: bytes, write_size and read_size must be above zero"));
+                return err(format!(
+                    "flow {i}: bytes, write_size and read_size must be above zero"
+                ));
             }
             if f.port == 0 || ports.contains(&f.port) {
                 return err(format!("flow {i}: port {} is zero or used twice", f.port));

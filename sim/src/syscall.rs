@@ -1,1 +1,357 @@
-//! stub
+//! The application's side of each flow: the send and receive paths.
+//!
+//! Owns what a sending or receiving program and its socket's kernel-side
+//! bookkeeping know: how far the writer has got, the write in progress, the
+//! buffers it owns, and for MSG_ZEROCOPY the in-flight sends
+//! ([`ZcSend`], Linux's `ubuf_info`), their page references and the error
+//! queue of completion ranges; for the reader, how much it has read and the
+//! hash of it. Owns the mapping from a TCP stream offset back to the
+//! application buffer that holds it, which gives every frame its provenance.
+//!
+//! Does not move time or touch the stack: [`crate::world`] runs these steps
+//! on the host's CPU, calls smoltcp, and charges the costs.
+
+use std::collections::VecDeque;
+use xxhash_rust::xxh3::Xxh3;
+
+use crate::buffer::{BufferPool, PAGE_SIZE};
+use crate::config::{FlowConfig, PoolKind, SendPath};
+use crate::engine::{Nanos, Rng};
+
+/// Modelled virtual address of the first application buffer.
+const USER_BUFFER_BASE: u64 = 0x7f00_0000_0000;
+/// Modelled address of the kernel's page-frag area (`sk_page_frag`).
+const KERNEL_FRAG_BASE: u64 = 0xffff_8880_0000_0000;
+/// Size of one kernel page frag chunk: `SKB_FRAG_PAGE_ORDER` (order-3, 32 KiB).
+pub const PAGE_FRAG_SIZE: u64 = 32 * 1024;
+
+/// Where the sending application is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendState {
+    /// Waiting for `connect` to complete.
+    Connecting,
+    /// Ready to issue the next call.
+    Ready,
+    /// Inside a write, blocked in `sk_stream_wait_memory`.
+    BlockedSndbuf,
+    /// No free buffer: waiting for a zero-copy completion.
+    WaitCompletion,
+    /// Everything written; reaping the last completions.
+    Draining,
+    /// Everything written and every buffer back.
+    Done,
+}
+
+/// The write call in progress.
+#[derive(Debug, Clone, Copy)]
+pub struct WriteOp {
+    pub buffer: u32,
+    /// Stream offset of the write's first byte.
+    pub start: u64,
+    pub len: u64,
+    /// Bytes already queued in the kernel.
+    pub done: u64,
+}
+
+/// One MSG_ZEROCOPY send in flight (Linux `ubuf_info`): its bytes are
+/// referenced in user pages until TCP has them acknowledged and the driver
+/// has freed every clone that carried them.
+#[derive(Debug, Clone, Copy)]
+pub struct ZcSend {
+    /// Notification id (`ee_info`/`ee_data` range member).
+    pub id: u32,
+    pub buffer: u32,
+    pub start: u64,
+    pub end: u64,
+    /// Page references taken (`get_user_pages_fast`).
+    pub pages: u64,
+    /// Transmitted clones not yet freed by Tx completion.
+    pub refs: u32,
+    /// The send call has queued all its bytes.
+    pub queued_all: bool,
+}
+
+/// A sending application and its socket's send-side bookkeeping.
+pub struct Sender {
+    pub path: SendPath,
+    pub state: SendState,
+    pub total: u64,
+    pub write_size: u64,
+    /// Bytes handed to the kernel so far (next stream offset).
+    pub issued: u64,
+    /// Bytes TCP has had acknowledged.
+    pub acked: u64,
+    /// Highest stream offset sent so far (to tell retransmissions).
+    pub max_sent_end: u64,
+    pub pool: BufferPool,
+    pub current: Option<WriteOp>,
+    pub data: Rng,
+    pub hash: Xxh3,
+    pub writes: u64,
+    pub first_write: Option<Nanos>,
+    /// Room left in the sk_buff at the tail of the write queue.
+    pub skb_tail_room: u64,
+    /// ISN of the connection, learnt from the SYN the driver sent.
+    pub isn: Option<u32>,
+    pub closed: bool,
+    pub zc_next_id: u32,
+    pub zc: VecDeque<ZcSend>,
+    /// Completion ranges queued on the error queue, not yet reaped.
+    pub errqueue: VecDeque<(u32, u32)>,
+    /// Buffers whose completions are on the error queue.
+    pub completed_buffers: Vec<u32>,
+    pub retransmitted_segments: u64,
+    pub wake_pending: bool,
+}
+
+impl Sender {
+    pub fn new(cfg: &FlowConfig, data: Rng) -> Sender {
+        let count = match cfg.buffer.pool {
+            PoolKind::None => 1,
+            PoolKind::Fixed => cfg.buffer.pool_size,
+        };
+        let size = cfg.write_size.min(cfg.bytes.min(u32::MAX as u64) as u32) as usize;
+        Sender {
+            path: cfg.send,
+            state: SendState::Connecting,
+            total: cfg.bytes,
+            write_size: cfg.write_size as u64,
+            issued: 0,
+            acked: 0,
+            max_sent_end: 0,
+            pool: BufferPool::new(count, size, cfg.buffer.align.page_offset()),
+            current: None,
+            data,
+            hash: Xxh3::new(),
+            writes: 0,
+            first_write: None,
+            skb_tail_room: 0,
+            isn: None,
+            closed: false,
+            zc_next_id: 0,
+            zc: VecDeque::new(),
+            errqueue: VecDeque::new(),
+            completed_buffers: Vec::new(),
+            retransmitted_segments: 0,
+            wake_pending: false,
+        }
+    }
+
+    /// Modelled address of byte 0 of application buffer `id`.
+    pub fn buffer_addr(&self, id: u32) -> u64 {
+        let stride = (self.write_size + 2 * PAGE_SIZE).next_multiple_of(PAGE_SIZE);
+        USER_BUFFER_BASE + id as u64 * stride + self.pool.get(id).page_offset
+    }
+
+    /// Stream offset of a segment from its sequence number, taken near the
+    /// acknowledged offset so that 32-bit wrap-around does not matter.
+    pub fn stream_offset(&self, seq: u32) -> Option<u64> {
+        let isn = self.isn?;
+        let rel = seq.wrapping_sub(isn.wrapping_add(1));
+        let delta = rel.wrapping_sub(self.acked as u32) as i32 as i64;
+        Some((self.acked as i64 + delta).max(0) as u64)
+    }
+
+    /// Index of the in-flight zero-copy send holding stream offset `off`.
+    pub fn zc_index(&self, off: u64) -> Option<usize> {
+        let i = self.zc.partition_point(|z| z.end <= off);
+        (i < self.zc.len() && self.zc[i].start <= off).then_some(i)
+    }
+
+    /// The bus address of stream offset `off` and how many bytes from there
+    /// are contiguous in one page (zero-copy: the user page; copy path: the
+    /// kernel page frag the bytes were copied into).
+    pub fn locate(&self, off: u64) -> (u64, u64, Option<u32>) {
+        if self.path == SendPath::MsgZerocopy {
+            if let Some(i) = self.zc_index(off) {
+                let z = &self.zc[i];
+                let addr = self.buffer_addr(z.buffer) + (off - z.start);
+                let in_page = PAGE_SIZE - addr % PAGE_SIZE;
+                return (addr, in_page.min(z.end - off), Some(z.buffer));
+            }
+        }
+        let addr = KERNEL_FRAG_BASE + off % (1 << 40);
+        (addr, PAGE_FRAG_SIZE - off % PAGE_FRAG_SIZE, None)
+    }
+
+    /// Adds (or drops) one clone reference on every zero-copy send that a
+    /// frame's payload `[off, off + len)` touches.
+    pub fn zc_ref(&mut self, off: u64, len: u64, add: bool) {
+        let Some(mut i) = self.zc_index(off) else {
+            return;
+        };
+        let end = off + len;
+        while i < self.zc.len() && self.zc[i].start < end {
+            let z = &mut self.zc[i];
+            if add {
+                z.refs += 1;
+            } else {
+                z.refs = z.refs.saturating_sub(1);
+            }
+            i += 1;
+        }
+    }
+
+    /// Sends whose last reference is gone: acknowledged and not held by any
+    /// untransmitted clone. Pops them in order and queues their completion
+    /// on the error queue, merging consecutive ids into one range as
+    /// `__msg_zerocopy_callback` does. Returns (sends, pages) completed.
+    pub fn complete_acked(&mut self) -> (u64, u64, u64) {
+        let (mut sends, mut pages, mut bytes) = (0, 0, 0);
+        while let Some(z) = self.zc.front() {
+            if !(z.queued_all && z.end <= self.acked && z.refs == 0) {
+                break;
+            }
+            let z = self.zc.pop_front().expect("front exists");
+            sends += 1;
+            pages += z.pages;
+            bytes += z.end - z.start;
+            match self.errqueue.back_mut() {
+                Some(last) if last.1.wrapping_add(1) == z.id => last.1 = z.id,
+                _ => self.errqueue.push_back((z.id, z.id)),
+            }
+            self.completed_buffers.push(z.buffer);
+        }
+        (sends, pages, bytes)
+    }
+
+    /// Counts the sk_buffs a copy of `n` more bytes allocates when each
+    /// holds at most `size_goal` bytes (`tcp_stream_alloc_skb` whenever the
+    /// tail skb is full).
+    pub fn skbs_for(&mut self, n: u64, size_goal: u64) -> u64 {
+        let mut allocs = 0;
+        let mut rem = n;
+        if self.skb_tail_room > 0 {
+            let t = rem.min(self.skb_tail_room);
+            self.skb_tail_room -= t;
+            rem -= t;
+        }
+        if rem > 0 {
+            allocs = rem.div_ceil(size_goal);
+            self.skb_tail_room = allocs * size_goal - rem;
+        }
+        allocs
+    }
+}
+
+/// A receiving application and its socket's receive-side bookkeeping.
+pub struct Receiver {
+    pub read_size: usize,
+    pub buf: Vec<u8>,
+    pub received: u64,
+    pub hash: Xxh3,
+    pub reads: u64,
+    pub last_read: Nanos,
+    pub blocked: bool,
+    pub closed: bool,
+    pub wake_pending: bool,
+}
+
+impl Receiver {
+    pub fn new(cfg: &FlowConfig) -> Receiver {
+        let size = cfg.read_size.min(cfg.bytes.min(u32::MAX as u64) as u32) as usize;
+        Receiver {
+            read_size: size,
+            buf: vec![0; size],
+            received: 0,
+            hash: Xxh3::new(),
+            reads: 0,
+            last_read: 0,
+            blocked: false,
+            closed: false,
+            wake_pending: false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{BufferConfig, RecvPath};
+
+    fn flow(send: SendPath) -> FlowConfig {
+        FlowConfig {
+            from: 0,
+            to: 1,
+            port: 5001,
+            bytes: 1 << 20,
+            write_size: 65536,
+            read_size: 65536,
+            send,
+            recv: RecvPath::Read,
+            buffer: BufferConfig::default(),
+        }
+    }
+
+    fn zc_send(id: u32, start: u64, end: u64) -> ZcSend {
+        ZcSend {
+            id,
+            buffer: id,
+            start,
+            end,
+            pages: 16,
+            refs: 0,
+            queued_all: true,
+        }
+    }
+
+    #[test]
+    fn zero_copy_send_completes_only_after_ack_and_clone_free() {
+        let mut s = Sender::new(&flow(SendPath::MsgZerocopy), Rng::new(1));
+        s.zc.push_back(zc_send(0, 0, 100));
+        s.zc_ref(10, 50, true);
+        s.acked = 100;
+        assert_eq!(s.complete_acked(), (0, 0, 0), "a clone still holds it");
+        s.zc_ref(10, 50, false);
+        assert_eq!(s.complete_acked(), (1, 16, 100));
+        assert_eq!(s.errqueue, VecDeque::from([(0, 0)]));
+    }
+
+    #[test]
+    fn consecutive_completions_merge_into_one_range() {
+        let mut s = Sender::new(&flow(SendPath::MsgZerocopy), Rng::new(1));
+        for i in 0..3 {
+            s.zc.push_back(zc_send(i, i as u64 * 100, (i as u64 + 1) * 100));
+        }
+        s.acked = 250;
+        assert_eq!(s.complete_acked().0, 2);
+        s.acked = 300;
+        assert_eq!(s.complete_acked().0, 1);
+        assert_eq!(s.errqueue, VecDeque::from([(0, 2)]));
+        assert_eq!(s.completed_buffers, vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn stream_offset_survives_sequence_wraparound() {
+        let mut s = Sender::new(&flow(SendPath::Write), Rng::new(1));
+        s.isn = Some(u32::MAX - 10);
+        assert_eq!(s.stream_offset(u32::MAX - 9), Some(0));
+        s.acked = 5_000_000_000;
+        let seq = (u32::MAX - 9).wrapping_add(5_000_000_100u64 as u32);
+        assert_eq!(s.stream_offset(seq), Some(5_000_000_100));
+    }
+
+    #[test]
+    fn zero_copy_payload_maps_to_user_pages() {
+        let mut s = Sender::new(&flow(SendPath::MsgZerocopy), Rng::new(1));
+        s.zc.push_back(ZcSend {
+            buffer: 2,
+            ..zc_send(0, 1000, 1000 + 65536)
+        });
+        let (addr, contiguous, buf) = s.locate(1000 + 4000);
+        assert_eq!(buf, Some(2));
+        assert_eq!(addr, s.buffer_addr(2) + 4000);
+        assert_eq!(
+            contiguous, 96,
+            "page-aligned buffer: 96 bytes to the page end"
+        );
+    }
+
+    #[test]
+    fn skbs_are_allocated_when_the_tail_is_full() {
+        let mut s = Sender::new(&flow(SendPath::Write), Rng::new(1));
+        assert_eq!(s.skbs_for(1000, 1448), 1);
+        assert_eq!(s.skbs_for(448, 1448), 0);
+        assert_eq!(s.skbs_for(2897, 1448), 3);
+    }
+}

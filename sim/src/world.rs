@@ -1,9 +1,1384 @@
-//! stub
-use crate::config::Scenario;
-use crate::event::Observer;
-use crate::report::RunReport;
+//! Two hosts and the wire between them, run to completion in virtual time.
+//!
+//! Owns the event loop and everything that happens *on* a host: its CPU
+//! (one core that serialises application syscalls, interrupts and NAPI
+//! polls, so a CPU-bound host slows the flow), its smoltcp interface and
+//! sockets, the driver half of its NIC (posting and cleaning descriptors,
+//! doorbells, refilling the Rx ring) and the glue that wakes applications.
+//!
+//! Does not decide what a step costs ([`crate::cost`]), how descriptors
+//! change hands ([`crate::nic`]), what the wire does to a frame
+//! ([`crate::wire`]) or what an application buffer is ([`crate::syscall`],
+//! [`crate::buffer`]). Does no I/O: frames and events go to the
+//! [`Observer`].
 
+use std::collections::VecDeque;
+use std::fmt;
+
+use hdrhistogram::Histogram;
+use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
+use smoltcp::phy::DeviceCapabilities;
+use smoltcp::socket::tcp;
+use smoltcp::time::Instant;
+use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr};
+
+use crate::buffer::pages_spanned;
+use crate::config::{ConfigError, Congestion, HostConfig, Scenario, SendPath};
+use crate::cost::CostModel;
+use crate::engine::{EventQueue, Nanos, Rng};
+use crate::event::{Counters, Direction, Event, Observer, Step};
+use crate::kernel::{self, Port};
+use crate::nic::{
+    Dma, RxRing, TxRing, CMD_EOP, CMD_RS, DESC_SIZE, MAX_DESC_PER_FRAME, TX_FIFO_BYTES,
+};
+use crate::report::{FlowReport, HostReport, Latency, Outcome, RunReport, WireReport};
+use crate::syscall::{Receiver, SendState, Sender, WriteOp, ZcSend};
+use crate::wire::{Link, Verdict};
+
+/// First ephemeral port; flow `i` connects from `EPHEMERAL_BASE + i`
+/// (Linux `ip_local_port_range` starts at 32768; IANA's range at 49152).
+const EPHEMERAL_BASE: u16 = 49152;
+/// Modelled bus address of the sk_buff heads the driver maps.
+const SKB_HEAD_BASE: u64 = 0xffff_8881_0000_0000;
+
+/// Why a run could not start.
 #[derive(Debug)]
-pub enum RunError { Config(crate::config::ConfigError) }
+pub enum RunError {
+    Config(ConfigError),
+}
 
-pub fn run(_s: &Scenario, _o: &mut dyn Observer) -> Result<RunReport, RunError> { todo!() }
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunError::Config(e) => write!(f, "invalid scenario: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
+impl From<ConfigError> for RunError {
+    fn from(e: ConfigError) -> Self {
+        RunError::Config(e)
+    }
+}
+
+/// What the event queue holds.
+enum Ev {
+    /// An application may make progress.
+    App { flow: u16, recv: bool },
+    /// smoltcp asked to be polled (a timer: retransmission, delayed ACK).
+    Poll { host: u8 },
+    /// The NIC's next staged frame leaves for the wire.
+    NicTx { host: u8 },
+    /// A frame's last bit reaches a host's port.
+    Arrive { host: u8, frame: Vec<u8> },
+    /// The NIC's interrupt fires.
+    Irq { host: u8 },
+    /// NAPI polls again (budget exhausted last time).
+    Napi { host: u8 },
+}
+
+/// Which side of a flow a socket is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Sender,
+    Receiver,
+}
+
+struct Endpoint {
+    flow: u16,
+    role: Role,
+    handle: SocketHandle,
+    local_port: u16,
+    remote_port: u16,
+}
+
+struct Host {
+    name: String,
+    cost: CostModel,
+    cfg: HostConfig,
+    iface: Interface,
+    sockets: SocketSet<'static>,
+    caps: DeviceCapabilities,
+    endpoints: Vec<Endpoint>,
+    // Stack <-> driver queues.
+    rx_in: VecDeque<Vec<u8>>,
+    rx_done: Vec<Vec<u8>>,
+    tx_out: Vec<Vec<u8>>,
+    /// Frames the ring had no room for (the qdisc in front of the driver).
+    qdisc: VecDeque<Vec<u8>>,
+    // NIC.
+    tx: TxRing,
+    rx: RxRing,
+    dma: Dma,
+    /// Frames DMA-read into the NIC's Tx FIFO: (ready time, bytes).
+    staged: VecDeque<(Nanos, Vec<u8>)>,
+    staged_bytes: u64,
+    nic_tx_scheduled: bool,
+    irq_enabled: bool,
+    irq_scheduled: bool,
+    napi_scheduled: bool,
+    tx_stopped: bool,
+    // CPU.
+    cpu_free: Nanos,
+    cpu_busy: Nanos,
+    counters: Counters,
+    /// Time of the pending `Poll` event, if any.
+    poll_at: Option<Nanos>,
+    /// Events for observers, when one wants them.
+    events: Option<Vec<Event>>,
+    id: u8,
+}
+
+impl Host {
+    /// Charges CPU work at the cursor and moves the cursor past it.
+    #[inline]
+    fn charge(&mut self, c: &mut Nanos, step: Step, count: u64, bytes: u64, ns: Nanos) {
+        self.counters.add(step, count, bytes, ns);
+        if let Some(ev) = &mut self.events {
+            ev.push(Event {
+                time: *c,
+                host: self.id,
+                step,
+                count,
+                bytes,
+                cpu_ns: ns,
+                range: None,
+                slot: None,
+            });
+        }
+        *c += ns;
+    }
+
+    /// Records a step that costs this CPU nothing (hardware, waits).
+    #[inline]
+    fn note(&mut self, t: Nanos, step: Step, count: u64, bytes: u64) {
+        self.counters.add(step, count, bytes, 0);
+        if let Some(ev) = &mut self.events {
+            ev.push(Event {
+                time: t,
+                host: self.id,
+                step,
+                count,
+                bytes,
+                cpu_ns: 0,
+                range: None,
+                slot: None,
+            });
+        }
+    }
+
+    fn socket(&mut self, handle: SocketHandle) -> &mut tcp::Socket<'static> {
+        self.sockets.get_mut::<tcp::Socket>(handle)
+    }
+
+    /// Frames smoltcp may hand the driver in one poll.
+    fn tx_room(&self) -> usize {
+        let unused = self.tx.unused();
+        if unused < MAX_DESC_PER_FRAME {
+            return 0;
+        }
+        let frames = (unused - MAX_DESC_PER_FRAME) as usize / 2 + 1;
+        frames.saturating_sub(self.qdisc.len())
+    }
+}
+
+struct Flow {
+    from: usize,
+    to: usize,
+    port: u16,
+    sender: Sender,
+    receiver: Receiver,
+    send_handle: SocketHandle,
+    recv_handle: SocketHandle,
+    /// (stream end offset, call time) of writes not yet fully read.
+    pending_writes: VecDeque<(u64, Nanos)>,
+    latency: Histogram<u64>,
+    mss: u64,
+}
+
+impl Flow {
+    fn done(&self) -> bool {
+        self.sender.state == SendState::Done && self.receiver.received >= self.sender.total
+    }
+}
+
+/// A scenario assembled and ready to run.
+pub struct World<'o> {
+    scenario: Scenario,
+    now: Nanos,
+    q: EventQueue<Ev>,
+    rng: Rng,
+    hosts: Vec<Host>,
+    /// `links[h]` carries frames from host `h` to the other host.
+    links: Vec<Link>,
+    flows: Vec<Flow>,
+    free: Vec<Vec<u8>>,
+    obs: &'o mut dyn Observer,
+    want_frames: bool,
+    /// Verify checksums byte by byte on receive (only needed when the wire
+    /// can corrupt frames; otherwise smoltcp's own check suffices).
+    verify_rx: bool,
+    /// Check ring ownership invariants after every event (tests).
+    pub check_invariants: bool,
+}
+
+/// Runs a scenario to completion.
+pub fn run(scenario: &Scenario, obs: &mut dyn Observer) -> Result<RunReport, RunError> {
+    let mut w = World::new(scenario, obs)?;
+    Ok(w.run())
+}
+
+impl<'o> World<'o> {
+    pub fn new(scenario: &Scenario, obs: &'o mut dyn Observer) -> Result<World<'o>, RunError> {
+        scenario.validate()?;
+        let mut rng = Rng::new(scenario.seed);
+        let want_events = obs.wants_events();
+        let want_frames = obs.wants_frames();
+        let mut hosts = Vec::new();
+        for (i, hc) in scenario.hosts.iter().enumerate() {
+            hosts.push(build_host(i as u8, hc, scenario, &mut rng, want_events));
+        }
+        let mut flows = Vec::new();
+        for (i, fc) in scenario.flows.iter().enumerate() {
+            let client_port = EPHEMERAL_BASE + i as u16;
+            let sc = &scenario.hosts[fc.from].socket;
+            let rc = &scenario.hosts[fc.to].socket;
+            let send_handle = add_socket(&mut hosts[fc.from], sc.sndbuf, sc.rcvbuf, sc);
+            let recv_handle = add_socket(&mut hosts[fc.to], rc.sndbuf, rc.rcvbuf, rc);
+            hosts[fc.to]
+                .socket(recv_handle)
+                .listen(fc.port)
+                .map_err(|e| ConfigError(format!("flow {i}: cannot listen: {e}")))?;
+            let dst = IpAddress::Ipv4(scenario.hosts[fc.to].address);
+            let h = &mut hosts[fc.from];
+            let cx = h.iface.context();
+            h.sockets
+                .get_mut::<tcp::Socket>(send_handle)
+                .connect(cx, (dst, fc.port), client_port)
+                .map_err(|e| ConfigError(format!("flow {i}: cannot connect: {e}")))?;
+            hosts[fc.from].endpoints.push(Endpoint {
+                flow: i as u16,
+                role: Role::Sender,
+                handle: send_handle,
+                local_port: client_port,
+                remote_port: fc.port,
+            });
+            hosts[fc.to].endpoints.push(Endpoint {
+                flow: i as u16,
+                role: Role::Receiver,
+                handle: recv_handle,
+                local_port: fc.port,
+                remote_port: client_port,
+            });
+            let data = Rng::new(rng.next_u64());
+            flows.push(Flow {
+                from: fc.from,
+                to: fc.to,
+                port: fc.port,
+                sender: Sender::new(fc, data),
+                receiver: Receiver::new(fc),
+                send_handle,
+                recv_handle,
+                pending_writes: VecDeque::new(),
+                latency: Histogram::new(3).expect("3 significant figures is valid"),
+                mss: scenario.link.mtu as u64 - 40,
+            });
+        }
+        let links = vec![Link::new(&scenario.link), Link::new(&scenario.link)];
+        let mut w = World {
+            scenario: scenario.clone(),
+            now: 0,
+            q: EventQueue::default(),
+            rng,
+            hosts,
+            links,
+            flows,
+            free: Vec::new(),
+            obs,
+            want_frames,
+            verify_rx: scenario.link.faults.corrupt > 0.0,
+            check_invariants: cfg!(debug_assertions),
+        };
+        for h in 0..2 {
+            w.rx_refill(h, &mut 0, false);
+            w.q.push(0, Ev::Poll { host: h as u8 });
+            w.hosts[h].poll_at = Some(0);
+        }
+        for f in 0..w.flows.len() {
+            w.q.push(
+                0,
+                Ev::App {
+                    flow: f as u16,
+                    recv: true,
+                },
+            );
+        }
+        Ok(w)
+    }
+
+    /// Runs until every flow is done, nothing is left to do, or the time
+    /// limit is reached.
+    pub fn run(&mut self) -> RunReport {
+        let limit = self.scenario.time_limit;
+        let mut outcome = None;
+        while let Some((t, ev)) = self.q.pop() {
+            if t > limit {
+                self.now = limit;
+                outcome = Some(Outcome::TimeLimit);
+                break;
+            }
+            self.now = t;
+            self.dispatch(t, ev);
+            self.flush_events();
+            if self.check_invariants {
+                for h in &self.hosts {
+                    if let Err(e) = h.tx.check_ownership().and(h.rx.check_ownership()) {
+                        panic!("descriptor ownership broken on {}: {e}", h.name);
+                    }
+                }
+            }
+            if self.flows.iter().all(Flow::done) {
+                break;
+            }
+        }
+        let outcome = outcome.unwrap_or_else(|| {
+            if !self.flows.iter().all(Flow::done) {
+                Outcome::Stalled
+            } else {
+                Outcome::Ok
+            }
+        });
+        self.report(outcome)
+    }
+
+    fn flush_events(&mut self) {
+        for h in &mut self.hosts {
+            if let Some(evs) = &mut h.events {
+                for e in evs.drain(..) {
+                    self.obs.event(&e);
+                }
+            }
+        }
+    }
+
+    /// Whether host `h`'s CPU is busy at `t`; if so the event waits for it.
+    fn cpu_busy(&mut self, h: usize, t: Nanos, ev: Ev) -> Option<Ev> {
+        let free = self.hosts[h].cpu_free;
+        if free > t {
+            self.q.push(free, ev);
+            None
+        } else {
+            Some(ev)
+        }
+    }
+
+    fn end_task(&mut self, h: usize, start: Nanos, c: Nanos) {
+        let host = &mut self.hosts[h];
+        host.cpu_busy += c - start;
+        host.cpu_free = c;
+    }
+
+    fn dispatch(&mut self, t: Nanos, ev: Ev) {
+        match ev {
+            Ev::App { flow, recv } => {
+                let f = flow as usize;
+                let h = if recv {
+                    self.flows[f].to
+                } else {
+                    self.flows[f].from
+                };
+                let Some(_) = self.cpu_busy(h, t, Ev::App { flow, recv }) else {
+                    return;
+                };
+                let mut c = t;
+                if recv {
+                    self.flows[f].receiver.wake_pending = false;
+                    self.receiver_step(f, &mut c);
+                } else {
+                    self.flows[f].sender.wake_pending = false;
+                    self.sender_step(f, &mut c);
+                }
+                self.end_task(h, t, c);
+            }
+            Ev::Poll { host } => {
+                let h = host as usize;
+                if self.hosts[h].poll_at != Some(t) {
+                    return; // superseded by an earlier poll
+                }
+                let Some(_) = self.cpu_busy(h, t, Ev::Poll { host }) else {
+                    self.hosts[h].poll_at = Some(self.hosts[h].cpu_free);
+                    return;
+                };
+                self.hosts[h].poll_at = None;
+                let mut c = t;
+                self.poll_stack(h, &mut c);
+                self.end_task(h, t, c);
+            }
+            Ev::NicTx { host } => self.nic_transmit(host as usize, t),
+            Ev::Arrive { host, frame } => self.nic_receive(host as usize, t, frame),
+            Ev::Irq { host } => {
+                let h = host as usize;
+                let hst = &mut self.hosts[h];
+                hst.irq_scheduled = false;
+                if !hst.irq_enabled || hst.napi_scheduled {
+                    return; // masked: NAPI is running and will see the work
+                }
+                let Some(_) = self.cpu_busy(h, t, Ev::Irq { host }) else {
+                    self.hosts[h].irq_scheduled = true;
+                    return;
+                };
+                let mut c = t;
+                let hst = &mut self.hosts[h];
+                let irq = hst.cost.irq;
+                hst.charge(&mut c, Step::Irq, 1, 0, irq);
+                hst.irq_enabled = false;
+                hst.napi_scheduled = true;
+                self.napi(h, &mut c);
+                self.end_task(h, t, c);
+            }
+            Ev::Napi { host } => {
+                let h = host as usize;
+                let Some(_) = self.cpu_busy(h, t, Ev::Napi { host }) else {
+                    return;
+                };
+                let mut c = t;
+                self.napi(h, &mut c);
+                self.end_task(h, t, c);
+            }
+        }
+    }
+
+    // ----- The stack --------------------------------------------------
+
+    /// Polls host `h`'s smoltcp interface at the cursor, then hands what it
+    /// transmitted to the driver and wakes applications.
+    fn poll_stack(&mut self, h: usize, c: &mut Nanos) {
+        let host = &mut self.hosts[h];
+        let ts = Instant::from_micros((*c / 1000) as i64);
+        let tx_room = host.tx_room();
+        let mut port = Port {
+            rx_in: &mut host.rx_in,
+            rx_done: &mut host.rx_done,
+            tx_out: &mut host.tx_out,
+            free: &mut self.free,
+            tx_room,
+            caps: &host.caps,
+        };
+        host.iface.poll(ts, &mut port, &mut host.sockets);
+        self.free.append(&mut host.rx_done);
+        self.driver_xmit(h, c);
+        self.after_poll(h, c);
+        let host = &mut self.hosts[h];
+        if let Some(at) = host.iface.poll_at(ts, &host.sockets) {
+            let at = (at.total_micros().max(0) as u64 * 1000).max(*c + 1000);
+            if host.tx_stopped && at <= *c + 1000 {
+                return; // the Tx clean that restarts the queue polls again
+            }
+            if host.poll_at.is_none_or(|p| at < p) {
+                host.poll_at = Some(at);
+                self.q.push(at, Ev::Poll { host: h as u8 });
+            }
+        }
+    }
+
+    /// After the stack ran: acknowledged bytes, zero-copy completions and
+    /// application wake-ups for every socket on host `h`.
+    fn after_poll(&mut self, h: usize, c: &mut Nanos) {
+        for e in 0..self.hosts[h].endpoints.len() {
+            let (f, role, handle) = {
+                let ep = &self.hosts[h].endpoints[e];
+                (ep.flow as usize, ep.role, ep.handle)
+            };
+            let host = &mut self.hosts[h];
+            let sock = host.sockets.get_mut::<tcp::Socket>(handle);
+            let flow = &mut self.flows[f];
+            match role {
+                Role::Sender => {
+                    let s = &mut flow.sender;
+                    s.acked = s.issued - sock.send_queue() as u64;
+                    let wake = match s.state {
+                        SendState::Connecting => sock.may_send(),
+                        SendState::BlockedSndbuf => {
+                            let queued = sock.send_queue();
+                            let free = sock.send_capacity() - queued;
+                            free > 0 && free >= queued / 2
+                        }
+                        _ => false,
+                    };
+                    let (sends, pages, bytes) = s.complete_acked();
+                    if sends > 0 {
+                        let cost = &host.cost;
+                        let unpin = cost.page_unpin * pages;
+                        let cb = cost.skb_alloc * sends;
+                        host.charge(c, Step::PutUserPages, pages, bytes, unpin);
+                        host.charge(c, Step::ZerocopyComplete, sends, bytes, cb);
+                    }
+                    let wake = wake
+                        || (sends > 0
+                            && matches!(s.state, SendState::WaitCompletion | SendState::Draining));
+                    if wake && !s.wake_pending {
+                        s.wake_pending = true;
+                        self.q.push(
+                            *c,
+                            Ev::App {
+                                flow: f as u16,
+                                recv: false,
+                            },
+                        );
+                    }
+                }
+                Role::Receiver => {
+                    let r = &mut flow.receiver;
+                    if r.blocked && !r.wake_pending && (sock.can_recv() || !sock.may_recv()) {
+                        r.wake_pending = true;
+                        self.q.push(
+                            *c,
+                            Ev::App {
+                                flow: f as u16,
+                                recv: true,
+                            },
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    // ----- Applications -----------------------------------------------
+
+    /// The sending application of flow `f` makes as much progress as one
+    /// call allows.
+    fn sender_step(&mut self, f: usize, c: &mut Nanos) {
+        let flow = &mut self.flows[f];
+        let h = flow.from;
+        let host = &mut self.hosts[h];
+        let s = &mut flow.sender;
+        let mss = flow.mss;
+        loop {
+            match s.state {
+                SendState::Connecting => {
+                    if !host.socket(flow.send_handle).may_send() {
+                        return;
+                    }
+                    s.state = SendState::Ready;
+                }
+                SendState::Done => return,
+                SendState::Draining => {
+                    reap_errqueue(host, s, c);
+                    if s.zc.is_empty() && s.errqueue.is_empty() {
+                        s.state = SendState::Done;
+                    } else {
+                        host.note(*c, Step::CompletionWait, 1, 0);
+                    }
+                    return;
+                }
+                SendState::WaitCompletion => {
+                    reap_errqueue(host, s, c);
+                    if s.pool.in_use() as usize >= s.pool.len() {
+                        host.note(*c, Step::CompletionWait, 1, 0);
+                        return; // still nothing free
+                    }
+                    s.state = SendState::Ready;
+                }
+                SendState::Ready | SendState::BlockedSndbuf => {
+                    if s.current.is_none() {
+                        if s.issued >= s.total {
+                            if !s.closed {
+                                host.socket(flow.send_handle).close();
+                                s.closed = true;
+                            }
+                            s.state = SendState::Draining;
+                            continue;
+                        }
+                        let Some(id) = s.pool.acquire() else {
+                            s.pool.waits += 1;
+                            s.state = SendState::WaitCompletion;
+                            continue;
+                        };
+                        let len = s.write_size.min(s.total - s.issued);
+                        let buf = &mut s.pool.get_mut(id).data[..len as usize];
+                        s.data.fill(buf);
+                        s.hash.update(buf);
+                        let step = match s.path {
+                            SendPath::Write => Step::WriteSyscall,
+                            SendPath::MsgZerocopy => Step::SendmsgSyscall,
+                        };
+                        let sc = host.cost.syscall;
+                        host.charge(c, step, 1, len, sc);
+                        s.first_write.get_or_insert(*c);
+                        s.writes += 1;
+                        flow.pending_writes.push_back((s.issued + len, *c));
+                        s.current = Some(WriteOp {
+                            buffer: id,
+                            start: s.issued,
+                            len,
+                            done: 0,
+                        });
+                        if s.path == SendPath::MsgZerocopy {
+                            let zc_cost = host.cost.skb_alloc;
+                            host.charge(c, Step::ZerocopyAlloc, 1, 0, zc_cost);
+                            s.zc.push_back(ZcSend {
+                                id: s.zc_next_id,
+                                buffer: id,
+                                start: s.issued,
+                                end: s.issued,
+                                pages: 0,
+                                refs: 0,
+                                queued_all: false,
+                            });
+                            s.zc_next_id = s.zc_next_id.wrapping_add(1);
+                        }
+                    }
+                    let mut op = s.current.expect("a write is in progress");
+                    let sock = host.sockets.get_mut::<tcp::Socket>(flow.send_handle);
+                    let room = (sock.send_capacity() - sock.send_queue()) as u64;
+                    let n = room.min(op.len - op.done);
+                    if n > 0 {
+                        let from = op.done as usize..(op.done + n) as usize;
+                        let queued = sock
+                            .send_slice(&s.pool.get(op.buffer).data[from])
+                            .unwrap_or(0) as u64;
+                        debug_assert_eq!(queued, n);
+                        let skbs = s.skbs_for(n, mss);
+                        let cost = host.cost.clone();
+                        host.charge(c, Step::SkbAlloc, skbs, 0, cost.skb_alloc * skbs);
+                        match s.path {
+                            SendPath::Write => {
+                                host.charge(c, Step::CopyFromUser, 1, n, cost.copy(n));
+                            }
+                            SendPath::MsgZerocopy => {
+                                let off = s.pool.get(op.buffer).page_offset + op.done;
+                                let pages = pages_spanned(off, n);
+                                host.charge(c, Step::GetUserPages, pages, n, cost.page_pin * pages);
+                                let z = s.zc.back_mut().expect("the send's ubuf");
+                                z.pages += pages;
+                                z.end += n;
+                            }
+                        }
+                        op.done += n;
+                        s.issued += n;
+                    }
+                    s.current = Some(op);
+                    if op.done < op.len {
+                        s.state = SendState::BlockedSndbuf;
+                        host.note(*c, Step::SndbufWait, 1, 0);
+                    } else {
+                        // The call returns.
+                        s.current = None;
+                        s.state = SendState::Ready;
+                        match s.path {
+                            SendPath::Write => s.pool.release(op.buffer),
+                            SendPath::MsgZerocopy => {
+                                s.pool.mark_pending(op.buffer);
+                                s.zc.back_mut().expect("the send's ubuf").queued_all = true;
+                            }
+                        }
+                    }
+                    // tcp_push: the stack transmits what it can now.
+                    self.poll_stack(h, c);
+                    let s = &mut self.flows[f].sender;
+                    if s.state == SendState::Ready && !s.wake_pending {
+                        s.wake_pending = true;
+                        self.q.push(
+                            *c,
+                            Ev::App {
+                                flow: f as u16,
+                                recv: false,
+                            },
+                        );
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// The receiving application of flow `f` reads once, or blocks.
+    fn receiver_step(&mut self, f: usize, c: &mut Nanos) {
+        let flow = &mut self.flows[f];
+        let h = flow.to;
+        let host = &mut self.hosts[h];
+        let r = &mut flow.receiver;
+        if r.received >= flow.sender.total {
+            if !r.closed {
+                host.socket(flow.recv_handle).close();
+                r.closed = true;
+                self.poll_stack(h, c);
+            }
+            return;
+        }
+        let sock = host.sockets.get_mut::<tcp::Socket>(flow.recv_handle);
+        if !sock.can_recv() {
+            if !r.blocked {
+                host.note(*c, Step::RcvWait, 1, 0);
+            }
+            r.blocked = true;
+            return;
+        }
+        r.blocked = false;
+        let n = sock.recv_slice(&mut r.buf).unwrap_or(0) as u64;
+        let cost = host.cost.clone();
+        host.charge(c, Step::ReadSyscall, 1, n, cost.syscall);
+        host.charge(c, Step::CopyToUser, 1, n, cost.copy(n));
+        r.hash.update(&r.buf[..n as usize]);
+        r.received += n;
+        r.reads += 1;
+        r.last_read = *c;
+        while let Some(&(end, t0)) = flow.pending_writes.front() {
+            if end > r.received {
+                break;
+            }
+            flow.pending_writes.pop_front();
+            let _ = flow.latency.record((*c - t0).max(1));
+        }
+        // tcp_recvmsg -> tcp_cleanup_rbuf may announce the opened window.
+        self.poll_stack(h, c);
+        let r = &mut self.flows[f].receiver;
+        if !r.wake_pending {
+            r.wake_pending = true;
+            self.q.push(
+                *c,
+                Ev::App {
+                    flow: f as u16,
+                    recv: true,
+                },
+            );
+        }
+    }
+
+    // ----- Driver -----------------------------------------------------
+
+    /// `ndo_start_xmit` for every frame the stack produced: map the sk_buff
+    /// head and frags into Tx descriptors, then ring the doorbell once.
+    fn driver_xmit(&mut self, h: usize, c: &mut Nanos) {
+        let host = &mut self.hosts[h];
+        host.qdisc.extend(host.tx_out.drain(..));
+        let mut posted = false;
+        while !host.qdisc.is_empty() {
+            if host.tx.unused() < MAX_DESC_PER_FRAME {
+                if !host.tx_stopped {
+                    host.tx_stopped = true;
+                    host.note(*c, Step::TxRingFull, 1, 0);
+                }
+                break;
+            }
+            let frame = host.qdisc.pop_front().expect("not empty");
+            let d = kernel::dissect(&frame);
+            let cost = host.cost.clone();
+            let offloads = host.cfg.nic.offloads;
+            // Which flow and side sent it.
+            let mut sender_flow = None;
+            if d.tcp {
+                for ep in &host.endpoints {
+                    if ep.local_port == d.src_port && ep.remote_port == d.dst_port {
+                        if ep.role == Role::Sender {
+                            sender_flow = Some(ep.flow as usize);
+                        }
+                        break;
+                    }
+                }
+            }
+            let mut payload = None;
+            if let Some(f) = sender_flow {
+                let s = &mut self.flows[f].sender;
+                if d.syn {
+                    s.isn = Some(d.seq);
+                }
+                if d.payload_len > 0 {
+                    if let Some(off) = s.stream_offset(d.seq) {
+                        payload = Some((f as u16, off, d.payload_len as u32));
+                    }
+                }
+            }
+            if let Some((f, off, len)) = payload {
+                let s = &mut self.flows[f as usize].sender;
+                let end = off + len as u64;
+                if off < s.max_sent_end {
+                    s.retransmitted_segments += 1;
+                    host.note(*c, Step::TcpRetransmit, 1, len as u64);
+                }
+                s.max_sent_end = s.max_sent_end.max(end);
+                host.charge(c, Step::TcpXmit, 1, len as u64, cost.per_packet_tx);
+            } else {
+                host.charge(c, Step::CtrlXmit, 1, 0, cost.per_packet_tx);
+            }
+            if d.checksummed > 0 && !offloads.tx_checksum {
+                let n = d.checksummed as u64;
+                host.charge(c, Step::TxChecksum, 1, n, cost.checksum(n));
+            }
+            // Descriptors: the linear head (headers), then one per frag.
+            let head_len = if payload.is_some() {
+                d.payload_offset
+            } else {
+                frame.len()
+            };
+            let head_addr = SKB_HEAD_BASE + host.tx.next_to_use as u64 * 256;
+            let mut descs = 1u16;
+            let mut last = host.tx.post(
+                head_addr,
+                head_len as u16,
+                if payload.is_some() {
+                    0
+                } else {
+                    CMD_EOP | CMD_RS
+                },
+            );
+            if let Some((f, off, len)) = payload {
+                let s = &mut self.flows[f as usize].sender;
+                let end = off + len as u64;
+                let mut o = off;
+                while o < end {
+                    let (addr, contiguous, _) = s.locate(o);
+                    // MAX_SKB_FRAGS: the last frag takes whatever is left.
+                    let n = if descs + 1 == MAX_DESC_PER_FRAME {
+                        end - o
+                    } else {
+                        contiguous.min(end - o)
+                    };
+                    let cmd = if o + n == end { CMD_EOP | CMD_RS } else { 0 };
+                    last = host.tx.post(addr, n as u16, cmd);
+                    descs += 1;
+                    o += n;
+                }
+                s.zc_ref(off, len as u64, true);
+            }
+            host.charge(
+                c,
+                Step::TxDescPost,
+                descs as u64,
+                frame.len() as u64,
+                cost.desc_write * descs as u64,
+            );
+            let info = &mut host.tx.info[last as usize];
+            info.frame = Some(frame);
+            info.descs = descs;
+            info.payload = payload;
+            posted = true;
+        }
+        if posted {
+            let db = host.cost.doorbell;
+            host.charge(c, Step::TxDoorbell, 1, 0, db);
+            host.tx.ring_doorbell();
+            self.nic_fill(h, *c);
+        }
+    }
+
+    /// NAPI poll (`e1000_clean`): reclaim Tx descriptors, take up to the
+    /// budget of received frames into sk_buffs, refill the Rx ring, run the
+    /// stack, and either re-arm the interrupt or poll again.
+    fn napi(&mut self, h: usize, c: &mut Nanos) {
+        let host = &mut self.hosts[h];
+        let cost = host.cost.clone();
+        host.charge(c, Step::NapiPoll, 1, 0, cost.napi_poll);
+        // Tx completions.
+        while let Some((_, info)) = host.tx.clean_one(*c) {
+            host.charge(c, Step::TxClean, 1, 0, cost.skb_alloc);
+            if let Some((f, off, len)) = info.payload {
+                self.flows[f as usize].sender.zc_ref(off, len as u64, false);
+            }
+        }
+        if host.tx_stopped && host.tx.unused() >= MAX_DESC_PER_FRAME {
+            host.tx_stopped = false;
+        }
+        // Rx.
+        let budget = host.cfg.nic.napi_budget;
+        let copybreak = host.cfg.nic.copybreak as usize;
+        let rx_csum = host.cfg.nic.offloads.rx_checksum;
+        let mut work = 0;
+        while work < budget {
+            let Some((_, frame)) = host.rx.clean_one(*c) else {
+                break;
+            };
+            work += 1;
+            let len = frame.len() as u64;
+            if frame.len() <= copybreak {
+                host.charge(c, Step::Copybreak, 1, len, cost.copy(len));
+            } else {
+                host.charge(c, Step::RxBuildSkb, 1, len, cost.skb_alloc);
+            }
+            host.charge(c, Step::RxStack, 1, len, cost.per_packet_rx);
+            if !rx_csum {
+                let n = kernel::dissect(&frame).checksummed as u64;
+                if n > 0 {
+                    host.charge(c, Step::RxChecksum, 1, n, cost.checksum(n));
+                }
+            }
+            if self.verify_rx && !kernel::checksums_ok(&frame) {
+                host.note(*c, Step::RxBadChecksum, 1, len);
+                self.free.push(frame);
+                continue;
+            }
+            host.rx_in.push_back(frame);
+        }
+        self.rx_refill(h, c, true);
+        self.poll_stack(h, c);
+        let host = &mut self.hosts[h];
+        if work >= budget {
+            self.q.push(*c, Ev::Napi { host: h as u8 });
+        } else {
+            // napi_complete_done: interrupts back on; anything the NIC
+            // finished meanwhile raises one.
+            host.napi_scheduled = false;
+            host.irq_enabled = true;
+            let pending = match (host.tx.pending_dd(), host.rx.pending_dd()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            if let Some(t) = pending {
+                self.raise_irq(h, t.max(*c));
+            }
+        }
+    }
+
+    /// `e1000_alloc_rx_buffers`: post fresh buffers to every free Rx slot
+    /// and write RDT once.
+    fn rx_refill(&mut self, h: usize, c: &mut Nanos, charge: bool) {
+        let host = &mut self.hosts[h];
+        let buf_len = host.rx.buf_len;
+        let mut n = 0u64;
+        while host.rx.unused() > 0 {
+            let mut buf = self.free.pop().unwrap_or_default();
+            buf.clear();
+            buf.reserve(buf_len);
+            if host.rx.post(buf).is_err() {
+                break;
+            }
+            n += 1;
+        }
+        if n > 0 {
+            if charge {
+                let cost = host.cost.clone();
+                host.charge(
+                    c,
+                    Step::RxRefill,
+                    n,
+                    0,
+                    cost.desc_write * n + cost.skb_alloc * n,
+                );
+                host.charge(c, Step::RxDoorbell, 1, 0, cost.doorbell);
+            }
+            host.rx.ring_doorbell();
+        }
+    }
+
+    // ----- NIC --------------------------------------------------------
+
+    /// The NIC fetches posted frames into its Tx FIFO (descriptor fetch,
+    /// payload DMA read, DD write-back) while the FIFO has room, and makes
+    /// sure the next departure is scheduled.
+    fn nic_fill(&mut self, h: usize, now: Nanos) {
+        loop {
+            let host = &mut self.hosts[h];
+            if host.staged_bytes >= TX_FIFO_BYTES {
+                break;
+            }
+            let Some((first, n, eop)) = host.tx.nic_fetch_frame() else {
+                break;
+            };
+            let fetched = host.dma.read(&host.cost, now, DESC_SIZE * n as u64);
+            host.note(now, Step::TxDescFetch, n as u64, DESC_SIZE * n as u64);
+            let frame = host.tx.info[eop as usize].frame.take().unwrap_or_default();
+            let len = frame.len() as u64;
+            let ready = host.dma.read(&host.cost, fetched, len);
+            host.note(now, Step::TxDmaRead, 1, len);
+            let dd = host.dma.write(&host.cost, ready, DESC_SIZE);
+            host.tx.nic_writeback(first, n, dd);
+            host.note(now, Step::TxWriteback, n as u64, DESC_SIZE * n as u64);
+            host.staged_bytes += len;
+            host.staged.push_back((ready, frame));
+            self.raise_irq(h, dd);
+        }
+        self.schedule_nic_tx(h);
+    }
+
+    fn schedule_nic_tx(&mut self, h: usize) {
+        let host = &mut self.hosts[h];
+        if host.nic_tx_scheduled {
+            return;
+        }
+        let Some(&(ready, _)) = host.staged.front() else {
+            return;
+        };
+        let link = &self.links[h];
+        let at = if link.has_queue() {
+            ready
+        } else {
+            ready.max(link.busy_until())
+        };
+        host.nic_tx_scheduled = true;
+        self.q.push(at, Ev::NicTx { host: h as u8 });
+    }
+
+    /// The staged frame at the FIFO's head leaves the port.
+    fn nic_transmit(&mut self, h: usize, t: Nanos) {
+        let host = &mut self.hosts[h];
+        host.nic_tx_scheduled = false;
+        let Some((_, mut frame)) = host.staged.pop_front() else {
+            return;
+        };
+        host.staged_bytes -= frame.len() as u64;
+        host.note(t, Step::WireTx, 1, frame.len() as u64);
+        if self.want_frames {
+            self.obs.frame(h, t, Direction::Out, &frame);
+        }
+        let peer = 1 - h;
+        match self.links[h].send(t, frame.len(), &mut self.rng) {
+            Verdict::QueueDrop | Verdict::Lost { .. } => self.free.push(frame),
+            Verdict::Deliver {
+                arrive,
+                corrupt_bit,
+                duplicate_at,
+                ..
+            } => {
+                if let Some(bit) = corrupt_bit {
+                    frame[(bit / 8) as usize] ^= 1 << (bit % 8);
+                }
+                if let Some(at) = duplicate_at {
+                    let mut dup = self.free.pop().unwrap_or_default();
+                    dup.clear();
+                    dup.extend_from_slice(&frame);
+                    self.q.push(
+                        at,
+                        Ev::Arrive {
+                            host: peer as u8,
+                            frame: dup,
+                        },
+                    );
+                }
+                self.q.push(
+                    arrive,
+                    Ev::Arrive {
+                        host: peer as u8,
+                        frame,
+                    },
+                );
+            }
+        }
+        self.nic_fill(h, t);
+    }
+
+    /// A frame arrives at host `h`'s port: DMA it into the next posted Rx
+    /// buffer, or drop it if the ring has none.
+    fn nic_receive(&mut self, h: usize, t: Nanos, frame: Vec<u8>) {
+        if self.want_frames {
+            self.obs.frame(h, t, Direction::In, &frame);
+        }
+        let host = &mut self.hosts[h];
+        let len = frame.len() as u64;
+        host.note(t, Step::WireRx, 1, len);
+        if host.rx.nic_slot().is_none() || frame.len() > host.rx.buf_len {
+            host.note(t, Step::RxRingDrop, 1, len);
+            self.free.push(frame);
+            return;
+        }
+        let written = host.dma.write(&host.cost, t, len);
+        host.note(t, Step::RxDmaWrite, 1, len);
+        let dd = host.dma.write(&host.cost, written, DESC_SIZE);
+        host.note(t, Step::RxWriteback, 1, DESC_SIZE);
+        let (_, old) = host.rx.nic_write(frame, dd);
+        self.free.push(old);
+        self.raise_irq(h, dd);
+    }
+
+    /// The NIC has completed work at `t`; with interrupts enabled and none
+    /// pending, the moderation timer fires `irq_coalesce` later.
+    fn raise_irq(&mut self, h: usize, t: Nanos) {
+        let host = &mut self.hosts[h];
+        if host.irq_enabled && !host.irq_scheduled {
+            host.irq_scheduled = true;
+            let at = t + host.cfg.nic.irq_coalesce;
+            self.q.push(at, Ev::Irq { host: h as u8 });
+        }
+    }
+
+    // ----- Report -----------------------------------------------------
+
+    fn report(&mut self, outcome: Outcome) -> RunReport {
+        let mut flows = Vec::new();
+        let mut outcome = outcome;
+        for (i, fl) in self.flows.iter().enumerate() {
+            let s = &fl.sender;
+            let r = &fl.receiver;
+            let fr = FlowReport {
+                from: self.hosts[fl.from].name.clone(),
+                to: self.hosts[fl.to].name.clone(),
+                port: fl.port,
+                send: s.path.name(),
+                recv: "read",
+                bytes_sent: s.issued,
+                bytes_received: r.received,
+                sent_hash: s.hash.digest(),
+                received_hash: r.hash.digest(),
+                writes: s.writes,
+                reads: r.reads,
+                first_write_ns: s.first_write.unwrap_or(0),
+                last_read_ns: r.last_read,
+                write_latency: Latency {
+                    p50: fl.latency.value_at_quantile(0.5),
+                    p99: fl.latency.value_at_quantile(0.99),
+                    max: fl.latency.max(),
+                },
+                retransmitted_segments: s.retransmitted_segments,
+            };
+            if outcome == Outcome::Ok && !fr.integrity_ok() {
+                outcome = Outcome::Integrity;
+            }
+            let _ = i;
+            flows.push(fr);
+        }
+        let mut hosts = Vec::new();
+        for (h, host) in self.hosts.iter().enumerate() {
+            let mut peak = 0;
+            let mut leaked = 0;
+            for fl in &self.flows {
+                if fl.from == h {
+                    peak += fl.sender.pool.peak_in_use as u64;
+                    leaked += fl.sender.pool.in_use() as u64;
+                }
+            }
+            hosts.push(HostReport {
+                name: host.name.clone(),
+                counters: host.counters.clone(),
+                cpu_busy_ns: host.cpu_busy,
+                pool_peak_in_use: peak,
+                leaked_buffers: leaked,
+                gso_segments: 0,
+                gro_merges: 0,
+            });
+        }
+        let mut wire = WireReport::default();
+        for l in &self.links {
+            wire.frames += l.stats.frames;
+            wire.bytes += l.stats.bytes;
+            wire.dropped += l.stats.dropped;
+            wire.duplicated += l.stats.duplicated;
+            wire.reordered += l.stats.reordered;
+            wire.corrupted += l.stats.corrupted;
+        }
+        let bottleneck = self.bottleneck(&hosts);
+        RunReport {
+            scenario: self.scenario.name.clone(),
+            seed: self.scenario.seed,
+            simulated_ns: self.now,
+            outcome,
+            flows,
+            hosts,
+            wire,
+            bottleneck,
+        }
+    }
+
+    /// Names what limited the run: the busiest of wire, CPUs and DMA.
+    fn bottleneck(&self, hosts: &[HostReport]) -> String {
+        let span = self.now.max(1) as f64;
+        let mut best = (
+            0.0f64,
+            String::from("nothing saturated (latency or window bound)"),
+        );
+        for (h, l) in self.links.iter().enumerate() {
+            let u = l.busy_ns as f64 / span;
+            if u > best.0 {
+                best = (
+                    u,
+                    format!("link {} -> {}", self.hosts[h].name, self.hosts[1 - h].name),
+                );
+            }
+        }
+        for (h, hr) in hosts.iter().enumerate() {
+            let u = hr.cpu_busy_ns as f64 / span;
+            if u > best.0 {
+                let top = hr
+                    .cpu_by_category()
+                    .into_iter()
+                    .max_by_key(|&(_, ns)| ns)
+                    .map(|(c, _)| c.name())
+                    .unwrap_or("none");
+                best = (u, format!("CPU on {} (mostly {top})", self.hosts[h].name));
+            }
+            let d = &self.hosts[h].dma;
+            let u = d.read_busy.max(d.write_busy) as f64 / span;
+            if u > best.0 {
+                best = (u, format!("DMA on {}", self.hosts[h].name));
+            }
+        }
+        if best.0 < 0.5 {
+            return format!(
+                "nothing saturated (busiest: {} at {:.0}%): latency or window bound",
+                best.1,
+                best.0 * 100.0
+            );
+        }
+        format!("{} ({:.0}% busy)", best.1, best.0 * 100.0)
+    }
+}
+
+/// `recvmsg(MSG_ERRQUEUE)` until the error queue is empty: one call per
+/// queued notification; each hands its buffers back to the pool.
+fn reap_errqueue(host: &mut Host, s: &mut Sender, c: &mut Nanos) {
+    while let Some((lo, hi)) = s.errqueue.pop_front() {
+        let sc = host.cost.syscall;
+        host.charge(
+            c,
+            Step::ErrqueueSyscall,
+            1,
+            (hi.wrapping_sub(lo) + 1) as u64,
+            sc,
+        );
+    }
+    for id in s.completed_buffers.drain(..) {
+        s.pool.release(id);
+        host.note(*c, Step::BufferReturned, 1, 0);
+    }
+}
+
+fn build_host(id: u8, hc: &HostConfig, sc: &Scenario, rng: &mut Rng, events: bool) -> Host {
+    let caps = kernel::capabilities(sc.link.mtu, hc.nic.offloads);
+    let mac = EthernetAddress([0x02, 0, 0, 0, 0, id + 1]);
+    let mut config = Config::new(HardwareAddress::Ethernet(mac));
+    config.random_seed = rng.next_u64();
+    let mut rx_in = VecDeque::new();
+    let mut rx_done = Vec::new();
+    let mut tx_out = Vec::new();
+    let mut free = Vec::new();
+    let mut port = Port {
+        rx_in: &mut rx_in,
+        rx_done: &mut rx_done,
+        tx_out: &mut tx_out,
+        free: &mut free,
+        tx_room: 0,
+        caps: &caps,
+    };
+    let mut iface = Interface::new(config, &mut port, Instant::from_micros(0));
+    iface.update_ip_addrs(|addrs| {
+        let _ = addrs.push(IpCidr::new(IpAddress::Ipv4(hc.address), hc.prefix_len));
+    });
+    let rx_buf = (sc.link.mtu as usize + 14).next_power_of_two().max(2048);
+    Host {
+        name: hc.name.clone(),
+        cost: hc.cpu.clone(),
+        cfg: hc.clone(),
+        iface,
+        sockets: SocketSet::new(Vec::new()),
+        caps,
+        endpoints: Vec::new(),
+        rx_in,
+        rx_done,
+        tx_out,
+        qdisc: VecDeque::new(),
+        tx: TxRing::new(hc.nic.tx_ring),
+        rx: RxRing::new(hc.nic.rx_ring, rx_buf),
+        dma: Dma::default(),
+        staged: VecDeque::new(),
+        staged_bytes: 0,
+        nic_tx_scheduled: false,
+        irq_enabled: true,
+        irq_scheduled: false,
+        napi_scheduled: false,
+        tx_stopped: false,
+        cpu_free: 0,
+        cpu_busy: 0,
+        counters: Counters::default(),
+        poll_at: None,
+        events: events.then(Vec::new),
+        id,
+    }
+}
+
+fn add_socket(
+    host: &mut Host,
+    sndbuf: u32,
+    rcvbuf: u32,
+    sc: &crate::config::SocketConfig,
+) -> SocketHandle {
+    let rx = tcp::SocketBuffer::new(vec![0; rcvbuf as usize]);
+    let tx = tcp::SocketBuffer::new(vec![0; sndbuf as usize]);
+    let mut s = tcp::Socket::new(rx, tx);
+    s.set_nagle_enabled(sc.nagle);
+    s.set_congestion_control(match sc.congestion {
+        Congestion::Cubic => tcp::CongestionControl::Cubic,
+        Congestion::Reno => tcp::CongestionControl::Reno,
+        Congestion::None => tcp::CongestionControl::None,
+    });
+    host.sockets.add(s)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::config::*;
+    use crate::event::NoObserver;
+
+    pub(crate) fn scenario(bytes: u64, write_size: u32, send: SendPath) -> Scenario {
+        Scenario::two_hosts(bytes, write_size, send)
+    }
+
+    #[test]
+    fn copy_path_delivers_every_byte_and_copies_each_twice() {
+        let r = run(&scenario(1 << 20, 65536, SendPath::Write), &mut NoObserver).unwrap();
+        assert_eq!(r.outcome, Outcome::Ok, "{r:#?}");
+        let f = &r.flows[0];
+        assert_eq!((f.bytes_sent, f.bytes_received), (1 << 20, 1 << 20));
+        assert!(f.integrity_ok());
+        let s = &r.hosts[0];
+        assert_eq!(s.counters.get(Step::CopyFromUser).bytes, 1 << 20);
+        assert_eq!(r.hosts[1].counters.get(Step::CopyToUser).bytes, 1 << 20);
+        assert_eq!(s.pinned_pages(), 0);
+    }
+
+    #[test]
+    fn zero_copy_path_pins_and_unpins_every_page() {
+        let r = run(
+            &scenario(1 << 20, 65536, SendPath::MsgZerocopy),
+            &mut NoObserver,
+        )
+        .unwrap();
+        assert_eq!(r.outcome, Outcome::Ok, "{r:#?}");
+        let s = &r.hosts[0];
+        assert_eq!(s.counters.get(Step::CopyFromUser).bytes, 0);
+        assert!(s.pinned_pages() >= 256);
+        assert_eq!(s.pinned_pages(), s.unpinned_pages());
+        assert_eq!(s.completions(), 16);
+        assert_eq!(s.leaked_buffers, 0);
+    }
+}
+#[cfg(test)]
+mod probe {
+    use super::tests::scenario;
+    use super::*;
+    use crate::event::NoObserver;
+    #[test]
+    #[ignore]
+    fn probe() {
+        for send in [SendPath::Write, SendPath::MsgZerocopy] {
+            let bytes: u64 = std::env::var("BYTES")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(64 << 20);
+            let sc = scenario(bytes, 65536, send);
+            let t = std::time::Instant::now();
+            let mut o = NoObserver;
+            let mut w = World::new(&sc, &mut o).unwrap();
+            w.check_invariants = false;
+            let r = w.run();
+            let el = t.elapsed();
+            let f = &r.flows[0];
+            println!(
+                "{:?} {:?} wall {:?} sim {} ns goodput {:.2} Gbit/s lat {:?} rtx {} bottleneck {}",
+                send,
+                r.outcome,
+                el,
+                r.simulated_ns,
+                f.goodput_bps() as f64 / 1e9,
+                f.write_latency,
+                f.retransmitted_segments,
+                r.bottleneck
+            );
+            for h in &r.hosts {
+                println!("  {} cpu {} irqs {} napi {} txd {} rxd {} drops {} csum {} copies {} pins {}/{} compl {} syscalls {}", h.name, h.cpu_busy_ns, h.irqs(), h.napi_polls(), h.tx_descriptors(), h.rx_descriptors(), h.rx_ring_drops(), h.checksum_cpu_bytes(), h.cpu_copy_bytes(), h.pinned_pages(), h.unpinned_pages(), h.completions(), h.syscalls());
+            }
+            println!("  wire {:?}", r.wire);
+        }
+    }
+}

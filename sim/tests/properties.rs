@@ -1,0 +1,60 @@
+//! Invariants of the whole model, for random small transfers.
+//!
+//! Bytes in = bytes out (by length and hash), every descriptor owned by
+//! exactly one of driver or NIC after every event (the world checks this
+//! itself when `check_invariants` is on and panics otherwise), every user
+//! page reference dropped, every pooled buffer returned.
+
+use proptest::prelude::*;
+use simnet_sim::config::{Scenario, SendPath};
+use simnet_sim::event::NoObserver;
+use simnet_sim::report::Outcome;
+use simnet_sim::world::World;
+
+fn arb_path() -> impl Strategy<Value = SendPath> {
+    prop_oneof![Just(SendPath::Write), Just(SendPath::MsgZerocopy)]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn bytes_in_equal_bytes_out_and_resources_balance(
+        bytes in 1u64..300_000,
+        write_size in 1u32..70_000,
+        read_size in 1u32..70_000,
+        tx_ring in 32u16..300,
+        rx_ring in 32u16..300,
+        pool_size in 1u32..6,
+        send in arb_path(),
+        seed in 0u64..1000,
+    ) {
+        let mut sc = Scenario::two_hosts(bytes, write_size, send);
+        sc.seed = seed;
+        sc.flows[0].read_size = read_size;
+        sc.flows[0].buffer.pool_size = pool_size;
+        for h in &mut sc.hosts {
+            h.nic.tx_ring = tx_ring;
+            h.nic.rx_ring = rx_ring;
+        }
+        let mut obs = NoObserver;
+        let mut w = World::new(&sc, &mut obs).unwrap();
+        w.check_invariants = true;
+        let r = w.run();
+        prop_assert_eq!(r.outcome, Outcome::Ok);
+        let f = &r.flows[0];
+        prop_assert_eq!(f.bytes_sent, bytes);
+        prop_assert_eq!(f.bytes_received, bytes);
+        prop_assert_eq!(f.sent_hash, f.received_hash);
+        let s = &r.hosts[0];
+        prop_assert_eq!(s.pinned_pages(), s.unpinned_pages());
+        prop_assert_eq!(s.leaked_buffers, 0);
+        if send == SendPath::Write {
+            prop_assert_eq!(s.cpu_copy_bytes() >= bytes, true);
+            prop_assert_eq!(s.pinned_pages(), 0);
+        } else {
+            prop_assert!(s.pinned_pages() > 0);
+            prop_assert_eq!(s.completions(), f.writes);
+        }
+    }
+}

@@ -1,0 +1,419 @@
+//! The report a user reads and the JSON summary scripts read.
+//!
+//! Owns the JSON summary's shape (field names are the contract of
+//! `docs/scenario.md`) and the human-readable table: per host and stage,
+//! what was copied, pinned, mapped or DMA'd, how often, how many bytes, what
+//! CPU time it cost, and which Linux function or hardware step it models;
+//! then per-flow goodput, write latency and integrity, the CPU breakdown and
+//! the bottleneck. Does not compute anything the model did not report.
+
+use serde::Serialize;
+use simnet_sim::event::{CpuCategory, Step};
+use simnet_sim::report::{FlowReport, HostReport, RunReport};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+#[derive(Serialize)]
+pub struct Summary {
+    pub scenario: String,
+    pub seed: u64,
+    pub simulated_ns: u64,
+    pub outcome: &'static str,
+    pub flows: Vec<FlowJson>,
+    /// Keyed by host name, in the scenario's order.
+    pub hosts: serde_json::Map<String, serde_json::Value>,
+    pub wire: WireJson,
+    pub stages: Vec<StageJson>,
+    pub captures: Vec<String>,
+    pub bottleneck: String,
+}
+
+#[derive(Serialize)]
+pub struct LatencyJson {
+    pub p50: u64,
+    pub p99: u64,
+    pub max: u64,
+}
+
+#[derive(Serialize)]
+pub struct FlowJson {
+    pub from: String,
+    pub to: String,
+    pub port: u16,
+    pub send: &'static str,
+    pub recv: &'static str,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    pub integrity: &'static str,
+    pub goodput_bps: u64,
+    pub write_latency_ns: LatencyJson,
+    pub retransmitted_segments: u64,
+    pub writes: u64,
+    pub reads: u64,
+}
+
+#[derive(Serialize)]
+pub struct HostJson {
+    pub syscalls: u64,
+    pub cpu_copies: u64,
+    pub cpu_copy_bytes: u64,
+    pub pinned_pages: u64,
+    pub unpinned_pages: u64,
+    pub completions: u64,
+    pub checksum_cpu_bytes: u64,
+    pub dma_read_bytes: u64,
+    pub dma_write_bytes: u64,
+    pub tx_descriptors: u64,
+    pub rx_descriptors: u64,
+    pub irqs: u64,
+    pub napi_polls: u64,
+    pub rx_ring_drops: u64,
+    pub gso_segments: u64,
+    pub gro_merges: u64,
+    pub cpu_busy_ns: u64,
+    pub pool_peak_in_use: u64,
+    pub leaked_buffers: u64,
+    /// CPU time by category (copy, checksum, syscall, stack, driver,
+    /// interrupt, pin).
+    pub cpu_ns: BTreeMap<&'static str, u64>,
+}
+
+#[derive(Serialize)]
+pub struct WireJson {
+    pub frames: u64,
+    pub bytes: u64,
+    pub dropped: u64,
+    pub duplicated: u64,
+    pub reordered: u64,
+    pub corrupted: u64,
+}
+
+#[derive(Serialize)]
+pub struct StageJson {
+    pub host: String,
+    pub stage: &'static str,
+    pub kind: &'static str,
+    pub count: u64,
+    pub bytes: u64,
+    pub cpu_ns: u64,
+    pub models: &'static str,
+}
+
+fn flow_json(f: &FlowReport) -> FlowJson {
+    FlowJson {
+        from: f.from.clone(),
+        to: f.to.clone(),
+        port: f.port,
+        send: f.send,
+        recv: f.recv,
+        bytes_sent: f.bytes_sent,
+        bytes_received: f.bytes_received,
+        integrity: if f.integrity_ok() { "ok" } else { "mismatch" },
+        goodput_bps: f.goodput_bps(),
+        write_latency_ns: LatencyJson {
+            p50: f.write_latency.p50,
+            p99: f.write_latency.p99,
+            max: f.write_latency.max,
+        },
+        retransmitted_segments: f.retransmitted_segments,
+        writes: f.writes,
+        reads: f.reads,
+    }
+}
+
+fn host_json(h: &HostReport) -> HostJson {
+    HostJson {
+        syscalls: h.syscalls(),
+        cpu_copies: h.cpu_copies(),
+        cpu_copy_bytes: h.cpu_copy_bytes(),
+        pinned_pages: h.pinned_pages(),
+        unpinned_pages: h.unpinned_pages(),
+        completions: h.completions(),
+        checksum_cpu_bytes: h.checksum_cpu_bytes(),
+        dma_read_bytes: h.dma_read_bytes(),
+        dma_write_bytes: h.dma_write_bytes(),
+        tx_descriptors: h.tx_descriptors(),
+        rx_descriptors: h.rx_descriptors(),
+        irqs: h.irqs(),
+        napi_polls: h.napi_polls(),
+        rx_ring_drops: h.rx_ring_drops(),
+        gso_segments: h.gso_segments,
+        gro_merges: h.gro_merges,
+        cpu_busy_ns: h.cpu_busy_ns,
+        pool_peak_in_use: h.pool_peak_in_use,
+        leaked_buffers: h.leaked_buffers,
+        cpu_ns: h
+            .cpu_by_category()
+            .into_iter()
+            .map(|(c, ns)| (c.name(), ns))
+            .collect(),
+    }
+}
+
+/// The rows of the stage table: every step that happened, per host, in
+/// journey order.
+fn stage_rows(r: &RunReport) -> Vec<StageJson> {
+    let mut rows = Vec::new();
+    for h in &r.hosts {
+        for &s in Step::ALL {
+            let t = h.counters.get(s);
+            if t.count == 0 {
+                continue;
+            }
+            rows.push(StageJson {
+                host: h.name.clone(),
+                stage: s.stage(),
+                kind: s.kind().name(),
+                count: t.count,
+                bytes: t.bytes,
+                cpu_ns: t.cpu_ns,
+                models: s.models(),
+            });
+        }
+    }
+    rows
+}
+
+pub fn summary(r: &RunReport, captures: &[String]) -> Summary {
+    let mut hosts = serde_json::Map::new();
+    for h in &r.hosts {
+        let v = serde_json::to_value(host_json(h)).expect("plain struct serialises");
+        hosts.insert(h.name.clone(), v);
+    }
+    Summary {
+        scenario: r.scenario.clone(),
+        seed: r.seed,
+        simulated_ns: r.simulated_ns,
+        outcome: r.outcome.name(),
+        flows: r.flows.iter().map(flow_json).collect(),
+        hosts,
+        wire: WireJson {
+            frames: r.wire.frames,
+            bytes: r.wire.bytes,
+            dropped: r.wire.dropped,
+            duplicated: r.wire.duplicated,
+            reordered: r.wire.reordered,
+            corrupted: r.wire.corrupted,
+        },
+        stages: stage_rows(r),
+        captures: captures.to_vec(),
+        bottleneck: r.bottleneck.clone(),
+    }
+}
+
+/// Bytes in binary units, for people.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+/// Nanoseconds, for people.
+pub fn human_ns(ns: u64) -> String {
+    match ns {
+        0..1_000 => format!("{ns} ns"),
+        1_000..1_000_000 => format!("{:.1} us", ns as f64 / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.2} ms", ns as f64 / 1e6),
+        _ => format!("{:.3} s", ns as f64 / 1e9),
+    }
+}
+
+fn human_rate(bps: u64) -> String {
+    if bps >= 1_000_000_000 {
+        format!("{:.2} Gbit/s", bps as f64 / 1e9)
+    } else {
+        format!("{:.1} Mbit/s", bps as f64 / 1e6)
+    }
+}
+
+/// The human-readable report.
+pub fn table(r: &RunReport, description: &str, captures: &[String]) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "simnet: scenario {} (seed {})", r.scenario, r.seed);
+    if !description.is_empty() {
+        let _ = writeln!(o, "{}", wrap(description, 78, "  "));
+    }
+    let _ = writeln!(
+        o,
+        "virtual time {}; outcome {}",
+        human_ns(r.simulated_ns),
+        r.outcome.name()
+    );
+    for h in &r.hosts {
+        let _ = writeln!(o, "\nhost {}", h.name);
+        let _ = writeln!(
+            o,
+            "  {:<12} {:<15} {:>9} {:>11} {:>10}  models",
+            "stage", "kind", "count", "bytes", "cpu"
+        );
+        for &s in Step::ALL {
+            let t = h.counters.get(s);
+            if t.count == 0 {
+                continue;
+            }
+            let cpu = if s.category() == CpuCategory::None {
+                "-".to_string()
+            } else {
+                human_ns(t.cpu_ns)
+            };
+            let bytes = if t.bytes == 0 {
+                "-".to_string()
+            } else {
+                human_bytes(t.bytes)
+            };
+            let _ = writeln!(
+                o,
+                "  {:<12} {:<15} {:>9} {:>11} {:>10}  {}",
+                s.stage(),
+                s.kind().name(),
+                t.count,
+                bytes,
+                cpu,
+                s.models()
+            );
+        }
+        let cats: Vec<String> = h
+            .cpu_by_category()
+            .into_iter()
+            .filter(|&(_, ns)| ns > 0)
+            .map(|(c, ns)| format!("{} {}", c.name(), human_ns(ns)))
+            .collect();
+        let busy = if r.simulated_ns > 0 {
+            h.cpu_busy_ns as f64 * 100.0 / r.simulated_ns as f64
+        } else {
+            0.0
+        };
+        let _ = writeln!(
+            o,
+            "  CPU busy {} ({busy:.0}% of the run): {}",
+            human_ns(h.cpu_busy_ns),
+            cats.join(", ")
+        );
+        let _ = writeln!(
+            o,
+            "  copies {} ({}), pages pinned {} / unpinned {}, zero-copy completions {}, checksummed by CPU {}",
+            h.cpu_copies(),
+            human_bytes(h.cpu_copy_bytes()),
+            h.pinned_pages(),
+            h.unpinned_pages(),
+            h.completions(),
+            human_bytes(h.checksum_cpu_bytes())
+        );
+        let _ = writeln!(
+            o,
+            "  DMA read {} / write {}, Tx descriptors {}, Rx descriptors {}, IRQs {}, NAPI polls {}, Rx ring drops {}",
+            human_bytes(h.dma_read_bytes()),
+            human_bytes(h.dma_write_bytes()),
+            h.tx_descriptors(),
+            h.rx_descriptors(),
+            h.irqs(),
+            h.napi_polls(),
+            h.rx_ring_drops()
+        );
+        if h.pool_peak_in_use > 0 {
+            let _ = writeln!(
+                o,
+                "  send buffers: peak in use {}, never returned {}",
+                h.pool_peak_in_use, h.leaked_buffers
+            );
+        }
+    }
+    let _ = writeln!(o);
+    for f in &r.flows {
+        let _ = writeln!(
+            o,
+            "flow {} -> {}:{} ({} / {}): {} sent, {} received in {} writes / {} reads",
+            f.from,
+            f.to,
+            f.port,
+            f.send,
+            f.recv,
+            human_bytes(f.bytes_sent),
+            human_bytes(f.bytes_received),
+            f.writes,
+            f.reads
+        );
+        let _ = writeln!(
+            o,
+            "  goodput {}; write latency (call -> peer read) p50 {} p99 {} max {}; retransmitted segments {}",
+            human_rate(f.goodput_bps()),
+            human_ns(f.write_latency.p50),
+            human_ns(f.write_latency.p99),
+            human_ns(f.write_latency.max),
+            f.retransmitted_segments
+        );
+        let _ = writeln!(
+            o,
+            "  integrity: {} (xxh3 written {:016x}, read {:016x})",
+            if f.integrity_ok() { "ok" } else { "MISMATCH" },
+            f.sent_hash,
+            f.received_hash
+        );
+    }
+    let w = &r.wire;
+    let _ = writeln!(
+        o,
+        "wire: {} frames, {}, dropped {}, duplicated {}, reordered {}, corrupted {}",
+        w.frames,
+        human_bytes(w.bytes),
+        w.dropped,
+        w.duplicated,
+        w.reordered,
+        w.corrupted
+    );
+    let _ = writeln!(o, "bottleneck: {}", r.bottleneck);
+    for c in captures {
+        let _ = writeln!(o, "capture: {c}");
+    }
+    let _ = writeln!(
+        o,
+        "costs are teaching defaults (docs/costs.md), not measurements of one machine."
+    );
+    o
+}
+
+fn wrap(text: &str, width: usize, indent: &str) -> String {
+    let mut out = String::new();
+    let mut line = String::from(indent);
+    for word in text.split_whitespace() {
+        if line.len() + word.len() + 1 > width && !line.trim().is_empty() {
+            out.push_str(line.trim_end());
+            out.push('\n');
+            line = String::from(indent);
+        }
+        line.push_str(word);
+        line.push(' ');
+    }
+    out.push_str(line.trim_end());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_times_read_like_a_person_would_write_them() {
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(human_bytes(64 << 20), "64.0 MiB");
+        assert_eq!(human_ns(999), "999 ns");
+        assert_eq!(human_ns(1_500), "1.5 us");
+        assert_eq!(human_ns(2_500_000_000), "2.500 s");
+    }
+
+    #[test]
+    fn description_wraps_at_the_width() {
+        let w = wrap("one two three four five six", 12, "  ");
+        assert!(w.lines().all(|l| l.len() <= 12), "{w}");
+        assert_eq!(w.split_whitespace().count(), 6);
+    }
+}
