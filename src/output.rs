@@ -50,6 +50,9 @@ pub struct FlowJson {
     pub retransmitted_segments: u64,
     pub writes: u64,
     pub reads: u64,
+    /// xxh3-64 of the bytes written and of the bytes read, in hex.
+    pub sent_xxh3: String,
+    pub received_xxh3: String,
 }
 
 #[derive(Serialize)]
@@ -118,6 +121,8 @@ fn flow_json(f: &FlowReport) -> FlowJson {
         retransmitted_segments: f.retransmitted_segments,
         writes: f.writes,
         reads: f.reads,
+        sent_xxh3: format!("{:016x}", f.sent_hash),
+        received_xxh3: format!("{:016x}", f.received_hash),
     }
 }
 

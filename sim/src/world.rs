@@ -299,7 +299,7 @@ impl<'o> World<'o> {
             obs,
             want_frames,
             verify_rx: scenario.link.faults.corrupt > 0.0,
-            check_invariants: cfg!(debug_assertions),
+            check_invariants: false,
         };
         for h in 0..2 {
             w.rx_refill(h, &mut 0, false);

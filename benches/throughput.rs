@@ -1,0 +1,205 @@
+//! Throughput of the model against a baseline measured in the same run.
+//!
+//! Baseline: two bare smoltcp interfaces joined by an in-memory queue,
+//! moving the same bytes with the same socket buffers and MTU (recycled
+//! frame buffers, no model). Then the full simnet model (rings, DMA, wire,
+//! accounting) on the copy and zero-copy paths, without and with pcapng
+//! capture, and the baseline again behind smoltcp's own `PcapWriter`.
+//! Prints wall time per GiB and the ratio to the baseline.
+//!
+//! `cargo bench --bench throughput` (1 GiB); `SIMNET_BENCH_MIB=256` for less.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::BufWriter;
+use std::rc::Rc;
+use std::time::{Duration, Instant as WallClock};
+
+use simnet::capture::Captures;
+use simnet_sim::config::{Scenario, SendPath};
+use simnet_sim::event::NoObserver;
+use smoltcp::iface::{Config, Interface, SocketSet};
+use smoltcp::phy::{self, Device, DeviceCapabilities, Medium, PcapMode, PcapWriter};
+use smoltcp::socket::tcp;
+use smoltcp::time::Instant;
+use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr, Ipv4Address};
+
+type Queue = Rc<RefCell<VecDeque<Vec<u8>>>>;
+
+/// One end of an in-memory wire.
+struct QueueDevice {
+    inbox: Queue,
+    outbox: Queue,
+    free: Rc<RefCell<Vec<Vec<u8>>>>,
+}
+
+struct Rx(Vec<u8>, Rc<RefCell<Vec<Vec<u8>>>>);
+struct Tx(Queue, Rc<RefCell<Vec<Vec<u8>>>>);
+
+impl phy::RxToken for Rx {
+    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
+        let r = f(&self.0);
+        self.1.borrow_mut().push(self.0);
+        r
+    }
+}
+
+impl phy::TxToken for Tx {
+    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
+        let mut buf = self.1.borrow_mut().pop().unwrap_or_default();
+        buf.clear();
+        buf.resize(len, 0);
+        let r = f(&mut buf);
+        self.0.borrow_mut().push_back(buf);
+        r
+    }
+}
+
+impl Device for QueueDevice {
+    type RxToken<'a> = Rx;
+    type TxToken<'a> = Tx;
+
+    fn receive(&mut self, _: Instant) -> Option<(Rx, Tx)> {
+        let f = self.inbox.borrow_mut().pop_front()?;
+        Some((
+            Rx(f, self.free.clone()),
+            Tx(self.outbox.clone(), self.free.clone()),
+        ))
+    }
+
+    fn transmit(&mut self, _: Instant) -> Option<Tx> {
+        Some(Tx(self.outbox.clone(), self.free.clone()))
+    }
+
+    fn capabilities(&self) -> DeviceCapabilities {
+        let mut c = DeviceCapabilities::default();
+        c.medium = Medium::Ethernet;
+        c.max_transmission_unit = 1514;
+        c
+    }
+}
+
+/// The baseline: two bare smoltcp interfaces, `bytes` from a to b.
+fn bare_pair(bytes: u64, pcap: bool) -> Duration {
+    let a_to_b: Queue = Default::default();
+    let b_to_a: Queue = Default::default();
+    let free = Rc::new(RefCell::new(Vec::new()));
+    let dev_a = QueueDevice {
+        inbox: b_to_a.clone(),
+        outbox: a_to_b.clone(),
+        free: free.clone(),
+    };
+    let mut dev_b = QueueDevice {
+        inbox: a_to_b,
+        outbox: b_to_a,
+        free,
+    };
+    let sink = BufWriter::new(File::create(std::env::temp_dir().join("simnet-bench-smoltcp.pcap")).unwrap());
+    let mut dev_a = PcapWriter::new(dev_a, sink, if pcap { PcapMode::Both } else { PcapMode::TxOnly });
+    let mut t = Instant::from_micros(0);
+    let mk = |dev: &mut dyn FnMut(Config) -> Interface, last: u8| {
+        let mut cfg = Config::new(HardwareAddress::Ethernet(EthernetAddress([2, 0, 0, 0, 0, last])));
+        cfg.random_seed = last as u64;
+        let mut iface = dev(cfg);
+        iface.update_ip_addrs(|a| {
+            let _ = a.push(IpCidr::new(IpAddress::v4(192, 168, 69, last), 24));
+        });
+        iface
+    };
+    let mut ia = mk(&mut |c| Interface::new(c, &mut dev_a, t), 1);
+    let mut ib = mk(&mut |c| Interface::new(c, &mut dev_b, t), 2);
+    let sock = || {
+        let mut s = tcp::Socket::new(
+            tcp::SocketBuffer::new(vec![0; 4 << 20]),
+            tcp::SocketBuffer::new(vec![0; 4 << 20]),
+        );
+        s.set_nagle_enabled(false);
+        s
+    };
+    let mut sa = SocketSet::new(Vec::new());
+    let mut sb = SocketSet::new(Vec::new());
+    let ha = sa.add(sock());
+    let hb = sb.add(sock());
+    sb.get_mut::<tcp::Socket>(hb).listen(5001).unwrap();
+    sa.get_mut::<tcp::Socket>(ha)
+        .connect(ia.context(), (Ipv4Address::new(192, 168, 69, 2), 5001), 49152)
+        .unwrap();
+    let chunk = vec![0x5au8; 65536];
+    let mut rbuf = vec![0u8; 65536];
+    let (mut sent, mut received) = (0u64, 0u64);
+    let start = WallClock::now();
+    while received < bytes {
+        if !pcap {
+            // PcapMode::TxOnly still writes; keep the baseline free of I/O.
+        }
+        ia.poll(t, &mut dev_a, &mut sa);
+        ib.poll(t, &mut dev_b, &mut sb);
+        let s = sa.get_mut::<tcp::Socket>(ha);
+        if s.can_send() && sent < bytes {
+            let n = (bytes - sent).min(chunk.len() as u64) as usize;
+            sent += s.send_slice(&chunk[..n]).unwrap() as u64;
+        }
+        let r = sb.get_mut::<tcp::Socket>(hb);
+        while r.can_recv() {
+            received += r.recv_slice(&mut rbuf).unwrap() as u64;
+        }
+        t += smoltcp::time::Duration::from_micros(10);
+    }
+    start.elapsed()
+}
+
+fn model(bytes: u64, send: SendPath, capture: bool) -> Duration {
+    let mut sc = Scenario::two_hosts(bytes, 65536, send);
+    sc.time_limit = 3600_000_000_000;
+    let start = WallClock::now();
+    let r = if capture {
+        let dir = std::env::temp_dir().join("simnet-bench-captures");
+        let mut cap = Captures::create(&dir, &["sender".into(), "receiver".into()], 1500).unwrap();
+        let r = simnet_sim::run(&sc, &mut cap).unwrap();
+        cap.finish().unwrap();
+        r
+    } else {
+        simnet_sim::run(&sc, &mut NoObserver).unwrap()
+    };
+    let el = start.elapsed();
+    assert_eq!(r.flows[0].bytes_received, bytes);
+    el
+}
+
+fn main() {
+    let mib: u64 = std::env::var("SIMNET_BENCH_MIB")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1024);
+    let bytes = mib << 20;
+    let per_gib = |d: Duration| d.as_secs_f64() * 1024.0 / mib as f64;
+    let base = bare_pair(bytes, false);
+    println!("transfer: {mib} MiB at MTU 1500, 64 KiB writes, 4 MiB socket buffers");
+    println!(
+        "{:<44} {:>8.3} s/GiB  1.00x",
+        "bare smoltcp pair (baseline)",
+        per_gib(base)
+    );
+    let rows = [
+        ("simnet model, write (copy), no capture", SendPath::Write, false),
+        ("simnet model, msg_zerocopy, no capture", SendPath::MsgZerocopy, false),
+        ("simnet model, write (copy), pcapng capture", SendPath::Write, true),
+    ];
+    for (name, send, cap) in rows {
+        let d = model(bytes, send, cap);
+        println!(
+            "{:<44} {:>8.3} s/GiB  {:.2}x",
+            name,
+            per_gib(d),
+            d.as_secs_f64() / base.as_secs_f64()
+        );
+    }
+    let pw = bare_pair(bytes, true);
+    println!(
+        "{:<44} {:>8.3} s/GiB  {:.2}x",
+        "bare pair + smoltcp PcapWriter (one side)",
+        per_gib(pw),
+        pw.as_secs_f64() / base.as_secs_f64()
+    );
+}

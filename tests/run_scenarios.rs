@@ -1,0 +1,184 @@
+//! End-to-end: the bundled scenarios through the CLI, checked against what
+//! Linux does on each path, and their captures checked by a second
+//! implementation of the wire formats (pnet_packet).
+
+mod common;
+
+use common::*;
+use pnet_packet::ethernet::{EtherTypes, EthernetPacket};
+use pnet_packet::ip::IpNextHeaderProtocols;
+use pnet_packet::ipv4::{self, Ipv4Packet};
+use pnet_packet::tcp::{self, TcpPacket};
+use pnet_packet::Packet;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+#[test]
+fn copy_path_copies_every_byte_once_each_way() {
+    let dir = tempfile::tempdir().unwrap();
+    let (v, out) = run_json("scenarios/copy.toml", dir.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(v["outcome"], "ok");
+    let f = &v["flows"][0];
+    assert_eq!(f["integrity"], "ok");
+    let sent = f["bytes_sent"].as_u64().unwrap();
+    assert_eq!(sent, 64 << 20);
+    assert_eq!(f["bytes_received"].as_u64().unwrap(), sent);
+    assert_eq!(stage_bytes(&v, "sender", "app->socket", "copy"), sent);
+    assert_eq!(stage_bytes(&v, "receiver", "socket->app", "copy"), sent);
+    let s = &v["hosts"]["sender"];
+    assert_eq!(s["pinned_pages"], 0);
+    assert_eq!(s["unpinned_pages"], 0);
+    assert_eq!(s["completions"], 0);
+    // Without checksum offload the CPU checksums every header and payload.
+    assert!(s["checksum_cpu_bytes"].as_u64().unwrap() > sent);
+    assert!(s["tx_descriptors"].as_u64().unwrap() > 0);
+    assert!(v["hosts"]["receiver"]["rx_descriptors"].as_u64().unwrap() > 0);
+    assert!(f["goodput_bps"].as_u64().unwrap() > 1_000_000_000);
+}
+
+#[test]
+fn zero_copy_path_pins_instead_of_copying() {
+    let dir = tempfile::tempdir().unwrap();
+    let (v, out) = run_json("scenarios/zero_copy.toml", dir.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(v["outcome"], "ok");
+    let f = &v["flows"][0];
+    assert_eq!(f["integrity"], "ok");
+    let sent = f["bytes_sent"].as_u64().unwrap();
+    assert_eq!(f["bytes_received"].as_u64().unwrap(), sent);
+    assert_eq!(stage_bytes(&v, "sender", "app->socket", "copy"), 0);
+    assert!(
+        stage_bytes(&v, "sender", "app->socket", "pin") >= sent,
+        "every byte's page is referenced"
+    );
+    let s = &v["hosts"]["sender"];
+    let pinned = s["pinned_pages"].as_u64().unwrap();
+    // 64 MiB of page-aligned 64 KiB buffers is 16384 pages at least.
+    assert!(pinned >= 16384, "pinned {pinned}");
+    assert_eq!(s["unpinned_pages"].as_u64().unwrap(), pinned);
+    assert_eq!(s["completions"].as_u64().unwrap(), f["writes"].as_u64().unwrap());
+    assert_eq!(s["leaked_buffers"], 0);
+    assert!(s["pool_peak_in_use"].as_u64().unwrap() <= 8);
+    // The receiver still copies.
+    assert_eq!(stage_bytes(&v, "receiver", "socket->app", "copy"), sent);
+}
+
+#[test]
+fn same_seed_gives_byte_identical_captures() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let (va, _) = run_json("scenarios/zero_copy.toml", a.path());
+    let (vb, _) = run_json("scenarios/zero_copy.toml", b.path());
+    for host in ["sender", "receiver"] {
+        let name = format!("{host}-eth0.pcapng");
+        let fa = std::fs::read(a.path().join(&name)).unwrap();
+        let fb = std::fs::read(b.path().join(&name)).unwrap();
+        assert!(fa.len() > 1 << 20);
+        assert!(fa == fb, "{name} differs between two runs of one seed");
+    }
+    assert_eq!(va["hosts"], vb["hosts"]);
+    assert_eq!(va["simulated_ns"], vb["simulated_ns"]);
+}
+
+#[test]
+fn captures_are_listed_and_no_temporary_files_remain() {
+    let dir = tempfile::tempdir().unwrap();
+    let (v, _) = run_json("scenarios/copy.toml", dir.path());
+    let listed: Vec<String> = v["captures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(listed.len(), 2);
+    for c in &listed {
+        assert!(Path::new(c).exists(), "{c}");
+    }
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let mut names = names;
+    names.sort();
+    assert_eq!(names, ["receiver-eth0.pcapng", "sender-eth0.pcapng"]);
+}
+
+#[test]
+fn no_pcap_writes_no_capture() {
+    let out = simnet(&["run", "scenarios/copy.toml", "--json", "--no-pcap"]);
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["captures"].as_array().unwrap().len(), 0);
+}
+
+/// Reassembles the sender's byte stream from a capture with pnet_packet,
+/// verifying every IPv4 and TCP checksum on the way.
+fn reassemble(path: &Path, data_port: u16) -> Vec<u8> {
+    let mut segments: BTreeMap<u32, Vec<u8>> = BTreeMap::new();
+    let mut isn = None;
+    for (i, (_, frame)) in read_pcapng(path).iter().enumerate() {
+        let eth = EthernetPacket::new(frame).expect("an Ethernet frame");
+        if eth.get_ethertype() != EtherTypes::Ipv4 {
+            continue;
+        }
+        let ip = Ipv4Packet::new(eth.payload()).expect("an IPv4 header");
+        assert_eq!(
+            ipv4::checksum(&ip),
+            ip.get_checksum(),
+            "frame {}: bad IPv4 checksum",
+            i + 1
+        );
+        if ip.get_next_level_protocol() != IpNextHeaderProtocols::Tcp {
+            continue;
+        }
+        let ip_payload = &ip.payload()[..ip.get_total_length() as usize - 20];
+        let seg = TcpPacket::new(ip_payload).expect("a TCP header");
+        let sum = tcp::ipv4_checksum(&seg, &ip.get_source(), &ip.get_destination());
+        assert_eq!(sum, seg.get_checksum(), "frame {}: bad TCP checksum", i + 1);
+        if seg.get_destination() != data_port {
+            continue;
+        }
+        if seg.get_flags() & tcp::TcpFlags::SYN != 0 {
+            isn = Some(seg.get_sequence());
+        }
+        if !seg.payload().is_empty() {
+            segments.insert(seg.get_sequence(), seg.payload().to_vec());
+        }
+    }
+    let isn = isn.expect("the capture holds the SYN");
+    let mut stream = Vec::new();
+    let mut next = isn.wrapping_add(1);
+    // Walk segments in stream order (sequence numbers relative to the ISN).
+    let mut by_offset: Vec<(u32, Vec<u8>)> = segments
+        .into_iter()
+        .map(|(seq, p)| (seq.wrapping_sub(isn.wrapping_add(1)), p))
+        .collect();
+    by_offset.sort_by_key(|(o, _)| *o);
+    for (off, p) in by_offset {
+        let seq = isn.wrapping_add(1).wrapping_add(off);
+        let skip = next.wrapping_sub(seq) as usize;
+        assert!(skip <= p.len() || seq == next, "gap in the captured stream");
+        if skip < p.len() {
+            stream.extend_from_slice(&p[skip..]);
+            next = next.wrapping_add((p.len() - skip) as u32);
+        }
+    }
+    stream
+}
+
+#[test]
+fn pnet_verifies_checksums_and_reassembles_the_senders_bytes() {
+    for scenario in ["scenarios/copy.toml", "scenarios/zero_copy.toml"] {
+        let dir = tempfile::tempdir().unwrap();
+        let (v, _) = run_json(scenario, dir.path());
+        let f = &v["flows"][0];
+        let port = f["port"].as_u64().unwrap() as u16;
+        for host in ["sender", "receiver"] {
+            let stream = reassemble(&dir.path().join(format!("{host}-eth0.pcapng")), port);
+            assert_eq!(stream.len() as u64, f["bytes_sent"].as_u64().unwrap());
+            let hash = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&stream));
+            assert_eq!(hash, f["sent_xxh3"].as_str().unwrap(), "{scenario} {host}");
+        }
+    }
+}
