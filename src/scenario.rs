@@ -1727,6 +1727,20 @@ bytes = \"1MiB\"
     }
 
     #[test]
+    fn reference_docs_example_parses() {
+        let doc = include_str!("../docs/scenario.md");
+        let example = doc
+            .split("```toml\n")
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .unwrap_or("");
+        let s = ok(example);
+        assert_eq!(s.name, "zero_copy");
+        assert_eq!(s.flows[0].send, SendPath::MsgZerocopy);
+        assert_eq!(s.flows[0].buffer.pool_size, 32);
+    }
+
+    #[test]
     fn omitted_keys_take_documented_defaults() {
         let s = ok(MINIMAL);
         assert_eq!(s.description, "");
