@@ -80,8 +80,20 @@ impl Device for QueueDevice {
     }
 }
 
-/// The baseline: two bare smoltcp interfaces, `bytes` from a to b.
+/// The baseline: two bare smoltcp interfaces, `bytes` from a to b; with
+/// `pcap`, a's device is wrapped in smoltcp's `PcapWriter`.
 fn bare_pair(bytes: u64, pcap: bool) -> Duration {
+    let (dev_a, dev_b) = queue_pair();
+    if pcap {
+        let path = std::env::temp_dir().join("simnet-bench-smoltcp.pcap");
+        let sink = BufWriter::new(File::create(path).unwrap());
+        transfer(PcapWriter::new(dev_a, sink, PcapMode::Both), dev_b, bytes)
+    } else {
+        transfer(dev_a, dev_b, bytes)
+    }
+}
+
+fn queue_pair() -> (QueueDevice, QueueDevice) {
     let a_to_b: Queue = Default::default();
     let b_to_a: Queue = Default::default();
     let free = Rc::new(RefCell::new(Vec::new()));
@@ -90,16 +102,20 @@ fn bare_pair(bytes: u64, pcap: bool) -> Duration {
         outbox: a_to_b.clone(),
         free: free.clone(),
     };
-    let mut dev_b = QueueDevice {
+    let dev_b = QueueDevice {
         inbox: a_to_b,
         outbox: b_to_a,
         free,
     };
-    let sink = BufWriter::new(File::create(std::env::temp_dir().join("simnet-bench-smoltcp.pcap")).unwrap());
-    let mut dev_a = PcapWriter::new(dev_a, sink, if pcap { PcapMode::Both } else { PcapMode::TxOnly });
+    (dev_a, dev_b)
+}
+
+fn transfer(mut dev_a: impl Device, mut dev_b: impl Device, bytes: u64) -> Duration {
     let mut t = Instant::from_micros(0);
     let mk = |dev: &mut dyn FnMut(Config) -> Interface, last: u8| {
-        let mut cfg = Config::new(HardwareAddress::Ethernet(EthernetAddress([2, 0, 0, 0, 0, last])));
+        let mut cfg = Config::new(HardwareAddress::Ethernet(EthernetAddress([
+            2, 0, 0, 0, 0, last,
+        ])));
         cfg.random_seed = last as u64;
         let mut iface = dev(cfg);
         iface.update_ip_addrs(|a| {
@@ -123,16 +139,17 @@ fn bare_pair(bytes: u64, pcap: bool) -> Duration {
     let hb = sb.add(sock());
     sb.get_mut::<tcp::Socket>(hb).listen(5001).unwrap();
     sa.get_mut::<tcp::Socket>(ha)
-        .connect(ia.context(), (Ipv4Address::new(192, 168, 69, 2), 5001), 49152)
+        .connect(
+            ia.context(),
+            (Ipv4Address::new(192, 168, 69, 2), 5001),
+            49152,
+        )
         .unwrap();
     let chunk = vec![0x5au8; 65536];
     let mut rbuf = vec![0u8; 65536];
     let (mut sent, mut received) = (0u64, 0u64);
     let start = WallClock::now();
     while received < bytes {
-        if !pcap {
-            // PcapMode::TxOnly still writes; keep the baseline free of I/O.
-        }
         ia.poll(t, &mut dev_a, &mut sa);
         ib.poll(t, &mut dev_b, &mut sb);
         let s = sa.get_mut::<tcp::Socket>(ha);
@@ -151,7 +168,7 @@ fn bare_pair(bytes: u64, pcap: bool) -> Duration {
 
 fn model(bytes: u64, send: SendPath, capture: bool) -> Duration {
     let mut sc = Scenario::two_hosts(bytes, 65536, send);
-    sc.time_limit = 3600_000_000_000;
+    sc.time_limit = 3_600_000_000_000;
     let start = WallClock::now();
     let r = if capture {
         let dir = std::env::temp_dir().join("simnet-bench-captures");
@@ -182,9 +199,21 @@ fn main() {
         per_gib(base)
     );
     let rows = [
-        ("simnet model, write (copy), no capture", SendPath::Write, false),
-        ("simnet model, msg_zerocopy, no capture", SendPath::MsgZerocopy, false),
-        ("simnet model, write (copy), pcapng capture", SendPath::Write, true),
+        (
+            "simnet model, write (copy), no capture",
+            SendPath::Write,
+            false,
+        ),
+        (
+            "simnet model, msg_zerocopy, no capture",
+            SendPath::MsgZerocopy,
+            false,
+        ),
+        (
+            "simnet model, write (copy), pcapng capture",
+            SendPath::Write,
+            true,
+        ),
     ];
     for (name, send, cap) in rows {
         let d = model(bytes, send, cap);

@@ -86,11 +86,8 @@ impl Captures {
             let Some(w) = self.sinks[i].writer.take() else {
                 continue;
             };
-            let result = w
-                .into_inner()
-                .into_inner()
-                .map_err(|e| e.into_error())
-                .and_then(|f| f.sync_all());
+            // Flush the buffer; the file is complete before it is renamed.
+            let result = w.into_inner().into_inner().map_err(|e| e.into_error());
             if let Err(e) = result {
                 self.discard();
                 return Err(e);

@@ -914,6 +914,7 @@ const CPU_KEYS: &[&str] = &[
     "napi_poll",
     "skb_alloc",
     "dma_latency",
+    "dma_latency_per_byte",
     "dma_bandwidth",
 ];
 const FLOW_KEYS: &[&str] = &[
@@ -1340,7 +1341,8 @@ fn read_cpu(t: &Table<'_, '_>) -> R<CostModel> {
         napi_poll: t.or("napi_poll", d.napi_poll, time)?,
         skb_alloc: t.or("skb_alloc", d.skb_alloc, time)?,
         dma_latency: t.or("dma_latency", d.dma_latency, time)?,
-        dma_ps_per_byte: t.or("dma_bandwidth", d.dma_ps_per_byte, |f| {
+        dma_ps_per_byte: t.or("dma_latency_per_byte", d.dma_ps_per_byte, per_byte)?,
+        pcie_ps_per_byte: t.or("dma_bandwidth", d.pcie_ps_per_byte, |f| {
             f.bandwidth_ps_per_byte()
         })?,
     })
@@ -1810,7 +1812,7 @@ bytes = \"1MiB\"
         let cpu = &s.hosts[0].cpu;
         assert_eq!(cpu.copy_ps_per_byte, 50);
         assert_eq!(cpu.checksum_ps_per_byte, 100);
-        assert_eq!(cpu.dma_ps_per_byte, 1000);
+        assert_eq!(cpu.pcie_ps_per_byte, 1000);
         assert_eq!(cpu.irq, 1500);
         assert_eq!(cpu.dma_latency, 0);
         assert_eq!(cpu.page_pin, 75);
@@ -1979,11 +1981,11 @@ bytes = \"1MiB\"
         assert_at(&e, 15, 11, "hosts.a.nic.tx_ring");
         assert_eq!(
             e.message,
-            "expected a descriptor count in 8..=4096, found 0"
+            "expected a descriptor count in 32..=4096, found 0"
         );
         assert_eq!(
             e.to_string(),
-            "t.toml:15:11: key `hosts.a.nic.tx_ring`: expected a descriptor count in 8..=4096, found 0"
+            "t.toml:15:11: key `hosts.a.nic.tx_ring`: expected a descriptor count in 32..=4096, found 0"
         );
     }
 
@@ -2004,7 +2006,7 @@ bytes = \"1MiB\"
             ("[scenario]", "time_limit = 0", "scenario.time_limit", "expected a time in 1us..=86400s, found 0"),
             ("[scenario]", "time_limit = \"2days\"", "scenario.time_limit", "expected a time like \"200ns\", \"10us\" or \"1.5ms\", found \"2days\""),
             ("[scenario]", "seed = -1", "scenario.seed", "expected a seed in 0..=9223372036854775807, found -1"),
-            ("[hosts.a.nic]", "rx_ring = 8192", "hosts.a.nic.rx_ring", "expected a descriptor count in 8..=4096, found 8192"),
+            ("[hosts.a.nic]", "rx_ring = 8192", "hosts.a.nic.rx_ring", "expected a descriptor count in 32..=4096, found 8192"),
             ("[hosts.a.nic]", "napi_budget = 0", "hosts.a.nic.napi_budget", "expected a frame count in 1..=4096, found 0"),
             ("[hosts.a.nic]", "copybreak = 9001", "hosts.a.nic.copybreak", "expected a size in 0..=9000 bytes, found 9001"),
             ("[hosts.a.nic]", "irq_coalesce = \"2ms\"", "hosts.a.nic.irq_coalesce", "expected a time in 0..=1ms, found \"2ms\""),
@@ -2049,7 +2051,7 @@ bytes = \"1MiB\"
         let e = err_with("[hosts.a]", "nic.tx_ring = \"256\"");
         assert_eq!(
             e.message,
-            "expected a descriptor count in 8..=4096, found \"256\" (write numbers without quotes)"
+            "expected a descriptor count in 32..=4096, found \"256\" (write numbers without quotes)"
         );
     }
 

@@ -17,7 +17,11 @@ use std::path::Path;
 fn copy_path_copies_every_byte_once_each_way() {
     let dir = tempfile::tempdir().unwrap();
     let (v, out) = run_json("scenarios/copy.toml", dir.path());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(v["outcome"], "ok");
     let f = &v["flows"][0];
     assert_eq!(f["integrity"], "ok");
@@ -41,7 +45,11 @@ fn copy_path_copies_every_byte_once_each_way() {
 fn zero_copy_path_pins_instead_of_copying() {
     let dir = tempfile::tempdir().unwrap();
     let (v, out) = run_json("scenarios/zero_copy.toml", dir.path());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(v["outcome"], "ok");
     let f = &v["flows"][0];
     assert_eq!(f["integrity"], "ok");
@@ -57,7 +65,10 @@ fn zero_copy_path_pins_instead_of_copying() {
     // 64 MiB of page-aligned 64 KiB buffers is 16384 pages at least.
     assert!(pinned >= 16384, "pinned {pinned}");
     assert_eq!(s["unpinned_pages"].as_u64().unwrap(), pinned);
-    assert_eq!(s["completions"].as_u64().unwrap(), f["writes"].as_u64().unwrap());
+    assert_eq!(
+        s["completions"].as_u64().unwrap(),
+        f["writes"].as_u64().unwrap()
+    );
     assert_eq!(s["leaked_buffers"], 0);
     assert!(s["pool_peak_in_use"].as_u64().unwrap() <= 8);
     // The receiver still copies.

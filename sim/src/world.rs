@@ -14,6 +14,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::hash::Hasher;
 
 use hdrhistogram::Histogram;
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
@@ -600,7 +601,7 @@ impl<'o> World<'o> {
                         let len = s.write_size.min(s.total - s.issued);
                         let buf = &mut s.pool.get_mut(id).data[..len as usize];
                         s.data.fill(buf);
-                        s.hash.update(buf);
+                        s.hash.write(buf);
                         let step = match s.path {
                             SendPath::Write => Step::WriteSyscall,
                             SendPath::MsgZerocopy => Step::SendmsgSyscall,
@@ -718,11 +719,28 @@ impl<'o> World<'o> {
             return;
         }
         r.blocked = false;
-        let n = sock.recv_slice(&mut r.buf).unwrap_or(0) as u64;
+        // One read(2) of up to read_size bytes. The simulator hashes the
+        // bytes where smoltcp holds them (at most two pieces when its ring
+        // wraps); the modelled copy_to_user is charged below.
+        let mut n = 0u64;
+        while n < r.read_size as u64 {
+            let want = r.read_size - n as usize;
+            let hash = &mut r.hash;
+            let got = sock
+                .recv(|data| {
+                    let k = data.len().min(want);
+                    hash.write(&data[..k]);
+                    (k, k)
+                })
+                .unwrap_or(0);
+            if got == 0 {
+                break;
+            }
+            n += got as u64;
+        }
         let cost = host.cost.clone();
         host.charge(c, Step::ReadSyscall, 1, n, cost.syscall);
         host.charge(c, Step::CopyToUser, 1, n, cost.copy(n));
-        r.hash.update(&r.buf[..n as usize]);
         r.received += n;
         r.reads += 1;
         r.last_read = *c;
@@ -900,7 +918,7 @@ impl<'o> World<'o> {
             }
             host.charge(c, Step::RxStack, 1, len, cost.per_packet_rx);
             if !rx_csum {
-                let n = kernel::dissect(&frame).checksummed as u64;
+                let n = kernel::ipv4_checksummed_len(&frame) as u64;
                 if n > 0 {
                     host.charge(c, Step::RxChecksum, 1, n, cost.checksum(n));
                 }
@@ -940,8 +958,9 @@ impl<'o> World<'o> {
         let mut n = 0u64;
         while host.rx.unused() > 0 {
             let mut buf = self.free.pop().unwrap_or_default();
-            buf.clear();
-            buf.reserve(buf_len);
+            if buf.capacity() < buf_len {
+                buf.reserve(buf_len - buf.len());
+            }
             if host.rx.post(buf).is_err() {
                 break;
             }
@@ -1109,8 +1128,8 @@ impl<'o> World<'o> {
                 recv: "read",
                 bytes_sent: s.issued,
                 bytes_received: r.received,
-                sent_hash: s.hash.digest(),
-                received_hash: r.hash.digest(),
+                sent_hash: s.hash.finish(),
+                received_hash: r.hash.finish(),
                 writes: s.writes,
                 reads: r.reads,
                 first_write_ns: s.first_write.unwrap_or(0),
