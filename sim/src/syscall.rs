@@ -29,7 +29,8 @@ pub const PAGE_FRAG_SIZE: u64 = 32 * 1024;
 const DATA_BLOCK: usize = 1 << 20;
 
 /// The characters application data is made of.
-const DATA_ALPHABET: &[u8; 64] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.";
+const DATA_ALPHABET: &[u8; 64] =
+    b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.";
 
 /// The sending application's data: pseudo-random printable text, cut from a
 /// seeded random block at seeded offsets, so that every write carries

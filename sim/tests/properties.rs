@@ -16,7 +16,7 @@ fn arb_path() -> impl Strategy<Value = SendPath> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
 
     #[test]
     fn bytes_in_equal_bytes_out_and_resources_balance(
