@@ -161,6 +161,8 @@ steps! {
     ZerocopyAlloc => ("socket", Alloc, Stack, "msg_zerocopy_realloc"),
     /// A new sk_buff on the write queue.
     SkbAlloc => ("socket", Alloc, Stack, "tcp_stream_alloc_skb -> tcp_skb_entail"),
+    /// Acknowledged sk_buffs freed from the retransmit queue.
+    SkbFreeAcked => ("socket", Free, Stack, "tcp_clean_rtx_queue -> tcp_wmem_free_skb"),
     /// A data segment leaves TCP.
     TcpXmit => ("tcp", Segment, Stack, "tcp_write_xmit -> tcp_transmit_skb -> ip_queue_xmit"),
     /// A segment carrying bytes already sent once.

@@ -23,6 +23,7 @@ pub mod event;
 pub mod kernel;
 pub mod nic;
 pub mod report;
+pub mod skb;
 pub mod syscall;
 pub mod wire;
 pub mod world;

@@ -17,11 +17,12 @@ use twox_hash::XxHash3_64;
 use crate::buffer::{BufferPool, PAGE_SIZE};
 use crate::config::{FlowConfig, PoolKind, SendPath};
 use crate::engine::{Nanos, Rng};
+use crate::skb::{SkbCounter, WriteQueue};
 
 /// Modelled virtual address of the first application buffer.
 const USER_BUFFER_BASE: u64 = 0x7f00_0000_0000;
 /// Modelled address of the kernel's page-frag area (`sk_page_frag`).
-const KERNEL_FRAG_BASE: u64 = 0xffff_8880_0000_0000;
+pub const KERNEL_FRAG_BASE: u64 = 0xffff_8880_0000_0000;
 /// Size of one kernel page frag chunk: `SKB_FRAG_PAGE_ORDER` (order-3, 32 KiB).
 pub const PAGE_FRAG_SIZE: u64 = 32 * 1024;
 
@@ -129,8 +130,11 @@ pub struct Sender {
     pub hash: XxHash3_64,
     pub writes: u64,
     pub first_write: Option<Nanos>,
-    /// Room left in the sk_buff at the tail of the write queue.
-    pub skb_tail_room: u64,
+    /// The socket's write queue of sk_buff records.
+    pub write_queue: WriteQueue,
+    pub skb_count: SkbCounter,
+    /// Next free byte of the kernel's page-frag area (copy path).
+    pub page_frag_cursor: u64,
     /// ISN of the connection, learnt from the SYN the driver sent.
     pub isn: Option<u32>,
     pub closed: bool,
@@ -145,7 +149,8 @@ pub struct Sender {
 }
 
 impl Sender {
-    pub fn new(cfg: &FlowConfig, data: Rng) -> Sender {
+    /// A sender whose sk_buffs hold at most `mss` bytes each.
+    pub fn new(cfg: &FlowConfig, data: Rng, mss: u32) -> Sender {
         let count = match cfg.buffer.pool {
             PoolKind::None => 1,
             PoolKind::Fixed => cfg.buffer.pool_size,
@@ -165,7 +170,9 @@ impl Sender {
             hash: XxHash3_64::new(),
             writes: 0,
             first_write: None,
-            skb_tail_room: 0,
+            write_queue: WriteQueue::new(),
+            skb_count: SkbCounter::new(mss),
+            page_frag_cursor: KERNEL_FRAG_BASE,
             isn: None,
             closed: false,
             zc_next_id: 0,
@@ -196,22 +203,6 @@ impl Sender {
     pub fn zc_index(&self, off: u64) -> Option<usize> {
         let i = self.zc.partition_point(|z| z.end <= off);
         (i < self.zc.len() && self.zc[i].start <= off).then_some(i)
-    }
-
-    /// The bus address of stream offset `off` and how many bytes from there
-    /// are contiguous in one page (zero-copy: the user page; copy path: the
-    /// kernel page frag the bytes were copied into).
-    pub fn locate(&self, off: u64) -> (u64, u64, Option<u32>) {
-        if self.path == SendPath::MsgZerocopy {
-            if let Some(i) = self.zc_index(off) {
-                let z = &self.zc[i];
-                let addr = self.buffer_addr(z.buffer) + (off - z.start);
-                let in_page = PAGE_SIZE - addr % PAGE_SIZE;
-                return (addr, in_page.min(z.end - off), Some(z.buffer));
-            }
-        }
-        let addr = KERNEL_FRAG_BASE + off % (1 << 40);
-        (addr, PAGE_FRAG_SIZE - off % PAGE_FRAG_SIZE, None)
     }
 
     /// Adds (or drops) one clone reference on every zero-copy send that a
@@ -253,24 +244,6 @@ impl Sender {
             self.completed_buffers.push(z.buffer);
         }
         (sends, pages, bytes)
-    }
-
-    /// Counts the sk_buffs a copy of `n` more bytes allocates when each
-    /// holds at most `size_goal` bytes (`tcp_stream_alloc_skb` whenever the
-    /// tail skb is full).
-    pub fn skbs_for(&mut self, n: u64, size_goal: u64) -> u64 {
-        let mut allocs = 0;
-        let mut rem = n;
-        if self.skb_tail_room > 0 {
-            let t = rem.min(self.skb_tail_room);
-            self.skb_tail_room -= t;
-            rem -= t;
-        }
-        if rem > 0 {
-            allocs = rem.div_ceil(size_goal);
-            self.skb_tail_room = allocs * size_goal - rem;
-        }
-        allocs
     }
 }
 
@@ -347,7 +320,7 @@ mod tests {
 
     #[test]
     fn zero_copy_send_completes_only_after_ack_and_clone_free() {
-        let mut s = Sender::new(&flow(SendPath::MsgZerocopy), Rng::new(1));
+        let mut s = Sender::new(&flow(SendPath::MsgZerocopy), Rng::new(1), 1448);
         s.zc.push_back(zc_send(0, 0, 100));
         s.zc_ref(10, 50, true);
         s.acked = 100;
@@ -359,7 +332,7 @@ mod tests {
 
     #[test]
     fn consecutive_completions_merge_into_one_range() {
-        let mut s = Sender::new(&flow(SendPath::MsgZerocopy), Rng::new(1));
+        let mut s = Sender::new(&flow(SendPath::MsgZerocopy), Rng::new(1), 1448);
         for i in 0..3 {
             s.zc.push_back(zc_send(i, i as u64 * 100, (i as u64 + 1) * 100));
         }
@@ -373,35 +346,11 @@ mod tests {
 
     #[test]
     fn stream_offset_survives_sequence_wraparound() {
-        let mut s = Sender::new(&flow(SendPath::Write), Rng::new(1));
+        let mut s = Sender::new(&flow(SendPath::Write), Rng::new(1), 1448);
         s.isn = Some(u32::MAX - 10);
         assert_eq!(s.stream_offset(u32::MAX - 9), Some(0));
         s.acked = 5_000_000_000;
         let seq = (u32::MAX - 9).wrapping_add(5_000_000_100u64 as u32);
         assert_eq!(s.stream_offset(seq), Some(5_000_000_100));
-    }
-
-    #[test]
-    fn zero_copy_payload_maps_to_user_pages() {
-        let mut s = Sender::new(&flow(SendPath::MsgZerocopy), Rng::new(1));
-        s.zc.push_back(ZcSend {
-            buffer: 2,
-            ..zc_send(0, 1000, 1000 + 65536)
-        });
-        let (addr, contiguous, buf) = s.locate(1000 + 4000);
-        assert_eq!(buf, Some(2));
-        assert_eq!(addr, s.buffer_addr(2) + 4000);
-        assert_eq!(
-            contiguous, 96,
-            "page-aligned buffer: 96 bytes to the page end"
-        );
-    }
-
-    #[test]
-    fn skbs_are_allocated_when_the_tail_is_full() {
-        let mut s = Sender::new(&flow(SendPath::Write), Rng::new(1));
-        assert_eq!(s.skbs_for(1000, 1448), 1);
-        assert_eq!(s.skbs_for(448, 1448), 0);
-        assert_eq!(s.skbs_for(2897, 1448), 3);
     }
 }

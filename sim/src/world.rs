@@ -23,7 +23,7 @@ use smoltcp::socket::tcp;
 use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr};
 
-use crate::buffer::pages_spanned;
+use crate::buffer::{pages_spanned, PAGE_SIZE};
 use crate::config::{ConfigError, Congestion, HostConfig, Scenario, SendPath};
 use crate::cost::CostModel;
 use crate::engine::{EventQueue, Nanos, Rng};
@@ -33,7 +33,10 @@ use crate::nic::{
     Dma, RxRing, TxRing, CMD_EOP, CMD_RS, DESC_SIZE, MAX_DESC_PER_FRAME, TX_FIFO_BYTES,
 };
 use crate::report::{FlowReport, HostReport, Latency, Outcome, RunReport, WireReport};
-use crate::syscall::{Receiver, SendState, Sender, WriteOp, ZcSend};
+use crate::skb::FragMem;
+use crate::syscall::{
+    Receiver, SendState, Sender, WriteOp, ZcSend, KERNEL_FRAG_BASE, PAGE_FRAG_SIZE,
+};
 use crate::wire::{Link, Verdict};
 
 /// First ephemeral port; flow `i` connects from `EPHEMERAL_BASE + i`
@@ -196,7 +199,6 @@ struct Flow {
     /// (stream end offset, call time) of writes not yet fully read.
     pending_writes: VecDeque<(u64, Nanos)>,
     latency: Histogram<u64>,
-    mss: u64,
 }
 
 impl Flow {
@@ -278,13 +280,12 @@ impl<'o> World<'o> {
                 from: fc.from,
                 to: fc.to,
                 port: fc.port,
-                sender: Sender::new(fc, data),
+                sender: Sender::new(fc, data, scenario.link.mtu - 40),
                 receiver: Receiver::new(fc),
                 send_handle,
                 recv_handle,
                 pending_writes: VecDeque::new(),
                 latency: Histogram::new(3).expect("3 significant figures is valid"),
-                mss: scenario.link.mtu as u64 - 40,
             });
         }
         let links = vec![Link::new(&scenario.link), Link::new(&scenario.link)];
@@ -493,18 +494,27 @@ impl<'o> World<'o> {
                 (ep.flow as usize, ep.role, ep.handle)
             };
             let host = &mut self.hosts[h];
-            let sock = host.sockets.get_mut::<tcp::Socket>(handle);
+            let sock = host.sockets.get::<tcp::Socket>(handle);
+            let (send_queue, send_capacity, may_send) =
+                (sock.send_queue(), sock.send_capacity(), sock.may_send());
+            let readable = sock.can_recv() || !sock.may_recv();
             let flow = &mut self.flows[f];
             match role {
                 Role::Sender => {
                     let s = &mut flow.sender;
-                    s.acked = s.issued - sock.send_queue() as u64;
+                    s.acked = s.issued - send_queue as u64;
+                    let freed = s.write_queue.clean_acked(s.acked);
+                    if freed > 0 {
+                        let ns = host.cost.skb_alloc * freed;
+                        host.charge(c, Step::SkbFreeAcked, freed, 0, ns);
+                    }
                     let wake = match s.state {
-                        SendState::Connecting => sock.may_send(),
+                        SendState::Connecting => may_send,
                         SendState::BlockedSndbuf => {
-                            let queued = sock.send_queue();
-                            let free = sock.send_capacity() - queued;
-                            free > 0 && free >= queued / 2
+                            // sk_stream_write_space: wake when free space
+                            // is at least half of what is queued.
+                            let free = send_capacity - send_queue;
+                            free > 0 && free >= send_queue / 2
                         }
                         _ => false,
                     };
@@ -532,7 +542,7 @@ impl<'o> World<'o> {
                 }
                 Role::Receiver => {
                     let r = &mut flow.receiver;
-                    if r.blocked && !r.wake_pending && (sock.can_recv() || !sock.may_recv()) {
+                    if r.blocked && !r.wake_pending && readable {
                         r.wake_pending = true;
                         self.q.push(
                             *c,
@@ -556,7 +566,6 @@ impl<'o> World<'o> {
         let h = flow.from;
         let host = &mut self.hosts[h];
         let s = &mut flow.sender;
-        let mss = flow.mss;
         loop {
             match s.state {
                 SendState::Connecting => {
@@ -642,9 +651,23 @@ impl<'o> World<'o> {
                             .send_slice(&s.pool.get(op.buffer).data[from])
                             .unwrap_or(0) as u64;
                         debug_assert_eq!(queued, n);
-                        let skbs = s.skbs_for(n, mss);
+                        let seq = op.start + op.done;
+                        match s.path {
+                            SendPath::Write => {
+                                let addr = s.page_frag_cursor;
+                                s.page_frag_cursor += n;
+                                let mem = FragMem::Kernel;
+                                s.write_queue.append(seq, addr, n, mem, PAGE_FRAG_SIZE);
+                            }
+                            SendPath::MsgZerocopy => {
+                                let addr = s.buffer_addr(op.buffer) + op.done;
+                                let mem = FragMem::User { buffer: op.buffer };
+                                s.write_queue.append(seq, addr, n, mem, PAGE_SIZE);
+                            }
+                        }
+                        let skbs = s.skb_count.append(n);
                         let cost = host.cost.clone();
-                        host.charge(c, Step::SkbAlloc, skbs, 0, cost.skb_alloc * skbs);
+                        host.charge(c, Step::SkbAlloc, skbs, n, cost.skb_alloc * skbs);
                         match s.path {
                             SendPath::Write => {
                                 host.charge(c, Step::CopyFromUser, 1, n, cost.copy(n));
@@ -844,21 +867,29 @@ impl<'o> World<'o> {
                 },
             );
             if let Some((f, off, len)) = payload {
+                // One descriptor per frag piece of the sk_buffs that hold
+                // the segment's bytes (e1000_tx_map: skb_frag_dma_map).
                 let s = &mut self.flows[f as usize].sender;
                 let end = off + len as u64;
-                let mut o = off;
-                while o < end {
-                    let (addr, contiguous, _) = s.locate(o);
-                    // MAX_SKB_FRAGS: the last frag takes whatever is left.
-                    let n = if descs + 1 == MAX_DESC_PER_FRAME {
-                        end - o
-                    } else {
-                        contiguous.min(end - o)
-                    };
-                    let cmd = if o + n == end { CMD_EOP | CMD_RS } else { 0 };
-                    last = host.tx.post(addr, n as u16, cmd);
+                let tx = &mut host.tx;
+                let mut at = off;
+                let mapped = s.write_queue.map(off, len as u64, |addr, n, _| {
+                    if descs + 1 == MAX_DESC_PER_FRAME {
+                        return; // the last descriptor takes the rest, below
+                    }
+                    let cmd = if at + n == end { CMD_EOP | CMD_RS } else { 0 };
+                    last = tx.post(addr, n as u16, cmd);
                     descs += 1;
-                    o += n;
+                    at += n;
+                });
+                if at < end {
+                    // Bytes already acknowledged and freed while the frame
+                    // waited in the qdisc (the clone kept them alive), or
+                    // frags beyond MAX_SKB_FRAGS: one more descriptor.
+                    debug_assert!(!mapped || descs + 1 == MAX_DESC_PER_FRAME);
+                    let addr = KERNEL_FRAG_BASE + at;
+                    last = tx.post(addr, (end - at) as u16, CMD_EOP | CMD_RS);
+                    descs += 1;
                 }
                 s.zc_ref(off, len as u64, true);
             }

@@ -1,0 +1,331 @@
+//! sk_buff records of the modelled socket layer's write queue.
+//!
+//! Owns [`SkBuff`] — a stretch of the TCP byte stream and the frags that hold
+//! it, each pointing either at a kernel page frag (the copy path copied the
+//! bytes there) or at a user page (MSG_ZEROCOPY referenced it) — and
+//! [`WriteQueue`], the socket's `sk_write_queue` + retransmit queue: filled by
+//! `tcp_sendmsg`, mapped by the driver into Tx descriptors, freed by
+//! `tcp_clean_rtx_queue` once TCP has the bytes acknowledged.
+//!
+//! Does not hold the bytes: smoltcp keeps the protocol's copy in its own
+//! ring; these records say where a Linux kernel would hold them. Records are
+//! fixed-size (no allocation per sk_buff once the queue has grown).
+
+use std::collections::VecDeque;
+
+/// Most frags one sk_buff holds: `MAX_SKB_FRAGS` with 4 KiB pages.
+pub const MAX_SKB_FRAGS: usize = 17;
+
+/// What memory a frag points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FragMem {
+    /// A kernel page frag the bytes were copied into (`sk_page_frag`).
+    Kernel,
+    /// A user page referenced for zero-copy: application buffer `buffer`.
+    User { buffer: u32 },
+}
+
+/// One fragment: `len` bytes at bus address `addr`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Frag {
+    pub addr: u64,
+    pub len: u32,
+    pub mem: FragMem,
+}
+
+const EMPTY_FRAG: Frag = Frag {
+    addr: 0,
+    len: 0,
+    mem: FragMem::Kernel,
+};
+
+/// A data sk_buff on the write queue.
+#[derive(Debug, Clone, Copy)]
+pub struct SkBuff {
+    /// Stream offset of the first payload byte (`TCP_SKB_CB(skb)->seq`).
+    pub seq: u64,
+    /// Payload bytes (`skb->len`; headers are pushed at transmit).
+    pub len: u32,
+    pub nr_frags: u8,
+    pub frags: [Frag; MAX_SKB_FRAGS],
+}
+
+impl SkBuff {
+    fn new(seq: u64) -> SkBuff {
+        SkBuff {
+            seq,
+            len: 0,
+            nr_frags: 0,
+            frags: [EMPTY_FRAG; MAX_SKB_FRAGS],
+        }
+    }
+
+    pub fn end(&self) -> u64 {
+        self.seq + self.len as u64
+    }
+
+    pub fn frags(&self) -> &[Frag] {
+        &self.frags[..self.nr_frags as usize]
+    }
+}
+
+/// Unsent bytes as tcp_sendmsg left them: where they sit, not yet cut
+/// into segments.
+#[derive(Debug, Clone, Copy)]
+struct Piece {
+    seq: u64,
+    frag: Frag,
+}
+
+/// The socket's write queue: bytes written but not yet transmitted, and the
+/// retransmit queue of transmitted sk_buffs, in stream order.
+///
+/// Linux builds sk_buffs in `tcp_sendmsg` and splits them in
+/// `tcp_write_xmit` (`tcp_fragment`) when the window or congestion window
+/// cuts a segment short. smoltcp decides the segments here, so the model
+/// keeps unsent bytes as pieces and cuts an sk_buff exactly when a segment
+/// is first transmitted: one sk_buff per segment, as Linux ends up with
+/// without TSO. How many sk_buffs `tcp_sendmsg` allocates is counted by
+/// [`SkbCounter`].
+#[derive(Debug, Default)]
+pub struct WriteQueue {
+    unsent: VecDeque<Piece>,
+    rtx: VecDeque<SkBuff>,
+}
+
+impl WriteQueue {
+    pub fn new() -> WriteQueue {
+        WriteQueue::default()
+    }
+
+    /// sk_buffs on the retransmit queue.
+    pub fn len(&self) -> usize {
+        self.rtx.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rtx.is_empty() && self.unsent.is_empty()
+    }
+
+    /// `tcp_sendmsg`: `len` stream bytes starting at `seq` that sit at
+    /// `addr` in `mem`, contiguous except at multiples of `chunk` (4 KiB
+    /// user pages, 32 KiB kernel page frags).
+    pub fn append(&mut self, seq: u64, addr: u64, len: u64, mem: FragMem, chunk: u64) {
+        let (mut seq, mut addr, mut left) = (seq, addr, len);
+        while left > 0 {
+            let n = left.min(chunk - addr % chunk).min(u32::MAX as u64);
+            if let Some(last) = self.unsent.back_mut() {
+                let f = &mut last.frag;
+                if addr % chunk != 0
+                    && f.mem == mem
+                    && f.addr + f.len as u64 == addr
+                    && last.seq + f.len as u64 == seq
+                {
+                    f.len += n as u32;
+                    seq += n;
+                    addr += n;
+                    left -= n;
+                    continue;
+                }
+            }
+            self.unsent.push_back(Piece {
+                seq,
+                frag: Frag {
+                    addr,
+                    len: n as u32,
+                    mem,
+                },
+            });
+            seq += n;
+            addr += n;
+            left -= n;
+        }
+    }
+
+    /// `tcp_write_xmit` sends `[off, off + len)` for the first time: cut an
+    /// sk_buff for it from the unsent pieces onto the retransmit queue.
+    /// Frags beyond `MAX_SKB_FRAGS` are merged into the last one.
+    fn transmit_new(&mut self, off: u64, len: u64) {
+        let end = off + len;
+        let mut skb = SkBuff::new(off);
+        while let Some(p) = self.unsent.front_mut() {
+            let p_end = p.seq + p.frag.len as u64;
+            if p_end <= off {
+                self.unsent.pop_front();
+                continue;
+            }
+            if p.seq >= end {
+                break;
+            }
+            let from = off.max(p.seq);
+            let to = end.min(p_end);
+            let piece = Frag {
+                addr: p.frag.addr + (from - p.seq),
+                len: (to - from) as u32,
+                mem: p.frag.mem,
+            };
+            if skb.nr_frags as usize == MAX_SKB_FRAGS {
+                let last = &mut skb.frags[MAX_SKB_FRAGS - 1];
+                last.len += piece.len;
+            } else {
+                skb.frags[skb.nr_frags as usize] = piece;
+                skb.nr_frags += 1;
+            }
+            skb.len += piece.len;
+            if to == p_end {
+                self.unsent.pop_front();
+            } else {
+                // Keep the rest of the piece for the next segment.
+                p.frag.addr += to - p.seq;
+                p.frag.len -= (to - p.seq) as u32;
+                p.seq = to;
+                break;
+            }
+        }
+        if skb.len > 0 {
+            self.rtx.push_back(skb);
+        }
+    }
+
+    /// `tcp_clean_rtx_queue`: frees every sk_buff wholly acknowledged.
+    /// Returns how many were freed.
+    pub fn clean_acked(&mut self, acked: u64) -> u64 {
+        let mut freed = 0;
+        while self.rtx.front().is_some_and(|s| s.end() <= acked) {
+            self.rtx.pop_front();
+            freed += 1;
+        }
+        freed
+    }
+
+    /// The driver maps a segment's payload `[off, off + len)`: calls
+    /// `f(addr, len, mem)` for each frag piece holding it, in order. A
+    /// first transmission is cut into its own sk_buff first. Returns false
+    /// if some of the range is not on the queue any more (acknowledged and
+    /// freed while the frame waited for the driver).
+    pub fn map(&mut self, off: u64, len: u64, mut f: impl FnMut(u64, u64, FragMem)) -> bool {
+        let end = off + len;
+        if self.rtx.back().is_none_or(|s| s.end() <= off) {
+            self.transmit_new(off, len);
+        }
+        let mut i = self.rtx.partition_point(|s| s.end() <= off);
+        let mut at = off;
+        while at < end {
+            let Some(skb) = self.rtx.get(i) else {
+                return false;
+            };
+            if skb.seq > at {
+                return false;
+            }
+            let mut frag_start = skb.seq;
+            for fr in skb.frags() {
+                let frag_end = frag_start + fr.len as u64;
+                if frag_end > at && frag_start < end {
+                    let from = at.max(frag_start);
+                    let to = end.min(frag_end);
+                    f(fr.addr + (from - frag_start), to - from, fr.mem);
+                    at = to;
+                }
+                frag_start = frag_end;
+            }
+            i += 1;
+        }
+        true
+    }
+}
+
+/// Counts the sk_buffs `tcp_sendmsg` allocates: a new one whenever the tail
+/// sk_buff holds `size_goal` bytes (one MSS without GSO).
+#[derive(Debug)]
+pub struct SkbCounter {
+    size_goal: u64,
+    tail_room: u64,
+}
+
+impl SkbCounter {
+    pub fn new(size_goal: u32) -> SkbCounter {
+        SkbCounter {
+            size_goal: size_goal.max(1) as u64,
+            tail_room: 0,
+        }
+    }
+
+    /// sk_buffs allocated for `n` more bytes.
+    pub fn append(&mut self, n: u64) -> u64 {
+        let rest = n.saturating_sub(self.tail_room);
+        self.tail_room = self.tail_room.saturating_sub(n);
+        if rest == 0 {
+            return 0;
+        }
+        let allocs = rest.div_ceil(self.size_goal);
+        self.tail_room = allocs * self.size_goal - rest;
+        allocs
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pieces(q: &mut WriteQueue, off: u64, len: u64) -> Vec<(u64, u64)> {
+        let mut v = Vec::new();
+        assert!(q.map(off, len, |a, l, _| v.push((a, l))));
+        v
+    }
+
+    #[test]
+    fn each_first_transmission_gets_its_own_skb() {
+        let mut q = WriteQueue::new();
+        q.append(0, 0x1000, 3000, FragMem::Kernel, 32768);
+        assert_eq!(pieces(&mut q, 0, 1000), vec![(0x1000, 1000)]);
+        assert_eq!(pieces(&mut q, 1000, 1460), vec![(0x1000 + 1000, 1460)]);
+        assert_eq!(q.len(), 2);
+        // A retransmission spanning both maps to both.
+        assert_eq!(
+            pieces(&mut q, 500, 1000),
+            vec![(0x1000 + 500, 500), (0x1000 + 1000, 500)]
+        );
+        assert_eq!(q.len(), 2);
+    }
+
+    #[test]
+    fn zero_copy_frags_split_at_user_page_boundaries() {
+        let mut q = WriteQueue::new();
+        let user = FragMem::User { buffer: 3 };
+        q.append(0, 4096 - 100, 1448, user, 4096);
+        assert_eq!(pieces(&mut q, 0, 1448), vec![(3996, 100), (4096, 1348)]);
+        assert_eq!(q.rtx[0].nr_frags, 2, "the skb spans two user pages");
+    }
+
+    #[test]
+    fn acknowledged_skbs_are_freed_and_no_longer_mapped() {
+        let mut q = WriteQueue::new();
+        q.append(0, 0, 2500, FragMem::Kernel, 32768);
+        pieces(&mut q, 0, 1000);
+        pieces(&mut q, 1000, 1500);
+        assert_eq!(q.clean_acked(1999), 1);
+        assert_eq!(q.clean_acked(2500), 1);
+        assert!(q.is_empty());
+        assert!(!q.map(0, 10, |_, _, _| {}));
+    }
+
+    #[test]
+    fn frags_beyond_max_skb_frags_merge_into_the_last() {
+        // One-byte sends from 18 different pages: 18 pieces, 17 frags.
+        let mut q = WriteQueue::new();
+        for i in 0..18u64 {
+            q.append(i, i * 8192, 1, FragMem::User { buffer: i as u32 }, 4096);
+        }
+        let mut n = 0;
+        assert!(q.map(0, 18, |_, _, _| n += 1));
+        assert_eq!(n, MAX_SKB_FRAGS);
+    }
+
+    #[test]
+    fn sendmsg_allocates_an_skb_per_size_goal() {
+        let mut c = SkbCounter::new(1448);
+        assert_eq!(c.append(1000), 1);
+        assert_eq!(c.append(448), 0);
+        assert_eq!(c.append(2897), 3);
+    }
+}
