@@ -1,0 +1,125 @@
+//! Bad input through the CLI: one clear error naming the file, line, column
+//! and key; exit code 2; never a panic; no capture left behind.
+
+mod common;
+
+use common::simnet;
+use std::path::Path;
+
+const GOOD: &str = r#"[scenario]
+name = "t"
+
+[hosts.a]
+address = "192.168.69.1/24"
+
+[hosts.b]
+address = "192.168.69.2/24"
+
+[[flow]]
+from = "a"
+to = "b"
+bytes = "64KiB"
+"#;
+
+/// Runs `simnet run` on `text` written to a temporary file; returns stderr.
+fn run_bad(text: &[u8]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.toml");
+    std::fs::write(&file, text).unwrap();
+    let caps = dir.path().join("caps");
+    let out = simnet(&[
+        "run",
+        file.to_str().unwrap(),
+        "--pcap",
+        caps.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "stderr: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(out.stdout.is_empty(), "nothing printed on stdout");
+    assert!(
+        !Path::new(&caps).exists(),
+        "no capture folder for a bad file"
+    );
+    err
+}
+
+#[test]
+fn the_good_file_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("good.toml");
+    std::fs::write(&file, GOOD).unwrap();
+    let out = simnet(&["run", file.to_str().unwrap(), "--no-pcap"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn zero_ring_names_file_line_column_and_key() {
+    let text = GOOD.replace("[hosts.b]", "[hosts.a.nic]\ntx_ring = 0\n\n[hosts.b]");
+    let err = run_bad(text.as_bytes());
+    assert!(err.contains("bad.toml:8:11:"), "{err}");
+    assert!(err.contains("hosts.a.nic.tx_ring"), "{err}");
+    assert!(err.contains("32..=4096"), "{err}");
+}
+
+#[test]
+fn unknown_key_is_refused_with_its_path() {
+    let text = GOOD.replace("name = \"t\"", "name = \"t\"\nspeed = 3");
+    let err = run_bad(text.as_bytes());
+    assert!(err.contains("bad.toml:3:1:"), "{err}");
+    assert!(err.contains("scenario.speed"), "{err}");
+}
+
+#[test]
+fn bad_unit_says_what_was_expected() {
+    let text = GOOD.replace("bytes = \"64KiB\"", "bytes = \"64 kb\"");
+    let err = run_bad(text.as_bytes());
+    assert!(err.contains("bad.toml:13:9:"), "{err}");
+    assert!(err.contains("64KiB"), "{err}");
+}
+
+#[test]
+fn unknown_host_in_a_flow_is_an_error() {
+    let text = GOOD.replace("to = \"b\"", "to = \"c\"");
+    let err = run_bad(text.as_bytes());
+    assert!(err.contains("bad.toml:12:"), "{err}");
+    assert!(err.contains("\"c\""), "{err}");
+}
+
+#[test]
+fn toml_syntax_error_has_a_position() {
+    let err = run_bad(b"[scenario\nname = 1\n");
+    assert!(err.contains("bad.toml:1:"), "{err}");
+}
+
+#[test]
+fn binary_garbage_is_not_a_text_file() {
+    let mut junk = b"[scenario]\nname = \"x\"\n".to_vec();
+    junk.extend_from_slice(&[0xff, 0xfe, 0x00, 0x80, 0x81]);
+    let err = run_bad(&junk);
+    assert!(err.contains("bad.toml:3:1:"), "{err}");
+    assert!(err.contains("not a text file"), "{err}");
+}
+
+#[test]
+fn later_features_are_refused_as_not_supported_yet() {
+    let text = GOOD.replace(
+        "bytes = \"64KiB\"",
+        "bytes = \"64KiB\"\nsend = \"sendfile\"",
+    );
+    let err = run_bad(text.as_bytes());
+    assert!(err.contains("not supported yet"), "{err}");
+    assert!(err.contains("send"), "{err}");
+}
+
+#[test]
+fn missing_file_is_a_clear_error() {
+    let out = simnet(&["run", "no/such/scenario.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no/such/scenario.toml: cannot read"), "{err}");
+}
