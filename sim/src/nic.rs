@@ -112,11 +112,7 @@ impl TxRing {
     }
 
     fn next(&self, i: u16) -> u16 {
-        if i + 1 == self.size() {
-            0
-        } else {
-            i + 1
-        }
+        ring_next(i, self.size())
     }
 
     /// Descriptors the driver can still post (e1000 `E1000_DESC_UNUSED`:
@@ -145,11 +141,7 @@ impl TxRing {
 
     /// Doorbell: descriptors up to `next_to_use` pass to the NIC.
     pub fn ring_doorbell(&mut self) {
-        let mut i = self.tail;
-        while i != self.next_to_use {
-            self.desc[i as usize].owner = Owner::Nic;
-            i = self.next(i);
-        }
+        hand_to_nic(&mut self.desc, self.tail, self.next_to_use);
         self.tail = self.next_to_use;
     }
 
@@ -232,20 +224,67 @@ impl TxRing {
     /// Checks that every descriptor has exactly one owner and that the NIC
     /// owns exactly the slots between its head and the tail.
     pub fn check_ownership(&self) -> Result<(), String> {
-        let mut i = 0u16;
-        while i < self.size() {
-            let in_nic_range = in_range(self.head, self.tail, i, self.size());
-            let owner = self.desc[i as usize].owner;
-            if in_nic_range != (owner == Owner::Nic) {
-                return Err(format!(
-                    "tx slot {i}: owner {owner:?}, but NIC range is {}..{}",
-                    self.head, self.tail
-                ));
-            }
-            i += 1;
-        }
-        Ok(())
+        check_ring("tx", &self.desc, self.head, self.tail)
     }
+}
+
+/// A descriptor with an ownership bit.
+trait Owned {
+    fn owner(&self) -> Owner;
+    fn set_owner(&mut self, owner: Owner);
+}
+
+impl Owned for TxDesc {
+    fn owner(&self) -> Owner {
+        self.owner
+    }
+    fn set_owner(&mut self, owner: Owner) {
+        self.owner = owner;
+    }
+}
+
+impl Owned for RxDesc {
+    fn owner(&self) -> Owner {
+        self.owner
+    }
+    fn set_owner(&mut self, owner: Owner) {
+        self.owner = owner;
+    }
+}
+
+/// The slot after `i` in a ring of `size`.
+fn ring_next(i: u16, size: u16) -> u16 {
+    if i + 1 == size {
+        0
+    } else {
+        i + 1
+    }
+}
+
+/// A tail write: slots `[from, to)` pass to the NIC.
+fn hand_to_nic<D: Owned>(desc: &mut [D], from: u16, to: u16) {
+    let size = desc.len() as u16;
+    let mut i = from;
+    while i != to {
+        desc[i as usize].set_owner(Owner::Nic);
+        i = ring_next(i, size);
+    }
+}
+
+/// Every descriptor has exactly one owner, and the NIC owns exactly the
+/// slots between its head and the tail.
+fn check_ring<D: Owned>(what: &str, desc: &[D], head: u16, tail: u16) -> Result<(), String> {
+    let size = desc.len() as u16;
+    for (i, d) in desc.iter().enumerate() {
+        let nic_range = in_range(head, tail, i as u16, size);
+        if nic_range != (d.owner() == Owner::Nic) {
+            return Err(format!(
+                "{what} slot {i}: owner {:?}, but NIC range is {head}..{tail}",
+                d.owner()
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Whether `i` lies in the ring range `[from, to)`.
@@ -312,11 +351,7 @@ impl RxRing {
     }
 
     fn next(&self, i: u16) -> u16 {
-        if i + 1 == self.size() {
-            0
-        } else {
-            i + 1
-        }
+        ring_next(i, self.size())
     }
 
     /// Slots the driver could post a buffer to (e1000 `E1000_DESC_UNUSED`).
@@ -385,28 +420,14 @@ impl RxRing {
 
     /// Driver writes RDT: posted slots pass to the NIC.
     pub fn ring_doorbell(&mut self) {
-        let mut i = self.tail;
-        while i != self.next_to_use {
-            self.desc[i as usize].owner = Owner::Nic;
-            i = self.next(i);
-        }
+        hand_to_nic(&mut self.desc, self.tail, self.next_to_use);
         self.tail = self.next_to_use;
     }
 
     /// Checks that every descriptor has exactly one owner and that the NIC
     /// owns exactly the slots between its head and the tail.
     pub fn check_ownership(&self) -> Result<(), String> {
-        for i in 0..self.size() {
-            let in_nic_range = in_range(self.head, self.tail, i, self.size());
-            let owner = self.desc[i as usize].owner;
-            if in_nic_range != (owner == Owner::Nic) {
-                return Err(format!(
-                    "rx slot {i}: owner {owner:?}, but NIC range is {}..{}",
-                    self.head, self.tail
-                ));
-            }
-        }
-        Ok(())
+        check_ring("rx", &self.desc, self.head, self.tail)
     }
 }
 

@@ -529,28 +529,14 @@ impl<'o> World<'o> {
                     let wake = wake
                         || (sends > 0
                             && matches!(s.state, SendState::WaitCompletion | SendState::Draining));
-                    if wake && !s.wake_pending {
-                        s.wake_pending = true;
-                        self.q.push(
-                            *c,
-                            Ev::App {
-                                flow: f as u16,
-                                recv: false,
-                            },
-                        );
+                    if wake {
+                        wake_app(&mut self.q, &mut s.wake_pending, *c, f, false);
                     }
                 }
                 Role::Receiver => {
                     let r = &mut flow.receiver;
-                    if r.blocked && !r.wake_pending && readable {
-                        r.wake_pending = true;
-                        self.q.push(
-                            *c,
-                            Ev::App {
-                                flow: f as u16,
-                                recv: true,
-                            },
-                        );
+                    if r.blocked && readable {
+                        wake_app(&mut self.q, &mut r.wake_pending, *c, f, true);
                     }
                 }
             }
@@ -703,15 +689,8 @@ impl<'o> World<'o> {
                     // tcp_push: the stack transmits what it can now.
                     self.poll_stack(h, c);
                     let s = &mut self.flows[f].sender;
-                    if s.state == SendState::Ready && !s.wake_pending {
-                        s.wake_pending = true;
-                        self.q.push(
-                            *c,
-                            Ev::App {
-                                flow: f as u16,
-                                recv: false,
-                            },
-                        );
+                    if s.state == SendState::Ready {
+                        wake_app(&mut self.q, &mut s.wake_pending, *c, f, false);
                     }
                     return;
                 }
@@ -777,16 +756,7 @@ impl<'o> World<'o> {
         // tcp_recvmsg -> tcp_cleanup_rbuf may announce the opened window.
         self.poll_stack(h, c);
         let r = &mut self.flows[f].receiver;
-        if !r.wake_pending {
-            r.wake_pending = true;
-            self.q.push(
-                *c,
-                Ev::App {
-                    flow: f as u16,
-                    recv: true,
-                },
-            );
-        }
+        wake_app(&mut self.q, &mut r.wake_pending, *c, f, true);
     }
 
     // ----- Driver -----------------------------------------------------
@@ -1261,6 +1231,21 @@ impl<'o> World<'o> {
             );
         }
         format!("{} ({:.0}% busy)", best.1, best.0 * 100.0)
+    }
+}
+
+/// Schedules an application step of flow `f` at `at`, unless one is
+/// already pending.
+fn wake_app(q: &mut EventQueue<Ev>, pending: &mut bool, at: Nanos, f: usize, recv: bool) {
+    if !*pending {
+        *pending = true;
+        q.push(
+            at,
+            Ev::App {
+                flow: f as u16,
+                recv,
+            },
+        );
     }
 }
 
