@@ -85,9 +85,11 @@ impl Device for QueueDevice {
 fn bare_pair(bytes: u64, pcap: bool) -> Duration {
     let (dev_a, dev_b) = queue_pair();
     if pcap {
-        let path = std::env::temp_dir().join("simnet-bench-smoltcp.pcap");
-        let sink = BufWriter::new(File::create(path).unwrap());
-        transfer(PcapWriter::new(dev_a, sink, PcapMode::Both), dev_b, bytes)
+        // Both ends captured, as simnet captures both hosts.
+        let sink = |name: &str| BufWriter::new(File::create(out_dir().join(name)).unwrap());
+        let a = PcapWriter::new(dev_a, sink("smoltcp-a.pcap"), PcapMode::Both);
+        let b = PcapWriter::new(dev_b, sink("smoltcp-b.pcap"), PcapMode::Both);
+        transfer(a, b, bytes)
     } else {
         transfer(dev_a, dev_b, bytes)
     }
@@ -166,12 +168,21 @@ fn transfer(mut dev_a: impl Device, mut dev_b: impl Device, bytes: u64) -> Durat
     start.elapsed()
 }
 
+/// Where captures go: `SIMNET_BENCH_DIR`, else the temp dir.
+fn out_dir() -> std::path::PathBuf {
+    let dir = std::env::var_os("SIMNET_BENCH_DIR")
+        .map(Into::into)
+        .unwrap_or_else(|| std::env::temp_dir().join("simnet-bench"));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 fn model(bytes: u64, send: SendPath, capture: bool) -> Duration {
     let mut sc = Scenario::two_hosts(bytes, 65536, send);
     sc.time_limit = 3_600_000_000_000;
     let start = WallClock::now();
     let r = if capture {
-        let dir = std::env::temp_dir().join("simnet-bench-captures");
+        let dir = out_dir();
         let mut cap = Captures::create(&dir, &["sender".into(), "receiver".into()], 1500).unwrap();
         let r = simnet_sim::run(&sc, &mut cap).unwrap();
         cap.finish().unwrap();
@@ -227,7 +238,7 @@ fn main() {
     let pw = bare_pair(bytes, true);
     println!(
         "{:<44} {:>8.3} s/GiB  {:.2}x",
-        "bare pair + smoltcp PcapWriter (one side)",
+        "bare pair + smoltcp PcapWriter (both ends)",
         per_gib(pw),
         pw.as_secs_f64() / base.as_secs_f64()
     );
