@@ -208,7 +208,12 @@ impl WriteQueue {
         if self.rtx.back().is_none_or(|s| s.end() <= off) {
             self.transmit_new(off, len);
         }
-        let mut i = self.rtx.partition_point(|s| s.end() <= off);
+        // A first transmission maps to the newest sk_buff; only
+        // retransmissions search.
+        let mut i = match self.rtx.back() {
+            Some(b) if b.seq <= off => self.rtx.len() - 1,
+            _ => self.rtx.partition_point(|s| s.end() <= off),
+        };
         let mut at = off;
         while at < end {
             let Some(skb) = self.rtx.get(i) else {

@@ -201,6 +201,9 @@ impl Sender {
 
     /// Index of the in-flight zero-copy send holding stream offset `off`.
     pub fn zc_index(&self, off: u64) -> Option<usize> {
+        if self.zc.is_empty() {
+            return None;
+        }
         let i = self.zc.partition_point(|z| z.end <= off);
         (i < self.zc.len() && self.zc[i].start <= off).then_some(i)
     }

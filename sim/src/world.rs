@@ -75,8 +75,9 @@ enum Ev {
     Poll { host: u8 },
     /// The NIC's next staged frame leaves for the wire.
     NicTx { host: u8 },
-    /// A frame's last bit reaches a host's port.
-    Arrive { host: u8, frame: Vec<u8> },
+    /// A frame's last bit reaches a host's port; the frame waits in
+    /// `World::on_wire[slot]`.
+    Arrive { host: u8, slot: u32 },
     /// The NIC's interrupt fires.
     Irq { host: u8 },
     /// NAPI polls again (budget exhausted last time).
@@ -217,7 +218,11 @@ pub struct World<'o> {
     /// `links[h]` carries frames from host `h` to the other host.
     links: Vec<Link>,
     flows: Vec<Flow>,
+    /// Recycled frame buffers.
     free: Vec<Vec<u8>>,
+    /// Frames on the wire, by slot (events carry the slot, not the bytes).
+    on_wire: Vec<Vec<u8>>,
+    on_wire_free: Vec<u32>,
     obs: &'o mut dyn Observer,
     want_frames: bool,
     /// Verify checksums byte by byte on receive (only needed when the wire
@@ -298,6 +303,8 @@ impl<'o> World<'o> {
             links,
             flows,
             free: Vec::new(),
+            on_wire: Vec::new(),
+            on_wire_free: Vec::new(),
             obs,
             want_frames,
             verify_rx: scenario.link.faults.corrupt > 0.0,
@@ -332,6 +339,7 @@ impl<'o> World<'o> {
                 break;
             }
             self.now = t;
+            let app = matches!(ev, Ev::App { .. });
             self.dispatch(t, ev);
             self.flush_events();
             if self.check_invariants {
@@ -341,7 +349,8 @@ impl<'o> World<'o> {
                     }
                 }
             }
-            if self.flows.iter().all(Flow::done) {
+            // Only an application step can finish a flow.
+            if app && self.flows.iter().all(Flow::done) {
                 break;
             }
         }
@@ -419,7 +428,11 @@ impl<'o> World<'o> {
                 self.end_task(h, t, c);
             }
             Ev::NicTx { host } => self.nic_transmit(host as usize, t),
-            Ev::Arrive { host, frame } => self.nic_receive(host as usize, t, frame),
+            Ev::Arrive { host, slot } => {
+                let frame = std::mem::take(&mut self.on_wire[slot as usize]);
+                self.on_wire_free.push(slot);
+                self.nic_receive(host as usize, t, frame)
+            }
             Ev::Irq { host } => {
                 let h = host as usize;
                 let hst = &mut self.hosts[h];
@@ -475,7 +488,7 @@ impl<'o> World<'o> {
         let host = &mut self.hosts[h];
         if let Some(at) = host.iface.poll_at(ts, &host.sockets) {
             let at = (at.total_micros().max(0) as u64 * 1000).max(*c + 1000);
-            if host.tx_stopped && at <= *c + 1000 {
+            if (host.tx_stopped || host.tx_room() == 0) && at <= *c + 1000 {
                 return; // the Tx clean that restarts the queue polls again
             }
             if host.poll_at.is_none_or(|p| at < p) {
@@ -594,9 +607,12 @@ impl<'o> World<'o> {
                             continue;
                         };
                         let len = s.write_size.min(s.total - s.issued);
-                        let buf = &mut s.pool.get_mut(id).data[..len as usize];
-                        s.data.fill(buf);
-                        s.hash.write(buf);
+                        if s.path == SendPath::MsgZerocopy {
+                            // The NIC will read these very bytes.
+                            let buf = &mut s.pool.get_mut(id).data[..len as usize];
+                            s.data.fill(buf);
+                            s.hash.write(buf);
+                        }
                         let step = match s.path {
                             SendPath::Write => Step::WriteSyscall,
                             SendPath::MsgZerocopy => Step::SendmsgSyscall,
@@ -632,10 +648,36 @@ impl<'o> World<'o> {
                     let room = (sock.send_capacity() - sock.send_queue()) as u64;
                     let n = room.min(op.len - op.done);
                     if n > 0 {
-                        let from = op.done as usize..(op.done + n) as usize;
-                        let queued = sock
-                            .send_slice(&s.pool.get(op.buffer).data[from])
-                            .unwrap_or(0) as u64;
+                        let queued = match s.path {
+                            // The copy path's bytes only matter once copied:
+                            // the simulator writes them straight into
+                            // smoltcp's buffer (copy_from_user is charged
+                            // below all the same).
+                            SendPath::Write => {
+                                let mut q = 0;
+                                while q < n {
+                                    let (data, hash) = (&mut s.data, &mut s.hash);
+                                    let got = sock
+                                        .send(|buf| {
+                                            let k = buf.len().min((n - q) as usize);
+                                            data.fill(&mut buf[..k]);
+                                            hash.write(&buf[..k]);
+                                            (k, k)
+                                        })
+                                        .unwrap_or(0);
+                                    if got == 0 {
+                                        break;
+                                    }
+                                    q += got as u64;
+                                }
+                                q
+                            }
+                            SendPath::MsgZerocopy => {
+                                let from = op.done as usize..(op.done + n) as usize;
+                                let buf = &s.pool.get(op.buffer).data[from];
+                                sock.send_slice(buf).unwrap_or(0) as u64
+                            }
+                        };
                         debug_assert_eq!(queued, n);
                         let seq = op.start + op.done;
                         match s.path {
@@ -1059,24 +1101,30 @@ impl<'o> World<'o> {
                     let mut dup = self.free.pop().unwrap_or_default();
                     dup.clear();
                     dup.extend_from_slice(&frame);
-                    self.q.push(
-                        at,
-                        Ev::Arrive {
-                            host: peer as u8,
-                            frame: dup,
-                        },
-                    );
+                    let slot = self.put_on_wire(dup);
+                    let host = peer as u8;
+                    self.q.push(at, Ev::Arrive { host, slot });
                 }
-                self.q.push(
-                    arrive,
-                    Ev::Arrive {
-                        host: peer as u8,
-                        frame,
-                    },
-                );
+                let slot = self.put_on_wire(frame);
+                let host = peer as u8;
+                self.q.push(arrive, Ev::Arrive { host, slot });
             }
         }
         self.nic_fill(h, t);
+    }
+
+    /// Parks a frame while it crosses the wire; returns its slot.
+    fn put_on_wire(&mut self, frame: Vec<u8>) -> u32 {
+        match self.on_wire_free.pop() {
+            Some(slot) => {
+                self.on_wire[slot as usize] = frame;
+                slot
+            }
+            None => {
+                self.on_wire.push(frame);
+                (self.on_wire.len() - 1) as u32
+            }
+        }
     }
 
     /// A frame arrives at host `h`'s port: DMA it into the next posted Rx
