@@ -4,10 +4,10 @@
 //! (`<dir>/<host>-eth0.pcapng`): a section header, one Ethernet interface
 //! with nanosecond timestamps (virtual time, counted from the Unix epoch),
 //! and an Enhanced Packet Block per frame, outgoing frames stamped when their
-//! first bit leaves, incoming when their last bit arrives. Frames are written
-//! through a large buffered writer into a temporary file in the target
-//! folder, renamed into place by [`Captures::finish`]; a failed run leaves no
-//! half-written capture behind.
+//! first bit leaves, incoming when their last bit arrives. Blocks are encoded
+//! into 4 MiB chunks that a writer thread writes, on the other core, into a
+//! temporary file in the target folder, renamed into place by
+//! [`Captures::finish`]; a failed run leaves no half-written capture behind.
 //!
 //! Does not decide what a frame is: the model hands over the bytes exactly
 //! as they cross the wire. Capturing costs the model nothing: a real tap
@@ -16,8 +16,10 @@
 
 use std::borrow::Cow;
 use std::fs::{self, File};
-use std::io::{self, BufWriter};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock;
@@ -29,12 +31,65 @@ use pcap_file::DataLink;
 use simnet_sim::event::{Direction, Observer};
 use simnet_sim::Nanos;
 
-/// Write buffer per capture file: large enough that the disk sees few,
-/// big writes.
-const WRITE_BUFFER: usize = 1 << 20;
+/// Bytes gathered before a chunk goes to the writer thread.
+const CHUNK: usize = 4 << 20;
+/// Chunks in flight between the model and the writer thread: memory stays
+/// flat (at most this many chunks) however long the run.
+const CHUNKS_IN_FLIGHT: usize = 4;
+
+/// A chunk of encoded blocks for file `file`.
+struct Chunk {
+    file: usize,
+    bytes: Vec<u8>,
+}
+
+/// The model side of a capture file: pcapng blocks are encoded into a
+/// chunk; full chunks go to the writer thread, which does the system calls
+/// on the other core, and come back empty to be reused.
+struct ChunkWriter {
+    file: usize,
+    cur: Vec<u8>,
+    to_disk: SyncSender<Chunk>,
+    spare: std::sync::Arc<std::sync::Mutex<Receiver<Vec<u8>>>>,
+}
+
+impl ChunkWriter {
+    fn ship(&mut self) -> io::Result<()> {
+        if self.cur.is_empty() {
+            return Ok(());
+        }
+        let next = self
+            .spare
+            .lock()
+            .ok()
+            .and_then(|r| r.try_recv().ok())
+            .unwrap_or_else(|| Vec::with_capacity(CHUNK + 64 * 1024));
+        let bytes = std::mem::replace(&mut self.cur, next);
+        self.to_disk
+            .send(Chunk {
+                file: self.file,
+                bytes,
+            })
+            .map_err(|_| io::Error::other("the capture writer thread stopped"))
+    }
+}
+
+impl Write for ChunkWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.cur.extend_from_slice(buf);
+        if self.cur.len() >= CHUNK {
+            self.ship()?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.ship()
+    }
+}
 
 struct Sink {
-    writer: Option<PcapNgWriter<BufWriter<File>>>,
+    writer: Option<PcapNgWriter<ChunkWriter>>,
     tmp: PathBuf,
     path: PathBuf,
 }
@@ -42,20 +97,53 @@ struct Sink {
 /// Writes one pcapng file per host.
 pub struct Captures {
     sinks: Vec<Sink>,
+    thread: Option<JoinHandle<io::Result<()>>>,
     error: Option<io::Error>,
+}
+
+/// The writer thread: writes chunks to their files in order, hands the
+/// emptied buffers back.
+fn write_chunks(
+    mut files: Vec<File>,
+    chunks: Receiver<Chunk>,
+    spare: SyncSender<Vec<u8>>,
+) -> io::Result<()> {
+    for mut c in chunks {
+        files[c.file].write_all(&c.bytes)?;
+        c.bytes.clear();
+        let _ = spare.try_send(c.bytes);
+    }
+    for f in &mut files {
+        f.flush()?;
+    }
+    Ok(())
 }
 
 impl Captures {
     /// Opens `<dir>/<host>-eth0.pcapng` (as a temporary file) for each host.
     pub fn create(dir: &Path, hosts: &[String], mtu: u32) -> io::Result<Captures> {
         fs::create_dir_all(dir)?;
+        let (to_disk, chunks) = mpsc::sync_channel(CHUNKS_IN_FLIGHT);
+        let (spare_tx, spare_rx) = mpsc::sync_channel(CHUNKS_IN_FLIGHT + hosts.len());
+        let spare = std::sync::Arc::new(std::sync::Mutex::new(spare_rx));
+        let mut files = Vec::new();
         let mut sinks = Vec::new();
-        for name in hosts {
+        for (i, name) in hosts.iter().enumerate() {
             let path = dir.join(format!("{name}-eth0.pcapng"));
             let tmp = dir.join(format!(".{name}-eth0.pcapng.tmp"));
-            let file = File::create(&tmp)?;
-            let mut w = PcapNgWriter::new(BufWriter::with_capacity(WRITE_BUFFER, file))
-                .map_err(io::Error::other)?;
+            files.push(File::create(&tmp)?);
+            let chunk_writer = ChunkWriter {
+                file: i,
+                cur: Vec::with_capacity(CHUNK + 64 * 1024),
+                to_disk: to_disk.clone(),
+                spare: spare.clone(),
+            };
+            sinks.push(Sink {
+                writer: None,
+                tmp,
+                path,
+            });
+            let mut w = PcapNgWriter::new(chunk_writer).map_err(io::Error::other)?;
             let idb = InterfaceDescriptionBlock {
                 linktype: DataLink::ETHERNET,
                 snaplen: mtu + 14,
@@ -65,38 +153,53 @@ impl Captures {
                 ],
             };
             w.write_pcapng_block(idb).map_err(io::Error::other)?;
-            sinks.push(Sink {
-                writer: Some(w),
-                tmp,
-                path,
-            });
+            sinks[i].writer = Some(w);
         }
-        Ok(Captures { sinks, error: None })
+        drop(to_disk);
+        let thread = thread::Builder::new()
+            .name("simnet-capture".into())
+            .spawn(move || write_chunks(files, chunks, spare_tx))?;
+        Ok(Captures {
+            sinks,
+            thread: Some(thread),
+            error: None,
+        })
     }
 
     /// Flushes every file and renames it into place. Returns the paths.
     /// On any error, removes the temporary files and returns the error.
     pub fn finish(mut self) -> io::Result<Vec<PathBuf>> {
-        if let Some(e) = self.error.take() {
+        let mut result = match self.error.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        };
+        for s in &mut self.sinks {
+            if let Some(w) = s.writer.take() {
+                let mut cw = w.into_inner();
+                if result.is_ok() {
+                    result = cw.flush();
+                }
+            }
+        }
+        // Every sender is gone: the thread drains the queue and ends.
+        if let Some(t) = self.thread.take() {
+            let joined = t
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("the capture writer thread panicked")));
+            if result.is_ok() {
+                result = joined;
+            }
+        }
+        if let Err(e) = result {
             self.discard();
             return Err(e);
         }
         let mut paths = Vec::new();
-        for i in 0..self.sinks.len() {
-            let Some(w) = self.sinks[i].writer.take() else {
-                continue;
-            };
-            // Flush the buffer; the file is complete before it is renamed.
-            let result = w.into_inner().into_inner().map_err(|e| e.into_error());
-            if let Err(e) = result {
-                self.discard();
-                return Err(e);
-            }
-        }
         for s in &self.sinks {
             fs::rename(&s.tmp, &s.path)?;
             paths.push(s.path.clone());
         }
+        self.sinks.clear();
         Ok(paths)
     }
 
@@ -105,6 +208,7 @@ impl Captures {
             s.writer = None;
             let _ = fs::remove_file(&s.tmp);
         }
+        self.sinks.clear();
     }
 }
 
@@ -112,9 +216,13 @@ impl Drop for Captures {
     fn drop(&mut self) {
         // Not finished (an error or a panic): leave nothing half-written.
         for s in &mut self.sinks {
-            if s.writer.take().is_some() {
-                let _ = fs::remove_file(&s.tmp);
-            }
+            s.writer = None;
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        for s in &self.sinks {
+            let _ = fs::remove_file(&s.tmp);
         }
     }
 }
