@@ -128,52 +128,51 @@ struct Host {
     // CPU.
     cpu_free: Nanos,
     cpu_busy: Nanos,
-    counters: Counters,
+    acct: Acct,
     /// Time of the pending `Poll` event, if any.
     poll_at: Option<Nanos>,
-    /// Events for observers, when one wants them.
-    events: Option<Vec<Event>>,
-    id: u8,
 }
 
-impl Host {
+/// A host's tally: counters always, events when an observer wants them.
+struct Acct {
+    id: u8,
+    counters: Counters,
+    events: Option<Vec<Event>>,
+}
+
+impl Acct {
     /// Charges CPU work at the cursor and moves the cursor past it.
     #[inline]
     fn charge(&mut self, c: &mut Nanos, step: Step, count: u64, bytes: u64, ns: Nanos) {
-        self.counters.add(step, count, bytes, ns);
-        if let Some(ev) = &mut self.events {
-            ev.push(Event {
-                time: *c,
-                host: self.id,
-                step,
-                count,
-                bytes,
-                cpu_ns: ns,
-                range: None,
-                slot: None,
-            });
-        }
+        self.record(*c, step, count, bytes, ns);
         *c += ns;
     }
 
     /// Records a step that costs this CPU nothing (hardware, waits).
     #[inline]
     fn note(&mut self, t: Nanos, step: Step, count: u64, bytes: u64) {
-        self.counters.add(step, count, bytes, 0);
+        self.record(t, step, count, bytes, 0);
+    }
+
+    #[inline]
+    fn record(&mut self, time: Nanos, step: Step, count: u64, bytes: u64, cpu_ns: Nanos) {
+        self.counters.add(step, count, bytes, cpu_ns);
         if let Some(ev) = &mut self.events {
             ev.push(Event {
-                time: t,
+                time,
                 host: self.id,
                 step,
                 count,
                 bytes,
-                cpu_ns: 0,
+                cpu_ns,
                 range: None,
                 slot: None,
             });
         }
     }
+}
 
+impl Host {
     fn socket(&mut self, handle: SocketHandle) -> &mut tcp::Socket<'static> {
         self.sockets.get_mut::<tcp::Socket>(handle)
     }
@@ -366,7 +365,7 @@ impl<'o> World<'o> {
 
     fn flush_events(&mut self) {
         for h in &mut self.hosts {
-            if let Some(evs) = &mut h.events {
+            if let Some(evs) = &mut h.acct.events {
                 for e in evs.drain(..) {
                     self.obs.event(&e);
                 }
@@ -447,7 +446,7 @@ impl<'o> World<'o> {
                 let mut c = t;
                 let hst = &mut self.hosts[h];
                 let irq = hst.cost.irq;
-                hst.charge(&mut c, Step::Irq, 1, 0, irq);
+                hst.acct.charge(&mut c, Step::Irq, 1, 0, irq);
                 hst.irq_enabled = false;
                 hst.napi_scheduled = true;
                 self.napi(h, &mut c);
@@ -519,7 +518,7 @@ impl<'o> World<'o> {
                     let freed = s.write_queue.clean_acked(s.acked);
                     if freed > 0 {
                         let ns = host.cost.skb_alloc * freed;
-                        host.charge(c, Step::SkbFreeAcked, freed, 0, ns);
+                        host.acct.charge(c, Step::SkbFreeAcked, freed, 0, ns);
                     }
                     let wake = match s.state {
                         SendState::Connecting => may_send,
@@ -536,8 +535,9 @@ impl<'o> World<'o> {
                         let cost = &host.cost;
                         let unpin = cost.page_unpin * pages;
                         let cb = cost.skb_alloc * sends;
-                        host.charge(c, Step::PutUserPages, pages, bytes, unpin);
-                        host.charge(c, Step::ZerocopyComplete, sends, bytes, cb);
+                        host.acct.charge(c, Step::PutUserPages, pages, bytes, unpin);
+                        host.acct
+                            .charge(c, Step::ZerocopyComplete, sends, bytes, cb);
                     }
                     let wake = wake
                         || (sends > 0
@@ -579,14 +579,14 @@ impl<'o> World<'o> {
                     if s.zc.is_empty() && s.errqueue.is_empty() {
                         s.state = SendState::Done;
                     } else {
-                        host.note(*c, Step::CompletionWait, 1, 0);
+                        host.acct.note(*c, Step::CompletionWait, 1, 0);
                     }
                     return;
                 }
                 SendState::WaitCompletion => {
                     reap_errqueue(host, s, c);
                     if s.pool.in_use() as usize >= s.pool.len() {
-                        host.note(*c, Step::CompletionWait, 1, 0);
+                        host.acct.note(*c, Step::CompletionWait, 1, 0);
                         return; // still nothing free
                     }
                     s.state = SendState::Ready;
@@ -618,7 +618,7 @@ impl<'o> World<'o> {
                             SendPath::MsgZerocopy => Step::SendmsgSyscall,
                         };
                         let sc = host.cost.syscall;
-                        host.charge(c, step, 1, len, sc);
+                        host.acct.charge(c, step, 1, len, sc);
                         s.first_write.get_or_insert(*c);
                         s.writes += 1;
                         flow.pending_writes.push_back((s.issued + len, *c));
@@ -630,7 +630,7 @@ impl<'o> World<'o> {
                         });
                         if s.path == SendPath::MsgZerocopy {
                             let zc_cost = host.cost.skb_alloc;
-                            host.charge(c, Step::ZerocopyAlloc, 1, 0, zc_cost);
+                            host.acct.charge(c, Step::ZerocopyAlloc, 1, 0, zc_cost);
                             s.zc.push_back(ZcSend {
                                 id: s.zc_next_id,
                                 buffer: id,
@@ -694,16 +694,23 @@ impl<'o> World<'o> {
                             }
                         }
                         let skbs = s.skb_count.append(n);
-                        let cost = host.cost.clone();
-                        host.charge(c, Step::SkbAlloc, skbs, n, cost.skb_alloc * skbs);
+                        let cost = &host.cost;
+                        host.acct
+                            .charge(c, Step::SkbAlloc, skbs, n, cost.skb_alloc * skbs);
                         match s.path {
                             SendPath::Write => {
-                                host.charge(c, Step::CopyFromUser, 1, n, cost.copy(n));
+                                host.acct.charge(c, Step::CopyFromUser, 1, n, cost.copy(n));
                             }
                             SendPath::MsgZerocopy => {
                                 let off = s.pool.get(op.buffer).page_offset + op.done;
                                 let pages = pages_spanned(off, n);
-                                host.charge(c, Step::GetUserPages, pages, n, cost.page_pin * pages);
+                                host.acct.charge(
+                                    c,
+                                    Step::GetUserPages,
+                                    pages,
+                                    n,
+                                    cost.page_pin * pages,
+                                );
                                 let z = s.zc.back_mut().expect("the send's ubuf");
                                 z.pages += pages;
                                 z.end += n;
@@ -715,7 +722,7 @@ impl<'o> World<'o> {
                     s.current = Some(op);
                     if op.done < op.len {
                         s.state = SendState::BlockedSndbuf;
-                        host.note(*c, Step::SndbufWait, 1, 0);
+                        host.acct.note(*c, Step::SndbufWait, 1, 0);
                     } else {
                         // The call returns.
                         s.current = None;
@@ -757,7 +764,7 @@ impl<'o> World<'o> {
         let sock = host.sockets.get_mut::<tcp::Socket>(flow.recv_handle);
         if !sock.can_recv() {
             if !r.blocked {
-                host.note(*c, Step::RcvWait, 1, 0);
+                host.acct.note(*c, Step::RcvWait, 1, 0);
             }
             r.blocked = true;
             return;
@@ -782,9 +789,9 @@ impl<'o> World<'o> {
             }
             n += got as u64;
         }
-        let cost = host.cost.clone();
-        host.charge(c, Step::ReadSyscall, 1, n, cost.syscall);
-        host.charge(c, Step::CopyToUser, 1, n, cost.copy(n));
+        let cost = &host.cost;
+        host.acct.charge(c, Step::ReadSyscall, 1, n, cost.syscall);
+        host.acct.charge(c, Step::CopyToUser, 1, n, cost.copy(n));
         r.received += n;
         r.reads += 1;
         r.last_read = *c;
@@ -813,13 +820,13 @@ impl<'o> World<'o> {
             if host.tx.unused() < MAX_DESC_PER_FRAME {
                 if !host.tx_stopped {
                     host.tx_stopped = true;
-                    host.note(*c, Step::TxRingFull, 1, 0);
+                    host.acct.note(*c, Step::TxRingFull, 1, 0);
                 }
                 break;
             }
             let frame = host.qdisc.pop_front().expect("not empty");
             let d = kernel::dissect(&frame);
-            let cost = host.cost.clone();
+            let cost = &host.cost;
             let offloads = host.cfg.nic.offloads;
             // Which flow and side sent it.
             let mut sender_flow = None;
@@ -850,16 +857,19 @@ impl<'o> World<'o> {
                 let end = off + len as u64;
                 if off < s.max_sent_end {
                     s.retransmitted_segments += 1;
-                    host.note(*c, Step::TcpRetransmit, 1, len as u64);
+                    host.acct.note(*c, Step::TcpRetransmit, 1, len as u64);
                 }
                 s.max_sent_end = s.max_sent_end.max(end);
-                host.charge(c, Step::TcpXmit, 1, len as u64, cost.per_packet_tx);
+                host.acct
+                    .charge(c, Step::TcpXmit, 1, len as u64, cost.per_packet_tx);
             } else {
-                host.charge(c, Step::CtrlXmit, 1, 0, cost.per_packet_tx);
+                host.acct
+                    .charge(c, Step::CtrlXmit, 1, 0, cost.per_packet_tx);
             }
             if d.checksummed > 0 && !offloads.tx_checksum {
                 let n = d.checksummed as u64;
-                host.charge(c, Step::TxChecksum, 1, n, cost.checksum(n));
+                host.acct
+                    .charge(c, Step::TxChecksum, 1, n, cost.checksum(n));
             }
             // Descriptors: the linear head (headers), then one per frag.
             let head_len = if payload.is_some() {
@@ -905,7 +915,7 @@ impl<'o> World<'o> {
                 }
                 s.zc_ref(off, len as u64, true);
             }
-            host.charge(
+            host.acct.charge(
                 c,
                 Step::TxDescPost,
                 descs as u64,
@@ -920,7 +930,7 @@ impl<'o> World<'o> {
         }
         if posted {
             let db = host.cost.doorbell;
-            host.charge(c, Step::TxDoorbell, 1, 0, db);
+            host.acct.charge(c, Step::TxDoorbell, 1, 0, db);
             host.tx.ring_doorbell();
             self.nic_fill(h, *c);
         }
@@ -931,11 +941,11 @@ impl<'o> World<'o> {
     /// stack, and either re-arm the interrupt or poll again.
     fn napi(&mut self, h: usize, c: &mut Nanos) {
         let host = &mut self.hosts[h];
-        let cost = host.cost.clone();
-        host.charge(c, Step::NapiPoll, 1, 0, cost.napi_poll);
+        let cost = &host.cost;
+        host.acct.charge(c, Step::NapiPoll, 1, 0, cost.napi_poll);
         // Tx completions.
         while let Some((_, info)) = host.tx.clean_one(*c) {
-            host.charge(c, Step::TxClean, 1, 0, cost.skb_alloc);
+            host.acct.charge(c, Step::TxClean, 1, 0, cost.skb_alloc);
             if let Some((f, off, len)) = info.payload {
                 self.flows[f as usize].sender.zc_ref(off, len as u64, false);
             }
@@ -955,19 +965,22 @@ impl<'o> World<'o> {
             work += 1;
             let len = frame.len() as u64;
             if frame.len() <= copybreak {
-                host.charge(c, Step::Copybreak, 1, len, cost.copy(len));
+                host.acct.charge(c, Step::Copybreak, 1, len, cost.copy(len));
             } else {
-                host.charge(c, Step::RxBuildSkb, 1, len, cost.skb_alloc);
+                host.acct
+                    .charge(c, Step::RxBuildSkb, 1, len, cost.skb_alloc);
             }
-            host.charge(c, Step::RxStack, 1, len, cost.per_packet_rx);
+            host.acct
+                .charge(c, Step::RxStack, 1, len, cost.per_packet_rx);
             if !rx_csum {
                 let n = kernel::ipv4_checksummed_len(&frame) as u64;
                 if n > 0 {
-                    host.charge(c, Step::RxChecksum, 1, n, cost.checksum(n));
+                    host.acct
+                        .charge(c, Step::RxChecksum, 1, n, cost.checksum(n));
                 }
             }
             if self.verify_rx && !kernel::checksums_ok(&frame) {
-                host.note(*c, Step::RxBadChecksum, 1, len);
+                host.acct.note(*c, Step::RxBadChecksum, 1, len);
                 self.free.push(frame);
                 continue;
             }
@@ -1011,15 +1024,15 @@ impl<'o> World<'o> {
         }
         if n > 0 {
             if charge {
-                let cost = host.cost.clone();
-                host.charge(
+                let cost = &host.cost;
+                host.acct.charge(
                     c,
                     Step::RxRefill,
                     n,
                     0,
                     cost.desc_write * n + cost.skb_alloc * n,
                 );
-                host.charge(c, Step::RxDoorbell, 1, 0, cost.doorbell);
+                host.acct.charge(c, Step::RxDoorbell, 1, 0, cost.doorbell);
             }
             host.rx.ring_doorbell();
         }
@@ -1040,14 +1053,16 @@ impl<'o> World<'o> {
                 break;
             };
             let fetched = host.dma.read(&host.cost, now, DESC_SIZE * n as u64);
-            host.note(now, Step::TxDescFetch, n as u64, DESC_SIZE * n as u64);
+            host.acct
+                .note(now, Step::TxDescFetch, n as u64, DESC_SIZE * n as u64);
             let frame = host.tx.info[eop as usize].frame.take().unwrap_or_default();
             let len = frame.len() as u64;
             let ready = host.dma.read(&host.cost, fetched, len);
-            host.note(now, Step::TxDmaRead, 1, len);
+            host.acct.note(now, Step::TxDmaRead, 1, len);
             let dd = host.dma.write(&host.cost, ready, DESC_SIZE);
             host.tx.nic_writeback(first, n, dd);
-            host.note(now, Step::TxWriteback, n as u64, DESC_SIZE * n as u64);
+            host.acct
+                .note(now, Step::TxWriteback, n as u64, DESC_SIZE * n as u64);
             host.staged_bytes += len;
             host.staged.push_back((ready, frame));
             self.raise_irq(h, dd);
@@ -1081,7 +1096,7 @@ impl<'o> World<'o> {
             return;
         };
         host.staged_bytes -= frame.len() as u64;
-        host.note(t, Step::WireTx, 1, frame.len() as u64);
+        host.acct.note(t, Step::WireTx, 1, frame.len() as u64);
         if self.want_frames {
             self.obs.frame(h, t, Direction::Out, &frame);
         }
@@ -1135,16 +1150,16 @@ impl<'o> World<'o> {
         }
         let host = &mut self.hosts[h];
         let len = frame.len() as u64;
-        host.note(t, Step::WireRx, 1, len);
+        host.acct.note(t, Step::WireRx, 1, len);
         if host.rx.nic_slot().is_none() || frame.len() > host.rx.buf_len {
-            host.note(t, Step::RxRingDrop, 1, len);
+            host.acct.note(t, Step::RxRingDrop, 1, len);
             self.free.push(frame);
             return;
         }
         let written = host.dma.write(&host.cost, t, len);
-        host.note(t, Step::RxDmaWrite, 1, len);
+        host.acct.note(t, Step::RxDmaWrite, 1, len);
         let dd = host.dma.write(&host.cost, written, DESC_SIZE);
-        host.note(t, Step::RxWriteback, 1, DESC_SIZE);
+        host.acct.note(t, Step::RxWriteback, 1, DESC_SIZE);
         let (_, old) = host.rx.nic_write(frame, dd);
         self.free.push(old);
         self.raise_irq(h, dd);
@@ -1208,7 +1223,7 @@ impl<'o> World<'o> {
             }
             hosts.push(HostReport {
                 name: host.name.clone(),
-                counters: host.counters.clone(),
+                counters: host.acct.counters.clone(),
                 cpu_busy_ns: host.cpu_busy,
                 pool_peak_in_use: peak,
                 leaked_buffers: leaked,
@@ -1302,7 +1317,7 @@ fn wake_app(q: &mut EventQueue<Ev>, pending: &mut bool, at: Nanos, f: usize, rec
 fn reap_errqueue(host: &mut Host, s: &mut Sender, c: &mut Nanos) {
     while let Some((lo, hi)) = s.errqueue.pop_front() {
         let sc = host.cost.syscall;
-        host.charge(
+        host.acct.charge(
             c,
             Step::ErrqueueSyscall,
             1,
@@ -1312,7 +1327,7 @@ fn reap_errqueue(host: &mut Host, s: &mut Sender, c: &mut Nanos) {
     }
     for id in s.completed_buffers.drain(..) {
         s.pool.release(id);
-        host.note(*c, Step::BufferReturned, 1, 0);
+        host.acct.note(*c, Step::BufferReturned, 1, 0);
     }
 }
 
@@ -1362,10 +1377,12 @@ fn build_host(id: u8, hc: &HostConfig, sc: &Scenario, rng: &mut Rng, events: boo
         tx_stopped: false,
         cpu_free: 0,
         cpu_busy: 0,
-        counters: Counters::default(),
+        acct: Acct {
+            id,
+            counters: Counters::default(),
+            events: events.then(Vec::new),
+        },
         poll_at: None,
-        events: events.then(Vec::new),
-        id,
     }
 }
 
