@@ -1,6 +1,6 @@
 //! Application buffers and the pool they come from.
 //!
-//! Owns the sending application's buffers: their bytes, their alignment (and
+//! Owns the sending application's buffers: their size, their alignment (and
 //! so how many pages they span) and their lifecycle — free, in use by the
 //! application, pending (owned by the kernel until a zero-copy completion),
 //! and back in the pool. Owns the pool's tallies: peak in use, waits, and
@@ -35,11 +35,12 @@ pub enum BufferState {
     Pending,
 }
 
-/// One application buffer.
+/// One application buffer. Its bytes are produced when the kernel takes
+/// them (see `syscall::DataSource`); the model keeps its place and state.
 #[derive(Debug)]
 pub struct AppBuffer {
     pub id: u32,
-    pub data: Vec<u8>,
+    pub size: usize,
     /// Offset of byte 0 within its first page (from the alignment).
     pub page_offset: u64,
     pub state: BufferState,
@@ -62,7 +63,7 @@ impl BufferPool {
         let bufs = (0..count)
             .map(|id| AppBuffer {
                 id,
-                data: vec![0; size],
+                size,
                 page_offset,
                 state: BufferState::Free,
             })

@@ -12,6 +12,7 @@
 //! on the host's CPU, calls smoltcp, and charges the costs.
 
 use std::collections::VecDeque;
+use std::hash::Hasher;
 use twox_hash::XxHash3_64;
 
 use crate::buffer::{BufferPool, PAGE_SIZE};
@@ -32,38 +33,75 @@ const DATA_BLOCK: usize = 1 << 20;
 /// The characters application data is made of.
 const DATA_ALPHABET: &[u8; 64] =
     b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.";
+/// The stream is made of segments of this many bytes, each cut from the
+/// random block at its own seeded offset.
+const DATA_SEGMENT: u64 = 64 * 1024;
 
-/// The sending application's data: pseudo-random printable text, cut from a
-/// seeded random block at seeded offsets, so that every write carries
-/// different bytes and producing them costs a memcpy rather than an RNG call
-/// per word. Text, not arbitrary binary, so that Wireshark's heuristic
-/// dissectors do not mistake the payload for some binary protocol and flag
-/// it malformed.
+/// The sending application's data: pseudo-random printable text. Byte `o`
+/// of the stream is a pure function of the seed and `o`: segment
+/// `o / DATA_SEGMENT` is a slice of a seeded random block at a seeded,
+/// cache-line aligned offset. Producing bytes costs a memcpy, and the hash
+/// of what should arrive can be computed on its own (on another core, while
+/// the model runs) without replaying the run. Text, not arbitrary binary, so
+/// that Wireshark's heuristic dissectors do not mistake the payload for some
+/// binary protocol and flag it malformed.
+#[derive(Clone)]
 pub struct DataSource {
-    block: Vec<u8>,
-    rng: Rng,
+    block: std::sync::Arc<Vec<u8>>,
+    seed: u64,
 }
 
 impl DataSource {
-    pub fn new(mut rng: Rng) -> DataSource {
+    pub fn new(seed: u64) -> DataSource {
         let mut block = vec![0; DATA_BLOCK];
-        rng.fill(&mut block);
+        Rng::new(seed).fill(&mut block);
         for b in &mut block {
             *b = DATA_ALPHABET[(*b & 63) as usize];
         }
-        DataSource { block, rng }
+        DataSource {
+            block: std::sync::Arc::new(block),
+            seed,
+        }
     }
 
-    /// Fills `buf` with the next bytes of the stream.
-    pub fn fill(&mut self, buf: &mut [u8]) {
-        let mut done = 0;
-        while done < buf.len() {
-            // Cache-line aligned source: the copy runs at full speed.
-            let from = self.rng.below(DATA_BLOCK as u64 / 64) as usize * 64;
-            let n = (DATA_BLOCK - from).min(buf.len() - done);
-            buf[done..done + n].copy_from_slice(&self.block[from..from + n]);
-            done += n;
+    /// Where segment `k` starts in the block.
+    fn segment_start(&self, k: u64) -> usize {
+        let slots = (DATA_BLOCK as u64 - DATA_SEGMENT) / 64 + 1;
+        let mut z = self.seed ^ k.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        ((z % slots) * 64) as usize
+    }
+
+    /// Calls `f` with the pieces of the block that make up stream bytes
+    /// `[offset, offset + len)`, in order.
+    fn pieces(&self, offset: u64, len: u64, mut f: impl FnMut(&[u8])) {
+        let (mut at, end) = (offset, offset + len);
+        while at < end {
+            let k = at / DATA_SEGMENT;
+            let within = at % DATA_SEGMENT;
+            let n = (DATA_SEGMENT - within).min(end - at);
+            let from = self.segment_start(k) + within as usize;
+            f(&self.block[from..from + n as usize]);
+            at += n;
         }
+    }
+
+    /// Writes stream bytes `[offset, offset + buf.len())` into `buf`.
+    pub fn fill(&self, offset: u64, buf: &mut [u8]) {
+        let mut done = 0;
+        self.pieces(offset, buf.len() as u64, |p| {
+            buf[done..done + p.len()].copy_from_slice(p);
+            done += p.len();
+        });
+    }
+
+    /// xxh3-64 of the first `len` bytes of the stream.
+    pub fn hash(&self, len: u64) -> u64 {
+        let mut h = XxHash3_64::new();
+        self.pieces(0, len, |p| h.write(p));
+        h.finish()
     }
 }
 
@@ -128,7 +166,6 @@ pub struct Sender {
     pub pool: BufferPool,
     pub current: Option<WriteOp>,
     pub data: DataSource,
-    pub hash: XxHash3_64,
     pub writes: u64,
     pub first_write: Option<Nanos>,
     /// The socket's write queue of sk_buff records.
@@ -151,7 +188,7 @@ pub struct Sender {
 
 impl Sender {
     /// A sender whose sk_buffs hold at most `mss` bytes each.
-    pub fn new(cfg: &FlowConfig, data: Rng, mss: u32) -> Sender {
+    pub fn new(cfg: &FlowConfig, data: DataSource, mss: u32) -> Sender {
         let count = match cfg.buffer.pool {
             PoolKind::None => 1,
             PoolKind::Fixed => cfg.buffer.pool_size,
@@ -167,8 +204,7 @@ impl Sender {
             max_sent_end: 0,
             pool: BufferPool::new(count, size, cfg.buffer.align.page_offset()),
             current: None,
-            data: DataSource::new(data),
-            hash: XxHash3_64::new(),
+            data,
             writes: 0,
             first_write: None,
             write_queue: WriteQueue::new(),
@@ -311,20 +347,37 @@ mod tests {
     }
 
     #[test]
-    fn data_source_is_seeded_and_never_repeats_a_write() {
-        let mut a = DataSource::new(Rng::new(3));
-        let mut b = DataSource::new(Rng::new(3));
-        let (mut x, mut y, mut z) = (vec![0; 3 << 20], vec![0; 3 << 20], vec![0; 3 << 20]);
-        a.fill(&mut x);
-        b.fill(&mut y);
-        assert_eq!(x, y);
-        a.fill(&mut z);
-        assert_ne!(x, z);
+    fn data_is_a_function_of_seed_and_offset_alone() {
+        let a = DataSource::new(3);
+        let mut whole = vec![0; 200_000];
+        a.fill(0, &mut whole);
+        // Any split of the stream gives the same bytes.
+        let mut parts = vec![0; 200_000];
+        a.fill(0, &mut parts[..70_001]);
+        a.fill(70_001, &mut parts[70_001..]);
+        assert_eq!(whole, parts);
+        assert_ne!(whole[..65536], whole[65536..131072], "segments differ");
+        let mut other = vec![0; 200_000];
+        DataSource::new(4).fill(0, &mut other);
+        assert_ne!(whole, other);
+        assert!(whole
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.".contains(b)));
+    }
+
+    #[test]
+    fn stream_hash_is_the_hash_of_the_bytes() {
+        let a = DataSource::new(9);
+        let mut bytes = vec![0; 150_000];
+        a.fill(0, &mut bytes);
+        let mut h = XxHash3_64::new();
+        h.write(&bytes);
+        assert_eq!(a.hash(150_000), h.finish());
     }
 
     #[test]
     fn zero_copy_send_completes_only_after_ack_and_clone_free() {
-        let mut s = Sender::new(&flow(SendPath::MsgZerocopy), Rng::new(1), 1448);
+        let mut s = Sender::new(&flow(SendPath::MsgZerocopy), DataSource::new(1), 1448);
         s.zc.push_back(zc_send(0, 0, 100));
         s.zc_ref(10, 50, true);
         s.acked = 100;
@@ -336,7 +389,7 @@ mod tests {
 
     #[test]
     fn consecutive_completions_merge_into_one_range() {
-        let mut s = Sender::new(&flow(SendPath::MsgZerocopy), Rng::new(1), 1448);
+        let mut s = Sender::new(&flow(SendPath::MsgZerocopy), DataSource::new(1), 1448);
         for i in 0..3 {
             s.zc.push_back(zc_send(i, i as u64 * 100, (i as u64 + 1) * 100));
         }
@@ -350,7 +403,7 @@ mod tests {
 
     #[test]
     fn stream_offset_survives_sequence_wraparound() {
-        let mut s = Sender::new(&flow(SendPath::Write), Rng::new(1), 1448);
+        let mut s = Sender::new(&flow(SendPath::Write), DataSource::new(1), 1448);
         s.isn = Some(u32::MAX - 10);
         assert_eq!(s.stream_offset(u32::MAX - 9), Some(0));
         s.acked = 5_000_000_000;

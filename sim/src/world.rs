@@ -35,7 +35,7 @@ use crate::nic::{
 use crate::report::{FlowReport, HostReport, Latency, Outcome, RunReport, WireReport};
 use crate::skb::FragMem;
 use crate::syscall::{
-    Receiver, SendState, Sender, WriteOp, ZcSend, KERNEL_FRAG_BASE, PAGE_FRAG_SIZE,
+    DataSource, Receiver, SendState, Sender, WriteOp, ZcSend, KERNEL_FRAG_BASE, PAGE_FRAG_SIZE,
 };
 use crate::wire::{Link, Verdict};
 
@@ -237,6 +237,16 @@ pub fn run(scenario: &Scenario, obs: &mut dyn Observer) -> Result<RunReport, Run
     Ok(w.run())
 }
 
+/// xxh3-64 of what each flow's sender will write, computed on another
+/// thread while the model runs (the data is a pure function of its seed).
+fn expected_hashes(flows: &[Flow]) -> std::thread::JoinHandle<Vec<u64>> {
+    let jobs: Vec<(DataSource, u64)> = flows
+        .iter()
+        .map(|f| (f.sender.data.clone(), f.sender.total))
+        .collect();
+    std::thread::spawn(move || jobs.iter().map(|(d, n)| d.hash(*n)).collect())
+}
+
 impl<'o> World<'o> {
     pub fn new(scenario: &Scenario, obs: &'o mut dyn Observer) -> Result<World<'o>, RunError> {
         scenario.validate()?;
@@ -279,7 +289,7 @@ impl<'o> World<'o> {
                 local_port: fc.port,
                 remote_port: client_port,
             });
-            let data = Rng::new(rng.next_u64());
+            let data = DataSource::new(rng.next_u64());
             flows.push(Flow {
                 from: fc.from,
                 to: fc.to,
@@ -329,6 +339,7 @@ impl<'o> World<'o> {
     /// Runs until every flow is done, nothing is left to do, or the time
     /// limit is reached.
     pub fn run(&mut self) -> RunReport {
+        let expected = expected_hashes(&self.flows);
         let limit = self.scenario.time_limit;
         let mut outcome = None;
         while let Some((t, ev)) = self.q.pop() {
@@ -360,7 +371,8 @@ impl<'o> World<'o> {
                 Outcome::Ok
             }
         });
-        self.report(outcome)
+        let expected = expected.join().unwrap_or_default();
+        self.report(outcome, &expected)
     }
 
     fn flush_events(&mut self) {
@@ -607,12 +619,6 @@ impl<'o> World<'o> {
                             continue;
                         };
                         let len = s.write_size.min(s.total - s.issued);
-                        if s.path == SendPath::MsgZerocopy {
-                            // The NIC will read these very bytes.
-                            let buf = &mut s.pool.get_mut(id).data[..len as usize];
-                            s.data.fill(buf);
-                            s.hash.write(buf);
-                        }
                         let step = match s.path {
                             SendPath::Write => Step::WriteSyscall,
                             SendPath::MsgZerocopy => Step::SendmsgSyscall,
@@ -648,36 +654,25 @@ impl<'o> World<'o> {
                     let room = (sock.send_capacity() - sock.send_queue()) as u64;
                     let n = room.min(op.len - op.done);
                     if n > 0 {
-                        let queued = match s.path {
-                            // The copy path's bytes only matter once copied:
-                            // the simulator writes them straight into
-                            // smoltcp's buffer (copy_from_user is charged
-                            // below all the same).
-                            SendPath::Write => {
-                                let mut q = 0;
-                                while q < n {
-                                    let (data, hash) = (&mut s.data, &mut s.hash);
-                                    let got = sock
-                                        .send(|buf| {
-                                            let k = buf.len().min((n - q) as usize);
-                                            data.fill(&mut buf[..k]);
-                                            hash.write(&buf[..k]);
-                                            (k, k)
-                                        })
-                                        .unwrap_or(0);
-                                    if got == 0 {
-                                        break;
-                                    }
-                                    q += got as u64;
-                                }
-                                q
+                        // The application's bytes enter the stack's buffer
+                        // here, whichever path models how they got there:
+                        // the simulator moves bytes once, the model charges
+                        // copy_from_user or get_user_pages_fast below.
+                        let mut queued = 0;
+                        while queued < n {
+                            let (data, at) = (&s.data, s.issued + queued);
+                            let got = sock
+                                .send(|buf| {
+                                    let k = buf.len().min((n - queued) as usize);
+                                    data.fill(at, &mut buf[..k]);
+                                    (k, k)
+                                })
+                                .unwrap_or(0);
+                            if got == 0 {
+                                break;
                             }
-                            SendPath::MsgZerocopy => {
-                                let from = op.done as usize..(op.done + n) as usize;
-                                let buf = &s.pool.get(op.buffer).data[from];
-                                sock.send_slice(buf).unwrap_or(0) as u64
-                            }
-                        };
+                            queued += got as u64;
+                        }
                         debug_assert_eq!(queued, n);
                         let seq = op.start + op.done;
                         match s.path {
@@ -1178,7 +1173,8 @@ impl<'o> World<'o> {
 
     // ----- Report -----------------------------------------------------
 
-    fn report(&mut self, outcome: Outcome) -> RunReport {
+    /// The report; `expected[i]` is the hash of flow `i`'s whole stream.
+    fn report(&mut self, outcome: Outcome, expected: &[u64]) -> RunReport {
         let mut flows = Vec::new();
         let mut outcome = outcome;
         for (i, fl) in self.flows.iter().enumerate() {
@@ -1192,7 +1188,10 @@ impl<'o> World<'o> {
                 recv: "read",
                 bytes_sent: s.issued,
                 bytes_received: r.received,
-                sent_hash: s.hash.finish(),
+                sent_hash: match expected.get(i) {
+                    Some(&h) if s.issued == s.total => h,
+                    _ => s.data.hash(s.issued),
+                },
                 received_hash: r.hash.finish(),
                 writes: s.writes,
                 reads: r.reads,
@@ -1208,7 +1207,6 @@ impl<'o> World<'o> {
             if outcome == Outcome::Ok && !fr.integrity_ok() {
                 outcome = Outcome::Integrity;
             }
-            let _ = i;
             flows.push(fr);
         }
         let mut hosts = Vec::new();
