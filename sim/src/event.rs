@@ -209,6 +209,10 @@ steps! {
     RxDoorbell => ("napi", Doorbell, Driver, "writel(RDT)"),
     /// A frame through IP and TCP input.
     RxStack => ("tcp", Protocol, Stack, "netif_receive_skb -> ip_rcv -> tcp_v4_rcv"),
+    /// A data segment that arrived ahead of a gap.
+    RxOutOfOrder => ("tcp", Protocol, None, "tcp_data_queue_ofo"),
+    /// A data segment whose bytes were all queued already.
+    RxDuplicate => ("tcp", Drop, None, "tcp_data_queue (duplicate dropped)"),
     /// IP and TCP checksums verified by the CPU.
     RxChecksum => ("tcp", Checksum, Checksum, "ip_fast_csum + tcp_checksum_complete (software)"),
     /// A frame the stack rejected because a checksum was wrong.
@@ -219,6 +223,8 @@ steps! {
     RcvWait => ("socket->app", Wait, None, "sk_wait_data"),
     /// Kernel bytes copied into the user buffer.
     CopyToUser => ("socket->app", Copy, Copy, "copy_to_user (skb_copy_datagram_iter)"),
+    /// Receive-queue sk_buffs the reads consumed, freed.
+    RxSkbFree => ("socket->app", Free, Stack, "tcp_recvmsg -> tcp_eat_recv_skb"),
     /// The last reference to zero-copy data dropped: pages released.
     PutUserPages => ("completion", Unpin, Pin, "skb_release_data -> put_page"),
     /// A completion queued (or merged) on the socket's error queue.

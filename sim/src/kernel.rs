@@ -212,6 +212,27 @@ pub fn ipv4_checksummed_len(frame: &[u8]) -> usize {
     u16::from_be_bytes([frame[16], frame[17]]) as usize
 }
 
+/// The TCP header fields NAPI needs for the receive queue, read straight
+/// from the bytes of an IPv4/TCP frame: (source port, destination port,
+/// sequence number, payload length, SYN). `None` for anything else.
+pub fn tcp_segment(frame: &[u8]) -> Option<(u16, u16, u32, usize, bool)> {
+    if frame.len() < HEADERS_MIN || frame[12..14] != [0x08, 0x00] || frame[23] != 6 {
+        return None;
+    }
+    let ihl = ((frame[14] & 0x0f) as usize) * 4;
+    let total = u16::from_be_bytes([frame[16], frame[17]]) as usize;
+    let t = 14 + ihl;
+    if frame.len() < t + 20 || total < ihl + 20 {
+        return None;
+    }
+    let be16 = |i: usize| u16::from_be_bytes([frame[i], frame[i + 1]]);
+    let seq = u32::from_be_bytes([frame[t + 4], frame[t + 5], frame[t + 6], frame[t + 7]]);
+    let thl = ((frame[t + 12] >> 4) as usize) * 4;
+    let syn = frame[t + 13] & 0x02 != 0;
+    let payload = total.checked_sub(ihl + thl)?;
+    Some((be16(t), be16(t + 2), seq, payload, syn))
+}
+
 /// Verifies the IPv4 header checksum and the TCP checksum of a frame, as
 /// the stack does in software (`ip_fast_csum`, `tcp_checksum_complete`).
 /// Non-IPv4 frames pass.
@@ -296,6 +317,7 @@ mod tests {
         assert_eq!(&f[d.payload_offset..], &[1, 2, 3, 4]);
         assert_eq!(d.checksummed, 44);
         assert_eq!(ipv4_checksummed_len(&f), 44);
+        assert_eq!(tcp_segment(&f), Some((49152, 5001, 0x01020304, 4, false)));
     }
 
     #[test]
@@ -310,5 +332,7 @@ mod tests {
     fn garbage_is_not_tcp() {
         assert!(!dissect(&[0u8; 10]).tcp);
         assert!(!dissect(&[0xffu8; 100]).tcp);
+        assert_eq!(tcp_segment(&[0xffu8; 100]), None);
+        assert_eq!(tcp_segment(&[0u8; 10]), None);
     }
 }

@@ -7,6 +7,10 @@
 //! `tcp_sendmsg`, mapped by the driver into Tx descriptors, freed by
 //! `tcp_clean_rtx_queue` once TCP has the bytes acknowledged.
 //!
+//! Owns [`ReceiveQueue`] too: the data sk_buffs NAPI delivered to a socket
+//! (`sk_receive_queue`, in order, and the out-of-order queue), freed as the
+//! application's reads pass them.
+//!
 //! Does not hold the bytes: smoltcp keeps the protocol's copy in its own
 //! ring; these records say where a Linux kernel would hold them. Records are
 //! fixed-size (no allocation per sk_buff once the queue has grown).
@@ -239,6 +243,89 @@ impl WriteQueue {
     }
 }
 
+/// What `tcp_data_queue` did with a data segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RxQueued {
+    /// Appended to the receive queue (and maybe pulled ofo segments after it).
+    InOrder,
+    /// Held on the out-of-order queue (`tcp_data_queue_ofo`).
+    OutOfOrder,
+    /// Every byte was already queued: dropped (`tcp_drop` of a duplicate).
+    Duplicate,
+}
+
+/// A socket's receive side: in-order sk_buffs waiting for the application,
+/// and out-of-order ones waiting for the gap before them to fill.
+#[derive(Debug, Default)]
+pub struct ReceiveQueue {
+    /// (stream offset, length) of each queued sk_buff.
+    queue: VecDeque<(u64, u32)>,
+    ofo: std::collections::BTreeMap<u64, u32>,
+    /// Next stream offset expected (`rcv_nxt`).
+    rcv_nxt: u64,
+    /// Most sk_buffs queued at once (in order and out of order).
+    pub peak: usize,
+}
+
+impl ReceiveQueue {
+    /// `tcp_data_queue`: segment `[seq, seq + len)` arrives.
+    pub fn arrive(&mut self, seq: u64, len: u32) -> RxQueued {
+        let end = seq + len as u64;
+        let verdict = if end <= self.rcv_nxt {
+            RxQueued::Duplicate
+        } else if seq > self.rcv_nxt {
+            let e = self.ofo.entry(seq).or_insert(0);
+            *e = (*e).max(len);
+            RxQueued::OutOfOrder
+        } else {
+            self.queue.push_back((seq, len));
+            self.rcv_nxt = end;
+            // tcp_ofo_queue: segments the gap was waiting for move over.
+            while let Some((&s, &l)) = self.ofo.first_key_value() {
+                if s > self.rcv_nxt {
+                    break;
+                }
+                self.ofo.pop_first();
+                if s + l as u64 > self.rcv_nxt {
+                    self.queue.push_back((s, l));
+                    self.rcv_nxt = s + l as u64;
+                }
+            }
+            RxQueued::InOrder
+        };
+        self.peak = self.peak.max(self.queue.len() + self.ofo.len());
+        verdict
+    }
+
+    /// The application has read up to stream offset `read`: frees the
+    /// sk_buffs it has wholly consumed (`sk_eat_skb`). Returns how many.
+    pub fn consume_to(&mut self, read: u64) -> u64 {
+        let mut freed = 0;
+        while self
+            .queue
+            .front()
+            .is_some_and(|&(s, l)| s + l as u64 <= read)
+        {
+            self.queue.pop_front();
+            freed += 1;
+        }
+        freed
+    }
+
+    pub fn len(&self) -> usize {
+        self.queue.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.queue.is_empty() && self.ofo.is_empty()
+    }
+
+    /// Next stream offset expected.
+    pub fn rcv_nxt(&self) -> u64 {
+        self.rcv_nxt
+    }
+}
+
 /// Counts the sk_buffs `tcp_sendmsg` allocates: a new one whenever the tail
 /// sk_buff holds `size_goal` bytes (one MSS without GSO).
 #[derive(Debug)]
@@ -324,6 +411,21 @@ mod tests {
         let mut n = 0;
         assert!(q.map(0, 18, |_, _, _| n += 1));
         assert_eq!(n, MAX_SKB_FRAGS);
+    }
+
+    #[test]
+    fn out_of_order_segments_wait_for_the_gap() {
+        let mut q = ReceiveQueue::default();
+        assert_eq!(q.arrive(0, 100), RxQueued::InOrder);
+        assert_eq!(q.arrive(200, 100), RxQueued::OutOfOrder);
+        assert_eq!(q.len(), 1);
+        assert_eq!(q.arrive(100, 100), RxQueued::InOrder);
+        assert_eq!(q.len(), 3, "the ofo segment moved over");
+        assert_eq!(q.arrive(50, 100), RxQueued::Duplicate);
+        assert_eq!(q.consume_to(150), 1);
+        assert_eq!(q.consume_to(300), 2);
+        assert!(q.is_empty());
+        assert_eq!(q.peak, 3);
     }
 
     #[test]

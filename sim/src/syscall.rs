@@ -18,7 +18,7 @@ use twox_hash::XxHash3_64;
 use crate::buffer::{BufferPool, PAGE_SIZE};
 use crate::config::{FlowConfig, PoolKind, SendPath};
 use crate::engine::{Nanos, Rng};
-use crate::skb::{SkbCounter, WriteQueue};
+use crate::skb::{ReceiveQueue, RxQueued, SkbCounter, WriteQueue};
 
 /// Modelled virtual address of the first application buffer.
 const USER_BUFFER_BASE: u64 = 0x7f00_0000_0000;
@@ -290,6 +290,10 @@ impl Sender {
 /// A receiving application and its socket's receive-side bookkeeping.
 pub struct Receiver {
     pub read_size: usize,
+    /// The socket's receive queue of sk_buff records.
+    pub rcv_queue: ReceiveQueue,
+    /// The peer's ISN, learnt from its SYN.
+    pub peer_isn: Option<u32>,
     pub received: u64,
     pub hash: XxHash3_64,
     pub reads: u64,
@@ -300,10 +304,31 @@ pub struct Receiver {
 }
 
 impl Receiver {
+    /// `tcp_data_queue` for a segment with sequence number `seq` and `len`
+    /// payload bytes (a SYN teaches the ISN). `None` for a segment with no
+    /// payload or before the SYN.
+    pub fn segment(&mut self, seq: u32, len: usize, syn: bool) -> Option<RxQueued> {
+        if syn {
+            self.peer_isn = Some(seq);
+            return None;
+        }
+        let isn = self.peer_isn?;
+        if len == 0 {
+            return None;
+        }
+        let base = self.rcv_queue.rcv_nxt();
+        let rel = seq.wrapping_sub(isn.wrapping_add(1));
+        let delta = rel.wrapping_sub(base as u32) as i32 as i64;
+        let off = (base as i64 + delta).max(0) as u64;
+        Some(self.rcv_queue.arrive(off, len as u32))
+    }
+
     pub fn new(cfg: &FlowConfig) -> Receiver {
         let size = cfg.read_size.min(cfg.bytes.min(u32::MAX as u64) as u32) as usize;
         Receiver {
             read_size: size,
+            rcv_queue: ReceiveQueue::default(),
+            peer_isn: None,
             received: 0,
             hash: XxHash3_64::new(),
             reads: 0,

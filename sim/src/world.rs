@@ -33,7 +33,7 @@ use crate::nic::{
     Dma, RxRing, TxRing, CMD_EOP, CMD_RS, DESC_SIZE, MAX_DESC_PER_FRAME, TX_FIFO_BYTES,
 };
 use crate::report::{FlowReport, HostReport, Latency, Outcome, RunReport, WireReport};
-use crate::skb::FragMem;
+use crate::skb::{FragMem, RxQueued};
 use crate::syscall::{
     DataSource, Receiver, SendState, Sender, WriteOp, ZcSend, KERNEL_FRAG_BASE, PAGE_FRAG_SIZE,
 };
@@ -787,6 +787,11 @@ impl<'o> World<'o> {
         let cost = &host.cost;
         host.acct.charge(c, Step::ReadSyscall, 1, n, cost.syscall);
         host.acct.charge(c, Step::CopyToUser, 1, n, cost.copy(n));
+        let eaten = r.rcv_queue.consume_to(r.received + n);
+        if eaten > 0 {
+            host.acct
+                .charge(c, Step::RxSkbFree, eaten, 0, cost.skb_alloc * eaten);
+        }
         r.received += n;
         r.reads += 1;
         r.last_read = *c;
@@ -978,6 +983,24 @@ impl<'o> World<'o> {
                 host.acct.note(*c, Step::RxBadChecksum, 1, len);
                 self.free.push(frame);
                 continue;
+            }
+            // tcp_v4_rcv -> tcp_data_queue: the socket's receive queue.
+            if let Some((sp, dp, seq, len, syn)) = kernel::tcp_segment(&frame) {
+                let ep = host.endpoints.iter().find(|e| {
+                    e.role == Role::Receiver && e.local_port == dp && e.remote_port == sp
+                });
+                if let Some(ep) = ep {
+                    let r = &mut self.flows[ep.flow as usize].receiver;
+                    match r.segment(seq, len, syn) {
+                        Some(RxQueued::OutOfOrder) => {
+                            host.acct.note(*c, Step::RxOutOfOrder, 1, len as u64)
+                        }
+                        Some(RxQueued::Duplicate) => {
+                            host.acct.note(*c, Step::RxDuplicate, 1, len as u64)
+                        }
+                        _ => {}
+                    }
+                }
             }
             host.rx_in.push_back(frame);
         }
@@ -1439,5 +1462,39 @@ pub(crate) mod tests {
         assert_eq!(s.pinned_pages(), s.unpinned_pages());
         assert_eq!(s.completions(), 16);
         assert_eq!(s.leaked_buffers, 0);
+    }
+
+    #[test]
+    fn faults_are_recovered_and_queues_drain() {
+        let mut sc = scenario(4 << 20, 65536, SendPath::MsgZerocopy);
+        sc.link.faults = Faults {
+            loss: 0.003,
+            duplicate: 0.01,
+            reorder: 0.01,
+            reorder_delay: 50_000,
+            corrupt: 0.003,
+        };
+        // smoltcp's minimum RTO is 1 s (RFC 6298): losses cost virtual time.
+        sc.time_limit = 600_000_000_000;
+        let mut obs = NoObserver;
+        let mut w = World::new(&sc, &mut obs).unwrap();
+        w.check_invariants = true;
+        let r = w.run();
+        assert_eq!(r.outcome, Outcome::Ok, "{r:#?}");
+        assert!(r.flows[0].integrity_ok());
+        assert!(r.flows[0].retransmitted_segments > 0);
+        assert!(r.wire.dropped > 0 && r.wire.corrupted > 0 && r.wire.duplicated > 0);
+        let rx = &r.hosts[1].counters;
+        assert!(rx.get(Step::RxBadChecksum).count > 0, "corruption caught");
+        assert!(rx.get(Step::RxOutOfOrder).count > 0);
+        assert!(rx.get(Step::RxDuplicate).count > 0);
+        // Every sk_buff freed, every page reference dropped.
+        assert!(w.flows[0].receiver.rcv_queue.is_empty());
+        assert!(w.flows[0].sender.write_queue.is_empty());
+        assert_eq!(r.hosts[0].pinned_pages(), r.hosts[0].unpinned_pages());
+        assert!(
+            rx.get(Step::RxSkbFree).count > 2800,
+            "a 4 MiB stream is ~2900 skbs"
+        );
     }
 }
