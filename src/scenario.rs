@@ -179,7 +179,7 @@ const NOT_SUPPORTED_YET: &[Support] = &[
     },
     Support {
         key: "hosts.NAME.nic.offload",
-        runs: Some(&[]),
+        runs: Some(&["tx-checksum", "rx-checksum"]),
         quoted: true,
     },
 ];
@@ -2379,7 +2379,7 @@ bytes = \"1MiB\"
                 "[hosts.a]",
                 "nic.offload = [\"tso\"]",
                 "hosts.a.nic.offload[0]",
-                "\"tso\" is not supported yet (this version supports none of them)",
+                "\"tso\" is not supported yet (this version supports \"tx-checksum\" and \"rx-checksum\")",
             ),
         ];
         for (header, line, key, message) in cases {
@@ -2413,7 +2413,7 @@ bytes = \"1MiB\"
     #[test]
     fn offload_names_outside_the_list_are_errors_listing_the_valid_ones() {
         let e = err_with("[hosts.a]", "nic.offload = [\"tx-checksum\", \"lro\"]");
-        assert_eq!(e.key.as_deref(), Some("hosts.a.nic.offload[0]"));
+        assert_eq!(e.key.as_deref(), Some("hosts.a.nic.offload[1]"));
         let e = err_with("[hosts.a]", "nic.offload = [\"lro\"]");
         assert_at(&e, 5, 16, "hosts.a.nic.offload[0]");
         assert_eq!(
@@ -2430,6 +2430,10 @@ bytes = \"1MiB\"
         assert_eq!(not_supported_yet("flow.port", Some("1")), None);
         assert!(not_supported_yet("tap", None).is_some());
         assert!(not_supported_yet("hosts.NAME.nic.offload", Some("gro")).is_some());
+        assert_eq!(
+            not_supported_yet("hosts.NAME.nic.offload", Some("tx-checksum")),
+            None
+        );
     }
 
     // --- not text ----------------------------------------------------------

@@ -159,8 +159,9 @@ steps! {
     GetUserPages => ("app->socket", Pin, Pin, "get_user_pages_fast (skb_zerocopy_iter_stream)"),
     /// The zero-copy completion record for a send.
     ZerocopyAlloc => ("socket", Alloc, Stack, "msg_zerocopy_realloc"),
-    /// A new sk_buff on the write queue.
-    SkbAlloc => ("socket", Alloc, Stack, "tcp_stream_alloc_skb -> tcp_skb_entail"),
+    /// A data sk_buff: one per segment (cut when first transmitted, as
+    /// tcp_fragment leaves Linux without TSO).
+    SkbAlloc => ("socket", Alloc, Stack, "tcp_stream_alloc_skb / tcp_fragment"),
     /// Acknowledged sk_buffs freed from the retransmit queue.
     SkbFreeAcked => ("socket", Free, Stack, "tcp_clean_rtx_queue -> tcp_wmem_free_skb"),
     /// A data segment leaves TCP.
@@ -171,6 +172,9 @@ steps! {
     CtrlXmit => ("tcp", Protocol, Stack, "tcp_send_ack / arp_send -> dev_queue_xmit"),
     /// IP and TCP checksums computed by the CPU.
     TxChecksum => ("tcp", Checksum, Checksum, "ip_send_check + __tcp_v4_send_check (software)"),
+    /// Zero-copy frags copied so the CPU may checksum them (user pages may
+    /// change under a software checksum: Linux's shared-frag rule).
+    ZerocopyChecksumCopy => ("tcp", Copy, Copy, "skb_checksum_help -> __skb_linearize (shared frags)"),
     /// One Tx descriptor written by the driver.
     TxDescPost => ("driver", DescPost, Driver, "e1000_tx_map -> e1000_tx_queue"),
     /// Tail register written after a batch.
@@ -183,6 +187,8 @@ steps! {
     TxDmaRead => ("nic tx", DmaRead, None, "NIC payload DMA read"),
     /// The NIC writes DD back into a Tx descriptor.
     TxWriteback => ("nic tx", DescWriteback, None, "Tx write-back E1000_TXD_STAT_DD"),
+    /// The NIC computes and inserts the IP and TCP checksums.
+    TxChecksumOffload => ("nic tx", Checksum, None, "NIC checksum insertion (CHECKSUM_PARTIAL; e1000 IXSM/TXSM)"),
     /// A frame serialised onto the wire.
     WireTx => ("wire", WireTx, None, "MAC transmit at link rate"),
     /// A frame received from the wire.
@@ -201,6 +207,8 @@ steps! {
     TxClean => ("napi", Free, Driver, "e1000_clean_tx_irq -> napi_consume_skb"),
     /// A small frame copied into a fresh sk_buff.
     Copybreak => ("napi", Copy, Copy, "e1000_copybreak"),
+    /// The NIC checked the frame's checksums.
+    RxChecksumOffload => ("napi", Checksum, None, "e1000_rx_checksum: CHECKSUM_UNNECESSARY"),
     /// An sk_buff built around the DMA buffer.
     RxBuildSkb => ("napi", Alloc, Stack, "napi_build_skb"),
     /// Rx descriptors given back to the NIC.

@@ -15,7 +15,7 @@
 use smoltcp::phy::{self, Checksum, ChecksumCapabilities, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
 use smoltcp::wire::{
-    EthernetFrame, EthernetProtocol, IpProtocol, Ipv4Address, Ipv4Packet, TcpPacket,
+    EthernetFrame, EthernetProtocol, Icmpv4Packet, IpProtocol, Ipv4Address, Ipv4Packet, TcpPacket,
 };
 use std::collections::VecDeque;
 
@@ -233,6 +233,35 @@ pub fn tcp_segment(frame: &[u8]) -> Option<(u16, u16, u32, usize, bool)> {
     Some((be16(t), be16(t + 2), seq, payload, syn))
 }
 
+/// The NIC's checksum insertion: fills the IPv4 header checksum and the
+/// TCP (or ICMP) checksum of a frame the stack left them blank in.
+pub fn fill_checksums(frame: &mut [u8]) {
+    let Ok(mut eth) = EthernetFrame::new_checked(&mut *frame) else {
+        return;
+    };
+    if eth.ethertype() != EthernetProtocol::Ipv4 {
+        return;
+    }
+    let Ok(mut ip) = Ipv4Packet::new_checked(eth.payload_mut()) else {
+        return;
+    };
+    ip.fill_checksum();
+    let (src, dst) = (ip.src_addr(), ip.dst_addr());
+    match ip.next_header() {
+        IpProtocol::Tcp => {
+            if let Ok(mut tcp) = TcpPacket::new_checked(ip.payload_mut()) {
+                tcp.fill_checksum(&src.into(), &dst.into());
+            }
+        }
+        IpProtocol::Icmp => {
+            if let Ok(mut icmp) = Icmpv4Packet::new_checked(ip.payload_mut()) {
+                icmp.fill_checksum();
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Verifies the IPv4 header checksum and the TCP checksum of a frame, as
 /// the stack does in software (`ip_fast_csum`, `tcp_checksum_complete`).
 /// Non-IPv4 frames pass.
@@ -326,6 +355,20 @@ mod tests {
         assert!(checksums_ok(&f));
         f[55] ^= 0x10;
         assert!(!checksums_ok(&f));
+    }
+
+    #[test]
+    fn nic_checksum_insertion_makes_blank_checksums_valid() {
+        let mut f = frame();
+        // Blank both checksums, as the stack leaves them with tx offload.
+        f[24] = 0;
+        f[25] = 0;
+        f[50] = 0;
+        f[51] = 0;
+        assert!(!checksums_ok(&f));
+        fill_checksums(&mut f);
+        assert!(checksums_ok(&f));
+        assert_eq!(f, frame());
     }
 
     #[test]

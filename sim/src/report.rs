@@ -117,8 +117,9 @@ impl HostReport {
     pub fn completions(&self) -> u64 {
         self.counters.kind(Kind::Completion).count
     }
+    /// Bytes the CPU checksummed (the NIC's offloaded checksums excluded).
     pub fn checksum_cpu_bytes(&self) -> u64 {
-        self.counters.kind(Kind::Checksum).bytes
+        self.counters.get(Step::TxChecksum).bytes + self.counters.get(Step::RxChecksum).bytes
     }
     pub fn dma_read_bytes(&self) -> u64 {
         self.counters.kind(Kind::DmaRead).bytes

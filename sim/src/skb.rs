@@ -89,8 +89,7 @@ struct Piece {
 /// cuts a segment short. smoltcp decides the segments here, so the model
 /// keeps unsent bytes as pieces and cuts an sk_buff exactly when a segment
 /// is first transmitted: one sk_buff per segment, as Linux ends up with
-/// without TSO. How many sk_buffs `tcp_sendmsg` allocates is counted by
-/// [`SkbCounter`].
+/// without TSO, so every sk_buff allocated is freed by an ACK.
 #[derive(Debug, Default)]
 pub struct WriteQueue {
     unsent: VecDeque<Piece>,
@@ -148,8 +147,9 @@ impl WriteQueue {
 
     /// `tcp_write_xmit` sends `[off, off + len)` for the first time: cut an
     /// sk_buff for it from the unsent pieces onto the retransmit queue.
-    /// Frags beyond `MAX_SKB_FRAGS` are merged into the last one.
-    fn transmit_new(&mut self, off: u64, len: u64) {
+    /// Frags beyond `MAX_SKB_FRAGS` are merged into the last one. Returns
+    /// whether an sk_buff was cut.
+    fn transmit_new(&mut self, off: u64, len: u64) -> bool {
         let end = off + len;
         let mut skb = SkBuff::new(off);
         while let Some(p) = self.unsent.front_mut() {
@@ -186,9 +186,11 @@ impl WriteQueue {
                 break;
             }
         }
-        if skb.len > 0 {
-            self.rtx.push_back(skb);
+        if skb.len == 0 {
+            return false;
         }
+        self.rtx.push_back(skb);
+        true
     }
 
     /// `tcp_clean_rtx_queue`: frees every sk_buff wholly acknowledged.
@@ -204,14 +206,18 @@ impl WriteQueue {
 
     /// The driver maps a segment's payload `[off, off + len)`: calls
     /// `f(addr, len, mem)` for each frag piece holding it, in order. A
-    /// first transmission is cut into its own sk_buff first. Returns false
-    /// if some of the range is not on the queue any more (acknowledged and
-    /// freed while the frame waited for the driver).
-    pub fn map(&mut self, off: u64, len: u64, mut f: impl FnMut(u64, u64, FragMem)) -> bool {
+    /// first transmission is cut into its own sk_buff first.
+    pub fn map(&mut self, off: u64, len: u64, mut f: impl FnMut(u64, u64, FragMem)) -> Mapped {
         let end = off + len;
-        if self.rtx.back().is_none_or(|s| s.end() <= off) {
-            self.transmit_new(off, len);
-        }
+        let cut = self.rtx.back().is_none_or(|s| s.end() <= off) && self.transmit_new(off, len);
+        let complete = self.map_sent(off, end, &mut f);
+        Mapped { complete, cut }
+    }
+
+    /// Maps `[off, end)` over the retransmit queue; false if part of it is
+    /// not there any more (acknowledged and freed while the frame waited
+    /// for the driver).
+    fn map_sent(&self, off: u64, end: u64, f: &mut impl FnMut(u64, u64, FragMem)) -> bool {
         // A first transmission maps to the newest sk_buff; only
         // retransmissions search.
         let mut i = match self.rtx.back() {
@@ -241,6 +247,15 @@ impl WriteQueue {
         }
         true
     }
+}
+
+/// What [`WriteQueue::map`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mapped {
+    /// Every byte of the range was found in an sk_buff.
+    pub complete: bool,
+    /// A new sk_buff was cut for a first transmission.
+    pub cut: bool,
 }
 
 /// What `tcp_data_queue` did with a data segment.
@@ -326,42 +341,13 @@ impl ReceiveQueue {
     }
 }
 
-/// Counts the sk_buffs `tcp_sendmsg` allocates: a new one whenever the tail
-/// sk_buff holds `size_goal` bytes (one MSS without GSO).
-#[derive(Debug)]
-pub struct SkbCounter {
-    size_goal: u64,
-    tail_room: u64,
-}
-
-impl SkbCounter {
-    pub fn new(size_goal: u32) -> SkbCounter {
-        SkbCounter {
-            size_goal: size_goal.max(1) as u64,
-            tail_room: 0,
-        }
-    }
-
-    /// sk_buffs allocated for `n` more bytes.
-    pub fn append(&mut self, n: u64) -> u64 {
-        let rest = n.saturating_sub(self.tail_room);
-        self.tail_room = self.tail_room.saturating_sub(n);
-        if rest == 0 {
-            return 0;
-        }
-        let allocs = rest.div_ceil(self.size_goal);
-        self.tail_room = allocs * self.size_goal - rest;
-        allocs
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn pieces(q: &mut WriteQueue, off: u64, len: u64) -> Vec<(u64, u64)> {
         let mut v = Vec::new();
-        assert!(q.map(off, len, |a, l, _| v.push((a, l))));
+        assert!(q.map(off, len, |a, l, _| v.push((a, l))).complete);
         v
     }
 
@@ -372,7 +358,8 @@ mod tests {
         assert_eq!(pieces(&mut q, 0, 1000), vec![(0x1000, 1000)]);
         assert_eq!(pieces(&mut q, 1000, 1460), vec![(0x1000 + 1000, 1460)]);
         assert_eq!(q.len(), 2);
-        // A retransmission spanning both maps to both.
+        // A retransmission spanning both maps to both and cuts nothing.
+        assert!(!q.map(500, 1000, |_, _, _| {}).cut);
         assert_eq!(
             pieces(&mut q, 500, 1000),
             vec![(0x1000 + 500, 500), (0x1000 + 1000, 500)]
@@ -398,7 +385,7 @@ mod tests {
         assert_eq!(q.clean_acked(1999), 1);
         assert_eq!(q.clean_acked(2500), 1);
         assert!(q.is_empty());
-        assert!(!q.map(0, 10, |_, _, _| {}));
+        assert!(!q.map(0, 10, |_, _, _| {}).complete);
     }
 
     #[test]
@@ -409,7 +396,14 @@ mod tests {
             q.append(i, i * 8192, 1, FragMem::User { buffer: i as u32 }, 4096);
         }
         let mut n = 0;
-        assert!(q.map(0, 18, |_, _, _| n += 1));
+        let m = q.map(0, 18, |_, _, _| n += 1);
+        assert_eq!(
+            m,
+            Mapped {
+                complete: true,
+                cut: true
+            }
+        );
         assert_eq!(n, MAX_SKB_FRAGS);
     }
 
@@ -426,13 +420,5 @@ mod tests {
         assert_eq!(q.consume_to(300), 2);
         assert!(q.is_empty());
         assert_eq!(q.peak, 3);
-    }
-
-    #[test]
-    fn sendmsg_allocates_an_skb_per_size_goal() {
-        let mut c = SkbCounter::new(1448);
-        assert_eq!(c.append(1000), 1);
-        assert_eq!(c.append(448), 0);
-        assert_eq!(c.append(2897), 3);
     }
 }

@@ -18,7 +18,7 @@ use twox_hash::XxHash3_64;
 use crate::buffer::{BufferPool, PAGE_SIZE};
 use crate::config::{FlowConfig, PoolKind, SendPath};
 use crate::engine::{Nanos, Rng};
-use crate::skb::{ReceiveQueue, RxQueued, SkbCounter, WriteQueue};
+use crate::skb::{ReceiveQueue, RxQueued, WriteQueue};
 
 /// Modelled virtual address of the first application buffer.
 const USER_BUFFER_BASE: u64 = 0x7f00_0000_0000;
@@ -170,7 +170,6 @@ pub struct Sender {
     pub first_write: Option<Nanos>,
     /// The socket's write queue of sk_buff records.
     pub write_queue: WriteQueue,
-    pub skb_count: SkbCounter,
     /// Next free byte of the kernel's page-frag area (copy path).
     pub page_frag_cursor: u64,
     /// ISN of the connection, learnt from the SYN the driver sent.
@@ -187,8 +186,7 @@ pub struct Sender {
 }
 
 impl Sender {
-    /// A sender whose sk_buffs hold at most `mss` bytes each.
-    pub fn new(cfg: &FlowConfig, data: DataSource, mss: u32) -> Sender {
+    pub fn new(cfg: &FlowConfig, data: DataSource) -> Sender {
         let count = match cfg.buffer.pool {
             PoolKind::None => 1,
             PoolKind::Fixed => cfg.buffer.pool_size,
@@ -208,7 +206,6 @@ impl Sender {
             writes: 0,
             first_write: None,
             write_queue: WriteQueue::new(),
-            skb_count: SkbCounter::new(mss),
             page_frag_cursor: KERNEL_FRAG_BASE,
             isn: None,
             closed: false,
@@ -402,7 +399,7 @@ mod tests {
 
     #[test]
     fn zero_copy_send_completes_only_after_ack_and_clone_free() {
-        let mut s = Sender::new(&flow(SendPath::MsgZerocopy), DataSource::new(1), 1448);
+        let mut s = Sender::new(&flow(SendPath::MsgZerocopy), DataSource::new(1));
         s.zc.push_back(zc_send(0, 0, 100));
         s.zc_ref(10, 50, true);
         s.acked = 100;
@@ -414,7 +411,7 @@ mod tests {
 
     #[test]
     fn consecutive_completions_merge_into_one_range() {
-        let mut s = Sender::new(&flow(SendPath::MsgZerocopy), DataSource::new(1), 1448);
+        let mut s = Sender::new(&flow(SendPath::MsgZerocopy), DataSource::new(1));
         for i in 0..3 {
             s.zc.push_back(zc_send(i, i as u64 * 100, (i as u64 + 1) * 100));
         }
@@ -428,7 +425,7 @@ mod tests {
 
     #[test]
     fn stream_offset_survives_sequence_wraparound() {
-        let mut s = Sender::new(&flow(SendPath::Write), DataSource::new(1), 1448);
+        let mut s = Sender::new(&flow(SendPath::Write), DataSource::new(1));
         s.isn = Some(u32::MAX - 10);
         assert_eq!(s.stream_offset(u32::MAX - 9), Some(0));
         s.acked = 5_000_000_000;

@@ -294,7 +294,7 @@ impl<'o> World<'o> {
                 from: fc.from,
                 to: fc.to,
                 port: fc.port,
-                sender: Sender::new(fc, data, scenario.link.mtu - 40),
+                sender: Sender::new(fc, data),
                 receiver: Receiver::new(fc),
                 send_handle,
                 recv_handle,
@@ -688,10 +688,7 @@ impl<'o> World<'o> {
                                 s.write_queue.append(seq, addr, n, mem, PAGE_SIZE);
                             }
                         }
-                        let skbs = s.skb_count.append(n);
                         let cost = &host.cost;
-                        host.acct
-                            .charge(c, Step::SkbAlloc, skbs, n, cost.skb_alloc * skbs);
                         match s.path {
                             SendPath::Write => {
                                 host.acct.charge(c, Step::CopyFromUser, 1, n, cost.copy(n));
@@ -867,6 +864,15 @@ impl<'o> World<'o> {
                     .charge(c, Step::CtrlXmit, 1, 0, cost.per_packet_tx);
             }
             if d.checksummed > 0 && !offloads.tx_checksum {
+                if let Some((f, _, len)) = payload {
+                    if self.flows[f as usize].sender.path == SendPath::MsgZerocopy {
+                        // The user may rewrite the pages under a software
+                        // checksum: Linux copies shared frags first.
+                        let n = len as u64;
+                        host.acct
+                            .charge(c, Step::ZerocopyChecksumCopy, 1, n, cost.copy(n));
+                    }
+                }
                 let n = d.checksummed as u64;
                 host.acct
                     .charge(c, Step::TxChecksum, 1, n, cost.checksum(n));
@@ -904,11 +910,15 @@ impl<'o> World<'o> {
                     descs += 1;
                     at += n;
                 });
+                if mapped.cut {
+                    host.acct
+                        .charge(c, Step::SkbAlloc, 1, len as u64, cost.skb_alloc);
+                }
                 if at < end {
                     // Bytes already acknowledged and freed while the frame
                     // waited in the qdisc (the clone kept them alive), or
                     // frags beyond MAX_SKB_FRAGS: one more descriptor.
-                    debug_assert!(!mapped || descs + 1 == MAX_DESC_PER_FRAME);
+                    debug_assert!(!mapped.complete || descs + 1 == MAX_DESC_PER_FRAME);
                     let addr = KERNEL_FRAG_BASE + at;
                     last = tx.post(addr, (end - at) as u16, CMD_EOP | CMD_RS);
                     descs += 1;
@@ -972,14 +982,22 @@ impl<'o> World<'o> {
             }
             host.acct
                 .charge(c, Step::RxStack, 1, len, cost.per_packet_rx);
-            if !rx_csum {
-                let n = kernel::ipv4_checksummed_len(&frame) as u64;
-                if n > 0 {
+            // Byte-by-byte verification only when the wire can corrupt;
+            // otherwise every frame left a stack or NIC with valid sums.
+            let bad = self.verify_rx && !kernel::checksums_ok(&frame);
+            let n = kernel::ipv4_checksummed_len(&frame) as u64;
+            if n > 0 {
+                if rx_csum {
+                    host.acct.note(*c, Step::RxChecksumOffload, 1, n);
+                }
+                // Without offload, or when the NIC flagged an error
+                // (CHECKSUM_NONE), the stack checks in software.
+                if !rx_csum || bad {
                     host.acct
                         .charge(c, Step::RxChecksum, 1, n, cost.checksum(n));
                 }
             }
-            if self.verify_rx && !kernel::checksums_ok(&frame) {
+            if bad {
                 host.acct.note(*c, Step::RxBadChecksum, 1, len);
                 self.free.push(frame);
                 continue;
@@ -1073,8 +1091,16 @@ impl<'o> World<'o> {
             let fetched = host.dma.read(&host.cost, now, DESC_SIZE * n as u64);
             host.acct
                 .note(now, Step::TxDescFetch, n as u64, DESC_SIZE * n as u64);
-            let frame = host.tx.info[eop as usize].frame.take().unwrap_or_default();
+            let mut frame = host.tx.info[eop as usize].frame.take().unwrap_or_default();
             let len = frame.len() as u64;
+            if host.cfg.nic.offloads.tx_checksum {
+                // CHECKSUM_PARTIAL: the NIC fills in what the stack left.
+                kernel::fill_checksums(&mut frame);
+                let n = kernel::ipv4_checksummed_len(&frame) as u64;
+                if n > 0 {
+                    host.acct.note(now, Step::TxChecksumOffload, 1, n);
+                }
+            }
             let ready = host.dma.read(&host.cost, fetched, len);
             host.acct.note(now, Step::TxDmaRead, 1, len);
             let dd = host.dma.write(&host.cost, ready, DESC_SIZE);
@@ -1491,10 +1517,69 @@ pub(crate) mod tests {
         // Every sk_buff freed, every page reference dropped.
         assert!(w.flows[0].receiver.rcv_queue.is_empty());
         assert!(w.flows[0].sender.write_queue.is_empty());
+        let tx = &r.hosts[0].counters;
+        assert_eq!(
+            tx.get(Step::SkbAlloc).count,
+            tx.get(Step::SkbFreeAcked).count,
+            "every sk_buff allocated is freed"
+        );
         assert_eq!(r.hosts[0].pinned_pages(), r.hosts[0].unpinned_pages());
         assert!(
             rx.get(Step::RxSkbFree).count > 2800,
             "a 4 MiB stream is ~2900 skbs"
         );
+    }
+
+    /// Checks every frame that crosses the wire.
+    struct WireChecker {
+        frames: u64,
+        bad: u64,
+    }
+
+    impl Observer for WireChecker {
+        fn wants_frames(&self) -> bool {
+            true
+        }
+        fn frame(&mut self, _: usize, _: Nanos, _: Direction, frame: &[u8]) {
+            self.frames += 1;
+            if !kernel::checksums_ok(frame) {
+                self.bad += 1;
+            }
+        }
+    }
+
+    #[test]
+    fn checksum_offload_moves_the_work_to_the_nic_and_frames_stay_valid() {
+        for send in [SendPath::Write, SendPath::MsgZerocopy] {
+            let mut sc = scenario(1 << 20, 65536, send);
+            for h in &mut sc.hosts {
+                h.nic.offloads.tx_checksum = true;
+                h.nic.offloads.rx_checksum = true;
+            }
+            let mut obs = WireChecker { frames: 0, bad: 0 };
+            let r = run(&sc, &mut obs).unwrap();
+            assert_eq!(r.outcome, Outcome::Ok);
+            assert!(obs.frames > 700);
+            assert_eq!(obs.bad, 0, "the NIC filled every checksum");
+            for h in &r.hosts {
+                assert_eq!(h.checksum_cpu_bytes(), 0);
+                assert_eq!(h.counters.get(Step::ZerocopyChecksumCopy).count, 0);
+            }
+            assert!(r.hosts[0].counters.get(Step::TxChecksumOffload).bytes > 1 << 20);
+            assert!(r.hosts[1].counters.get(Step::RxChecksumOffload).bytes > 1 << 20);
+        }
+    }
+
+    #[test]
+    fn software_checksum_of_zero_copy_frags_copies_them_first() {
+        let r = run(
+            &scenario(1 << 20, 65536, SendPath::MsgZerocopy),
+            &mut NoObserver,
+        )
+        .unwrap();
+        let s = &r.hosts[0];
+        assert_eq!(s.counters.get(Step::ZerocopyChecksumCopy).bytes, 1 << 20);
+        assert_eq!(s.counters.get(Step::CopyFromUser).bytes, 0);
+        assert!(s.checksum_cpu_bytes() > 1 << 20);
     }
 }

@@ -28,6 +28,8 @@ proptest! {
         pool_size in 1u32..6,
         send in arb_path(),
         seed in 0u64..1000,
+        tx_csum in proptest::bool::ANY,
+        rx_csum in proptest::bool::ANY,
     ) {
         let mut sc = Scenario::two_hosts(bytes, write_size, send);
         sc.seed = seed;
@@ -39,6 +41,8 @@ proptest! {
         for h in &mut sc.hosts {
             h.nic.tx_ring = tx_ring;
             h.nic.rx_ring = rx_ring;
+            h.nic.offloads.tx_checksum = tx_csum;
+            h.nic.offloads.rx_checksum = rx_csum;
         }
         let mut obs = NoObserver;
         let mut w = World::new(&sc, &mut obs).unwrap();

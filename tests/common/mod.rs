@@ -63,3 +63,18 @@ pub fn read_pcapng(path: &Path) -> Vec<(u128, Vec<u8>)> {
     }
     frames
 }
+
+/// A copy of a bundled scenario with NIC offloads turned off, written into
+/// `dir`; returns its path.
+pub fn without_offloads(scenario: &str, dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(root().join(scenario)).expect("bundled scenario");
+    let text = text.replace(
+        r#"offload = ["tx-checksum", "rx-checksum"]"#,
+        "offload = []",
+    );
+    assert!(text.contains("offload = []"), "{scenario} lists offloads");
+    let name = Path::new(scenario).file_name().expect("a file name");
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("temp scenario written");
+    path
+}
