@@ -308,17 +308,6 @@ impl Counters {
     }
 }
 
-/// A byte range of one application buffer that an event concerns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BufferRange {
-    pub flow: u16,
-    /// Application buffer id (unique per flow).
-    pub buffer: u32,
-    /// Offset in the flow's byte stream.
-    pub stream_offset: u64,
-    pub len: u64,
-}
-
 /// One accounted event, as observers see it.
 #[derive(Debug, Clone, Copy)]
 pub struct Event {
@@ -328,10 +317,6 @@ pub struct Event {
     pub count: u64,
     pub bytes: u64,
     pub cpu_ns: u64,
-    /// The application bytes concerned, when the event concerns some.
-    pub range: Option<BufferRange>,
-    /// Ring slot of a descriptor event.
-    pub slot: Option<u16>,
 }
 
 /// Which way a frame crosses a host's port.

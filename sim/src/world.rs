@@ -165,8 +165,6 @@ impl Acct {
                 count,
                 bytes,
                 cpu_ns,
-                range: None,
-                slot: None,
             });
         }
     }
@@ -1581,5 +1579,33 @@ pub(crate) mod tests {
         assert_eq!(s.counters.get(Step::ZerocopyChecksumCopy).bytes, 1 << 20);
         assert_eq!(s.counters.get(Step::CopyFromUser).bytes, 0);
         assert!(s.checksum_cpu_bytes() > 1 << 20);
+    }
+
+    /// Sums events per step, as a trace would see them.
+    struct EventTally {
+        counts: Vec<u64>,
+    }
+
+    impl Observer for EventTally {
+        fn wants_events(&self) -> bool {
+            true
+        }
+        fn event(&mut self, e: &Event) {
+            self.counts[e.step as usize] += e.count;
+        }
+    }
+
+    #[test]
+    fn observers_see_every_counted_event() {
+        let sc = scenario(1 << 20, 65536, SendPath::MsgZerocopy);
+        let mut obs = EventTally {
+            counts: vec![0; Step::COUNT],
+        };
+        let r = run(&sc, &mut obs).unwrap();
+        for &step in Step::ALL {
+            let counted: u64 = r.hosts.iter().map(|h| h.counters.get(step).count).sum();
+            assert_eq!(obs.counts[step as usize], counted, "{step:?}");
+        }
+        assert!(obs.counts[Step::GetUserPages as usize] > 0);
     }
 }
