@@ -502,22 +502,7 @@ impl<'a, 'i> Field<'a, 'i> {
                     )))
                 }
             },
-            DeValue::String(s) => match scaled(s, SIZE_UNITS) {
-                Ok(n) => n,
-                Err(NumError::Syntax) => {
-                    return Err(self.err(format!(
-                        "expected {EXPECTED}, found {}{}",
-                        describe(self.value()),
-                        negative_hint(s)
-                    )))
-                }
-                Err(NumError::NotWhole) => {
-                    return Err(
-                        self.err(format!("{:?} is not a whole number of bytes", truncate(s)))
-                    )
-                }
-                Err(NumError::TooLarge) => u128::MAX,
-            },
+            DeValue::String(s) => self.with_unit(s, SIZE_UNITS, EXPECTED, "bytes")?,
             other => {
                 return Err(self.err(format!("expected {EXPECTED}, found {}", describe(other))))
             }
@@ -537,23 +522,7 @@ impl<'a, 'i> Field<'a, 'i> {
                     describe(self.value())
                 )))
             }
-            DeValue::String(s) => match scaled(s, TIME_UNITS) {
-                Ok(n) => n,
-                Err(NumError::Syntax) => {
-                    return Err(self.err(format!(
-                        "expected {EXPECTED}, found {}{}",
-                        describe(self.value()),
-                        negative_hint(s)
-                    )))
-                }
-                Err(NumError::NotWhole) => {
-                    return Err(self.err(format!(
-                        "{:?} is not a whole number of picoseconds",
-                        truncate(s)
-                    )))
-                }
-                Err(NumError::TooLarge) => u128::MAX,
-            },
+            DeValue::String(s) => self.with_unit(s, TIME_UNITS, EXPECTED, "picoseconds")?,
             other => {
                 return Err(self.err(format!("expected {EXPECTED}, found {}", describe(other))))
             }
@@ -578,27 +547,36 @@ impl<'a, 'i> Field<'a, 'i> {
         u64::try_from(ps / 1000).map_err(|_| self.err("time too large".into()))
     }
 
+    /// A quantity written as a string with a unit (`"64KiB"`, `"10us"`,
+    /// `"10Gbit/s"`), in the smallest unit of `units`; past `u128` it
+    /// saturates so that the range check reports it.
+    fn with_unit(
+        &self,
+        s: &str,
+        units: &[(&str, u128)],
+        expected: &str,
+        smallest: &str,
+    ) -> R<u128> {
+        match scaled(s, units) {
+            Ok(n) => Ok(n),
+            Err(NumError::Syntax) => Err(self.err(format!(
+                "expected {expected}, found {}{}",
+                describe(self.value()),
+                negative_hint(s)
+            ))),
+            Err(NumError::NotWhole) => Err(self.err(format!(
+                "{:?} is not a whole number of {smallest}",
+                truncate(s)
+            ))),
+            Err(NumError::TooLarge) => Ok(u128::MAX),
+        }
+    }
+
     /// A rate in bits per second: `"10Gbit/s"`, `"100Mbit/s"`, `"10GB/s"`.
     fn rate(&self, lo: u64, hi: u64) -> R<u64> {
         const EXPECTED: &str = "a rate like \"10Gbit/s\", \"100Mbit/s\" or \"10GB/s\"";
         let bps = match self.value() {
-            DeValue::String(s) => match scaled(s, RATE_UNITS) {
-                Ok(n) => n,
-                Err(NumError::Syntax) => {
-                    return Err(self.err(format!(
-                        "expected {EXPECTED}, found {}{}",
-                        describe(self.value()),
-                        negative_hint(s)
-                    )))
-                }
-                Err(NumError::NotWhole) => {
-                    return Err(self.err(format!(
-                        "{:?} is not a whole number of bits per second",
-                        truncate(s)
-                    )))
-                }
-                Err(NumError::TooLarge) => u128::MAX,
-            },
+            DeValue::String(s) => self.with_unit(s, RATE_UNITS, EXPECTED, "bits per second")?,
             DeValue::Integer(_) | DeValue::Float(_) => {
                 return Err(self.err(format!(
                     "expected {EXPECTED}, found {} (a rate needs a unit)",
