@@ -341,6 +341,14 @@ impl Scenario {
                     h.name
                 ));
             }
+            if h.nic.offloads.tso && !h.nic.offloads.tx_checksum {
+                return err(format!(
+                    "hosts.{}.nic.offload: \"tso\" needs \"tx-checksum\" (Linux drops TSO \
+                     from a device without checksum offload); add \"tx-checksum\", or use \
+                     \"gso\" for segmentation in software",
+                    h.name
+                ));
+            }
             if h.socket.sndbuf < 4096 || h.socket.rcvbuf < 4096 {
                 return err(format!(
                     "hosts.{}.socket buffers must be at least 4KiB",

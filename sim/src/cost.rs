@@ -40,6 +40,9 @@ pub struct CostModel {
     /// Per-frame receive work (`netif_receive_skb` → `tcp_v4_rcv`),
     /// excluding checksum and copies: 300 ns (est).
     pub per_packet_rx: Nanos,
+    /// GRO's look at one frame (`dev_gro_receive`, flow match, merge):
+    /// 50 ns (est).
+    pub gro: Nanos,
     /// Fixed cost of one NAPI poll (`net_rx_action` → `e1000_clean`):
     /// 100 ns (est).
     pub napi_poll: Nanos,
@@ -69,6 +72,7 @@ impl Default for CostModel {
             irq: 2_000,
             per_packet_tx: 300,
             per_packet_rx: 300,
+            gro: 50,
             napi_poll: 100,
             skb_alloc: 50,
             dma_latency: 550,

@@ -172,6 +172,8 @@ steps! {
     CtrlXmit => ("tcp", Protocol, Stack, "tcp_send_ack / arp_send -> dev_queue_xmit"),
     /// IP and TCP checksums computed by the CPU.
     TxChecksum => ("tcp", Checksum, Checksum, "ip_send_check + __tcp_v4_send_check (software)"),
+    /// Software segmentation of a super-segment the NIC cannot cut.
+    GsoSegment => ("tcp", Segment, Stack, "validate_xmit_skb -> skb_gso_segment -> tcp_gso_segment"),
     /// Zero-copy frags copied so the CPU may checksum them (user pages may
     /// change under a software checksum: Linux's shared-frag rule).
     ZerocopyChecksumCopy => ("tcp", Copy, Copy, "skb_checksum_help -> __skb_linearize (shared frags)"),
@@ -189,6 +191,8 @@ steps! {
     TxWriteback => ("nic tx", DescWriteback, None, "Tx write-back E1000_TXD_STAT_DD"),
     /// The NIC computes and inserts the IP and TCP checksums.
     TxChecksumOffload => ("nic tx", Checksum, None, "NIC checksum insertion (CHECKSUM_PARTIAL; e1000 IXSM/TXSM)"),
+    /// The NIC cuts a super-segment into MSS-sized frames.
+    TsoSegment => ("nic tx", Segment, None, "NIC TSO: headers replicated and fixed per segment"),
     /// A frame serialised onto the wire.
     WireTx => ("wire", WireTx, None, "MAC transmit at link rate"),
     /// A frame received from the wire.
@@ -211,6 +215,10 @@ steps! {
     RxChecksumOffload => ("napi", Checksum, None, "e1000_rx_checksum: CHECKSUM_UNNECESSARY"),
     /// An sk_buff built around the DMA buffer.
     RxBuildSkb => ("napi", Alloc, Stack, "napi_build_skb"),
+    /// A frame offered to GRO.
+    GroReceive => ("napi", Protocol, Stack, "napi_gro_receive -> dev_gro_receive"),
+    /// A frame GRO merged into the open skb of its flow (no stack pass).
+    GroMerge => ("napi", Segment, None, "tcp4_gro_receive -> skb_gro_receive (merged)"),
     /// Rx descriptors given back to the NIC.
     RxRefill => ("napi", DescPost, Driver, "e1000_alloc_rx_buffers"),
     /// Rx tail register written after a refill batch.

@@ -21,6 +21,18 @@ use std::collections::VecDeque;
 
 use crate::config::Offloads;
 
+/// A frame the stack handed to the device, with the MSS to cut it into when
+/// it is a TSO/GSO super-segment (`skb_shinfo(skb)->gso_size`; 0 if not).
+#[derive(Debug, Default)]
+pub struct TxFrame {
+    pub buf: Vec<u8>,
+    pub gso_size: u16,
+}
+
+/// Largest super-segment the stack may hand over for segmentation offload:
+/// the IPv4 total-length limit plus the Ethernet header (`GSO_MAX_SIZE`).
+pub const GSO_MAX_FRAME: usize = 14 + 65535;
+
 /// The device a host's smoltcp interface polls.
 pub struct Port<'a> {
     /// sk_buffs NAPI handed to the stack, oldest first.
@@ -28,7 +40,7 @@ pub struct Port<'a> {
     /// Buffers the stack has consumed, to recycle.
     pub rx_done: &'a mut Vec<Vec<u8>>,
     /// Frames the stack transmitted, for the driver.
-    pub tx_out: &'a mut Vec<Vec<u8>>,
+    pub tx_out: &'a mut Vec<TxFrame>,
     /// Recycled frame buffers.
     pub free: &'a mut Vec<Vec<u8>>,
     /// How many more frames the driver can take (Tx ring room).
@@ -36,26 +48,42 @@ pub struct Port<'a> {
     pub caps: &'a DeviceCapabilities,
 }
 
-/// Device capabilities for a host: Ethernet, the IP MTU, and the checksum
-/// work the stack must do itself given the NIC's offloads.
+/// Device capabilities for a host: Ethernet, the IP MTU, the checksum work
+/// the stack must do itself, and segmentation offload.
+///
+/// smoltcp computes Tx checksums only when nothing below it will: not with
+/// `tx-checksum` (the NIC inserts them) and not with `tso`/`gso` (smoltcp
+/// requires it; the GSO layer or the NIC fills them in). It verifies Rx
+/// checksums only without `rx-checksum` and without `gro` (GRO validates
+/// before merging, as `skb_gro_checksum_validate` does).
 pub fn capabilities(mtu: u32, offloads: Offloads) -> DeviceCapabilities {
     let mut caps = DeviceCapabilities::default();
     caps.medium = Medium::Ethernet;
     caps.max_transmission_unit = mtu as usize + 14;
-    let sw = |tx: bool, rx: bool| match (tx, rx) {
-        (true, true) => Checksum::None,
-        (true, false) => Checksum::Rx,
-        (false, true) => Checksum::Tx,
-        (false, false) => Checksum::Both,
+    let segmentation = offloads.tso || offloads.gso;
+    let tx = !(offloads.tx_checksum || segmentation);
+    let rx = !(offloads.rx_checksum || offloads.gro);
+    let c = match (tx, rx) {
+        (true, true) => Checksum::Both,
+        (true, false) => Checksum::Tx,
+        (false, true) => Checksum::Rx,
+        (false, false) => Checksum::None,
     };
-    let c = sw(offloads.tx_checksum, offloads.rx_checksum);
     let mut checksum = ChecksumCapabilities::default();
     checksum.ipv4 = c;
     checksum.tcp = c;
     checksum.udp = c;
     checksum.icmpv4 = c;
     caps.checksum = checksum;
+    if segmentation {
+        caps.segmentation.tcpv4 = core::num::NonZeroUsize::new(GSO_MAX_FRAME);
+    }
     caps
+}
+
+/// Whether smoltcp itself computes Tx checksums for these offloads.
+pub fn stack_computes_tx_checksum(offloads: Offloads) -> bool {
+    !(offloads.tx_checksum || offloads.tso || offloads.gso)
 }
 
 pub struct RxToken<'a> {
@@ -64,8 +92,9 @@ pub struct RxToken<'a> {
 }
 
 pub struct TxToken<'a> {
-    out: &'a mut Vec<Vec<u8>>,
+    out: &'a mut Vec<TxFrame>,
     free: &'a mut Vec<Vec<u8>>,
+    gso_size: u16,
 }
 
 impl phy::RxToken for RxToken<'_> {
@@ -93,8 +122,15 @@ impl phy::TxToken for TxToken<'_> {
             buf.resize(len, 0);
         }
         let r = f(&mut buf);
-        self.out.push(buf);
+        self.out.push(TxFrame {
+            buf,
+            gso_size: self.gso_size,
+        });
         r
+    }
+
+    fn set_meta(&mut self, meta: phy::PacketMeta) {
+        self.gso_size = meta.segmentation_offload_size.map_or(0, |m| m.get());
     }
 }
 
@@ -124,6 +160,7 @@ impl phy::Device for Port<'_> {
             TxToken {
                 out: self.tx_out,
                 free: self.free,
+                gso_size: 0,
             },
         ))
     }
@@ -135,6 +172,7 @@ impl phy::Device for Port<'_> {
         Some(TxToken {
             out: self.tx_out,
             free: self.free,
+            gso_size: 0,
         })
     }
 
@@ -212,10 +250,41 @@ pub fn ipv4_checksummed_len(frame: &[u8]) -> usize {
     u16::from_be_bytes([frame[16], frame[17]]) as usize
 }
 
-/// The TCP header fields NAPI needs for the receive queue, read straight
-/// from the bytes of an IPv4/TCP frame: (source port, destination port,
-/// sequence number, payload length, SYN). `None` for anything else.
-pub fn tcp_segment(frame: &[u8]) -> Option<(u16, u16, u32, usize, bool)> {
+/// TCP flag bits (byte 13 of the header).
+pub const TCP_FIN: u8 = 0x01;
+pub const TCP_SYN: u8 = 0x02;
+pub const TCP_PSH: u8 = 0x08;
+pub const TCP_ACK: u8 = 0x10;
+
+/// The TCP header fields NAPI and GRO need, read straight from the bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpSeg {
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub seq: u32,
+    pub ack: u32,
+    pub flags: u8,
+    pub payload_len: usize,
+}
+
+impl TcpSeg {
+    pub fn syn(&self) -> bool {
+        self.flags & TCP_SYN != 0
+    }
+
+    /// Whether this segment continues `open` in the same flow: next in
+    /// sequence, same ACK, data with no flag but ACK and PSH.
+    pub fn continues(&self, open: &TcpSeg) -> bool {
+        (self.src_port, self.dst_port, self.ack) == (open.src_port, open.dst_port, open.ack)
+            && self.seq == open.seq.wrapping_add(open.payload_len as u32)
+            && self.payload_len > 0
+            && self.flags & !(TCP_ACK | TCP_PSH) == 0
+    }
+}
+
+/// The TCP segment in an IPv4 frame, read from fixed offsets; `None` for
+/// anything else.
+pub fn tcp_segment(frame: &[u8]) -> Option<TcpSeg> {
     if frame.len() < HEADERS_MIN || frame[12..14] != [0x08, 0x00] || frame[23] != 6 {
         return None;
     }
@@ -226,11 +295,74 @@ pub fn tcp_segment(frame: &[u8]) -> Option<(u16, u16, u32, usize, bool)> {
         return None;
     }
     let be16 = |i: usize| u16::from_be_bytes([frame[i], frame[i + 1]]);
-    let seq = u32::from_be_bytes([frame[t + 4], frame[t + 5], frame[t + 6], frame[t + 7]]);
+    let be32 = |i: usize| u32::from_be_bytes([frame[i], frame[i + 1], frame[i + 2], frame[i + 3]]);
     let thl = ((frame[t + 12] >> 4) as usize) * 4;
-    let syn = frame[t + 13] & 0x02 != 0;
-    let payload = total.checked_sub(ihl + thl)?;
-    Some((be16(t), be16(t + 2), seq, payload, syn))
+    Some(TcpSeg {
+        src_port: be16(t),
+        dst_port: be16(t + 2),
+        seq: be32(t + 4),
+        ack: be32(t + 8),
+        flags: frame[t + 13],
+        payload_len: total.checked_sub(ihl + thl)?,
+    })
+}
+
+/// GRO: appends `frame`'s payload to the open skb `skb`, growing its IP
+/// total length and taking the newer segment's PSH flag and window. The
+/// merged skb's checksums are not recomputed: GRO validated each segment
+/// and the stack trusts it (CHECKSUM_UNNECESSARY).
+pub fn gro_merge(skb: &mut Vec<u8>, frame: &[u8], seg: &TcpSeg) {
+    let payload = &frame[frame.len() - seg.payload_len..];
+    skb.extend_from_slice(payload);
+    let total = u16::from_be_bytes([skb[16], skb[17]]) as usize + seg.payload_len;
+    skb[16..18].copy_from_slice(&(total as u16).to_be_bytes());
+    let t = 14 + ((skb[14] & 0x0f) as usize) * 4;
+    let ft = 14 + ((frame[14] & 0x0f) as usize) * 4;
+    skb[t + 13] |= frame[ft + 13] & TCP_PSH;
+    skb[t + 14..t + 16].copy_from_slice(&frame[ft + 14..ft + 16]);
+}
+
+/// Cuts a TCP super-segment into MSS-sized frames, as TSO hardware and
+/// `tcp_gso_segment` do: headers replicated, IP id, total length and TCP
+/// sequence number fixed per segment, FIN and PSH kept for the last one.
+/// Checksums are left for the caller ([`fill_checksums`]). Each segment goes
+/// to `out` in a buffer taken from `free`. Returns how many segments.
+pub fn segment(
+    frame: &[u8],
+    mss: usize,
+    free: &mut Vec<Vec<u8>>,
+    out: &mut impl FnMut(Vec<u8>),
+) -> usize {
+    let d = dissect(frame);
+    if !d.tcp || mss == 0 || d.payload_len <= mss {
+        let mut buf = free.pop().unwrap_or_default();
+        buf.clear();
+        buf.extend_from_slice(frame);
+        out(buf);
+        return 1;
+    }
+    let hdr = d.payload_offset;
+    let tcp_at = 14 + (frame[14] as usize & 0x0f) * 4;
+    let ident = u16::from_be_bytes([frame[18], frame[19]]);
+    let payload = &frame[hdr..hdr + d.payload_len];
+    let n = d.payload_len.div_ceil(mss);
+    for (i, chunk) in payload.chunks(mss).enumerate() {
+        let mut buf = free.pop().unwrap_or_default();
+        buf.clear();
+        buf.extend_from_slice(&frame[..hdr]);
+        buf.extend_from_slice(chunk);
+        let total = (hdr - 14 + chunk.len()) as u16;
+        buf[16..18].copy_from_slice(&total.to_be_bytes());
+        buf[18..20].copy_from_slice(&ident.wrapping_add(i as u16).to_be_bytes());
+        let seq = d.seq.wrapping_add((i * mss) as u32);
+        buf[tcp_at + 4..tcp_at + 8].copy_from_slice(&seq.to_be_bytes());
+        if i + 1 < n {
+            // FIN and PSH belong to the last segment only.
+            buf[tcp_at + 13] &= !(TCP_FIN | TCP_PSH);
+        }
+        out(buf);
+    }
+    n
 }
 
 /// The NIC's checksum insertion: fills the IPv4 header checksum and the
@@ -346,7 +478,12 @@ mod tests {
         assert_eq!(&f[d.payload_offset..], &[1, 2, 3, 4]);
         assert_eq!(d.checksummed, 44);
         assert_eq!(ipv4_checksummed_len(&f), 44);
-        assert_eq!(tcp_segment(&f), Some((49152, 5001, 0x01020304, 4, false)));
+        let g = tcp_segment(&f).unwrap();
+        assert_eq!(
+            (g.src_port, g.dst_port, g.seq, g.payload_len),
+            (49152, 5001, 0x01020304, 4)
+        );
+        assert_eq!(g.flags, TCP_ACK | TCP_PSH);
     }
 
     #[test]
@@ -369,6 +506,53 @@ mod tests {
         fill_checksums(&mut f);
         assert!(checksums_ok(&f));
         assert_eq!(f, frame());
+    }
+
+    #[test]
+    fn a_super_segment_is_cut_into_valid_mss_frames() {
+        // Build a 4-byte-payload frame, then cut it with an MSS of 3.
+        let f = frame();
+        let mut free = Vec::new();
+        let mut segs = Vec::new();
+        let n = segment(&f, 3, &mut free, &mut |b| segs.push(b));
+        assert_eq!(n, 2);
+        let mut payload = Vec::new();
+        for (i, s) in segs.iter_mut().enumerate() {
+            fill_checksums(s);
+            assert!(checksums_ok(s));
+            let d = dissect(s);
+            assert_eq!(d.seq, 0x01020304 + 3 * i as u32);
+            payload.extend_from_slice(&s[d.payload_offset..]);
+        }
+        assert_eq!(payload, [1, 2, 3, 4]);
+        assert_eq!(segs[0][14 + 20 + 13] & 0x08, 0, "PSH only on the last");
+        assert_eq!(segs[1][14 + 20 + 13] & 0x08, 0x08);
+    }
+
+    #[test]
+    fn gro_merges_the_next_segment_into_one_larger_skb() {
+        let f = frame();
+        let mut first = Vec::new();
+        let mut rest = Vec::new();
+        let mut free = Vec::new();
+        let mut k = 0;
+        segment(&f, 2, &mut free, &mut |b| {
+            if k == 0 {
+                first = b
+            } else {
+                rest = b
+            }
+            k += 1;
+        });
+        let open = tcp_segment(&first).unwrap();
+        let next = tcp_segment(&rest).unwrap();
+        assert!(next.continues(&open));
+        gro_merge(&mut first, &rest, &next);
+        let merged = tcp_segment(&first).unwrap();
+        assert_eq!(merged.payload_len, 4);
+        assert_eq!(&first[54..], &[1, 2, 3, 4]);
+        assert_eq!(merged.flags & TCP_PSH, TCP_PSH);
+        assert!(!open.continues(&next), "not in sequence");
     }
 
     #[test]

@@ -22,9 +22,18 @@ pub const DESC_SIZE: u64 = 16;
 /// `MAX_SKB_FRAGS` (17 on 4 KiB pages) payload frags. The driver stops its
 /// queue when fewer are free (e1000 `DESC_NEEDED`).
 pub const MAX_DESC_PER_FRAME: u16 = 18;
+/// Most bytes one Tx descriptor may point at (ixgbe `IXGBE_MAX_DATA_PER_TXD`,
+/// 16 KiB); longer frags take several descriptors.
+pub const MAX_DATA_PER_TXD: u64 = 16 * 1024;
 /// On-chip Tx packet buffer the NIC prefetches frames into: 160 KiB, the
 /// ixgbe 82599 Tx packet buffer (`IXGBE_TXPBSIZE_160KB`).
 pub const TX_FIFO_BYTES: u64 = 160 * 1024;
+/// Descriptors the NIC fetches in one DMA read when it needs more
+/// (prefetch threshold; ixgbe fetches in bursts of up to 32).
+pub const TX_DESC_PREFETCH: u16 = 32;
+/// Tx descriptors written back per DMA write (ixgbe `WTHRESH` default 8);
+/// the NIC also writes back whatever is pending when it runs out of work.
+pub const TX_WTHRESH: u16 = 8;
 /// Refilled Rx descriptors are handed to the NIC in batches of this many
 /// (e1000 `E1000_RX_BUFFER_WRITE`).
 pub const RX_BUFFER_WRITE: u16 = 16;
@@ -68,6 +77,8 @@ pub struct TxBufferInfo {
     pub descs: u16,
     /// Flow index and stream range of the TCP payload, if any.
     pub payload: Option<(u16, u64, u32)>,
+    /// MSS to cut the frame into on the way out (TSO), 0 for none.
+    pub gso_size: u16,
 }
 
 /// The Tx descriptor ring.
@@ -83,6 +94,9 @@ pub struct TxRing {
     pub tail: u16,
     /// NIC's next slot to fetch (TDH).
     pub head: u16,
+    /// First slot whose DD the NIC has not written back yet: the NIC owns
+    /// `[wb, tail)`, fetched or not.
+    pub wb: u16,
 }
 
 impl TxRing {
@@ -104,6 +118,7 @@ impl TxRing {
             next_to_clean: 0,
             tail: 0,
             head: 0,
+            wb: 0,
         }
     }
 
@@ -145,6 +160,13 @@ impl TxRing {
         self.tail = self.next_to_use;
     }
 
+    /// Slots from `from` up to the tail (posted, not yet fetched if `from`
+    /// is the fetch pointer).
+    pub fn to_tail(&self, from: u16) -> u16 {
+        let n = self.size();
+        (self.tail + n - from) % n
+    }
+
     /// Whether the NIC has descriptors to fetch.
     pub fn nic_has_work(&self) -> bool {
         self.head != self.tail
@@ -174,6 +196,7 @@ impl TxRing {
     /// NIC writes DD back for `n` descriptors from `first`, landing at `t`;
     /// they return to the driver.
     pub fn nic_writeback(&mut self, first: u16, n: u16, t: Nanos) {
+        debug_assert_eq!(first, self.wb, "write-back is in ring order");
         let mut i = first;
         for _ in 0..n {
             let d = &mut self.desc[i as usize];
@@ -182,12 +205,13 @@ impl TxRing {
             d.owner = Owner::Driver;
             i = self.next(i);
         }
+        self.wb = i;
     }
 
     /// Driver reclaims the next done frame, if its write-back has landed by
     /// `now`. Returns the EOP slot's buffer info and descriptor count.
     pub fn clean_one(&mut self, now: Nanos) -> Option<(u16, TxBufferInfo)> {
-        if self.next_to_clean == self.head {
+        if self.next_to_clean == self.wb {
             return None;
         }
         let first = self.next_to_clean;
@@ -214,7 +238,7 @@ impl TxRing {
 
     /// Earliest DD write-back not yet reclaimed, if any.
     pub fn pending_dd(&self) -> Option<Nanos> {
-        if self.next_to_clean == self.head {
+        if self.next_to_clean == self.wb {
             return None;
         }
         let d = &self.desc[self.next_to_clean as usize];
@@ -224,7 +248,7 @@ impl TxRing {
     /// Checks that every descriptor has exactly one owner and that the NIC
     /// owns exactly the slots between its head and the tail.
     pub fn check_ownership(&self) -> Result<(), String> {
-        check_ring("tx", &self.desc, self.head, self.tail)
+        check_ring("tx", &self.desc, self.wb, self.tail)
     }
 }
 

@@ -312,6 +312,19 @@ impl ReceiveQueue {
         verdict
     }
 
+    /// A segment GRO merged into the previous one: it grows the queue's
+    /// last sk_buff when it continues it in order, else queues as usual.
+    pub fn arrive_merged(&mut self, seq: u64, len: u32) -> RxQueued {
+        match self.queue.back_mut() {
+            Some(last) if seq == self.rcv_nxt && last.0 + last.1 as u64 == seq => {
+                last.1 += len;
+                self.rcv_nxt += len as u64;
+                RxQueued::InOrder
+            }
+            _ => self.arrive(seq, len),
+        }
+    }
+
     /// The application has read up to stream offset `read`: frees the
     /// sk_buffs it has wholly consumed (`sk_eat_skb`). Returns how many.
     pub fn consume_to(&mut self, read: u64) -> u64 {

@@ -304,7 +304,8 @@ impl Receiver {
     /// `tcp_data_queue` for a segment with sequence number `seq` and `len`
     /// payload bytes (a SYN teaches the ISN). `None` for a segment with no
     /// payload or before the SYN.
-    pub fn segment(&mut self, seq: u32, len: usize, syn: bool) -> Option<RxQueued> {
+    /// With `merged`, the segment joined the previous one in a GRO skb.
+    pub fn segment(&mut self, seq: u32, len: usize, syn: bool, merged: bool) -> Option<RxQueued> {
         if syn {
             self.peer_isn = Some(seq);
             return None;
@@ -317,7 +318,11 @@ impl Receiver {
         let rel = seq.wrapping_sub(isn.wrapping_add(1));
         let delta = rel.wrapping_sub(base as u32) as i32 as i64;
         let off = (base as i64 + delta).max(0) as u64;
-        Some(self.rcv_queue.arrive(off, len as u32))
+        Some(if merged {
+            self.rcv_queue.arrive_merged(off, len as u32)
+        } else {
+            self.rcv_queue.arrive(off, len as u32)
+        })
     }
 
     pub fn new(cfg: &FlowConfig) -> Receiver {

@@ -30,6 +30,8 @@ proptest! {
         seed in 0u64..1000,
         tx_csum in proptest::bool::ANY,
         rx_csum in proptest::bool::ANY,
+        segmentation in 0u8..3,
+        gro in proptest::bool::ANY,
     ) {
         let mut sc = Scenario::two_hosts(bytes, write_size, send);
         sc.seed = seed;
@@ -41,8 +43,12 @@ proptest! {
         for h in &mut sc.hosts {
             h.nic.tx_ring = tx_ring;
             h.nic.rx_ring = rx_ring;
-            h.nic.offloads.tx_checksum = tx_csum;
+            // 0: none, 1: GSO in software, 2: TSO (which needs tx-checksum).
+            h.nic.offloads.gso = segmentation == 1;
+            h.nic.offloads.tso = segmentation == 2;
+            h.nic.offloads.tx_checksum = tx_csum || segmentation == 2;
             h.nic.offloads.rx_checksum = rx_csum;
+            h.nic.offloads.gro = gro;
         }
         let mut obs = NoObserver;
         let mut w = World::new(&sc, &mut obs).unwrap();
