@@ -9,6 +9,10 @@
 
 use crate::engine::Nanos;
 
+/// PCIe Max Read Request Size: 512 bytes, the common platform default
+/// (`lspci -vv`: `MaxReadReq 512 bytes`).
+pub const PCIE_MRRS: u64 = 512;
+
 /// Picoseconds: costs per byte need more resolution than nanoseconds.
 pub type Picos = u64;
 
@@ -98,9 +102,13 @@ impl CostModel {
         per_byte_ns(self.pcie_ps_per_byte, bytes)
     }
 
-    /// Latency of one DMA transfer of `bytes`, issue to completion.
+    /// Latency of one DMA transfer of `bytes`, issue to completion, not
+    /// counting the time the transfer occupies the link. A NIC splits
+    /// larger transfers into read requests of at most [`PCIE_MRRS`] bytes
+    /// issued back to back, so the per-byte latency slope applies to one
+    /// request; the rest of a large transfer is bandwidth.
     pub fn dma_time(&self, bytes: u64) -> Nanos {
-        self.dma_latency + per_byte_ns(self.dma_ps_per_byte, bytes)
+        self.dma_latency + per_byte_ns(self.dma_ps_per_byte, bytes.min(PCIE_MRRS))
     }
 }
 

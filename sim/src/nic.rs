@@ -479,7 +479,14 @@ impl Dma {
         let start = now.max(self.read_free);
         self.read_free = start + occ;
         self.read_busy += occ;
-        start + cost.dma_time(bytes)
+        start + occ + cost.dma_time(bytes)
+    }
+
+    /// A descriptor write-back of `bytes` issued at `at` (which may lie ahead
+    /// of transfers issued after it): tiny, so it takes no turn on the
+    /// link; returns its completion.
+    pub fn writeback(&mut self, cost: &CostModel, at: Nanos, bytes: u64) -> Nanos {
+        at + cost.dma_occupancy(bytes) + cost.dma_time(bytes)
     }
 
     /// A NIC-to-host write of `bytes` issued at `now`; returns its completion.
@@ -488,7 +495,7 @@ impl Dma {
         let start = now.max(self.write_free);
         self.write_free = start + occ;
         self.write_busy += occ;
-        start + cost.dma_time(bytes)
+        start + occ + cost.dma_time(bytes)
     }
 }
 

@@ -1343,7 +1343,7 @@ impl<'o> World<'o> {
         }
         let written = host.dma.write(&host.cost, t, len);
         host.acct.note(t, Step::RxDmaWrite, 1, len);
-        let dd = host.dma.write(&host.cost, written, DESC_SIZE);
+        let dd = host.dma.writeback(&host.cost, written, DESC_SIZE);
         host.acct.note(t, Step::RxWriteback, 1, DESC_SIZE);
         let (_, old) = host.rx.nic_write(frame, dd);
         self.free.push(old);
@@ -1475,14 +1475,31 @@ impl<'o> World<'o> {
                 best = (u, format!("DMA on {}", self.hosts[h].name));
             }
         }
-        if best.0 < 0.5 {
-            return format!(
-                "nothing saturated (busiest: {} at {:.0}%): latency or window bound",
-                best.1,
-                best.0 * 100.0
-            );
+        if best.0 >= 0.8 {
+            return format!("{} ({:.0}% busy)", best.1, best.0 * 100.0);
         }
-        format!("{} ({:.0}% busy)", best.1, best.0 * 100.0)
+        // Nothing saturated: descriptors or windows held the flow back.
+        let busiest = format!("busiest: {} at {:.0}%", best.1, best.0 * 100.0);
+        for hr in hosts {
+            let drops = hr.rx_ring_drops();
+            if drops > 0 {
+                return format!(
+                    "Rx ring on {}: {drops} frames dropped for want of a descriptor, \
+                     recovered by retransmission ({busiest})",
+                    hr.name
+                );
+            }
+        }
+        for hr in hosts {
+            let stops = hr.counters.get(Step::TxRingFull).count;
+            if stops * 10 > hr.counters.get(Step::WireTx).count.max(1) {
+                return format!(
+                    "Tx ring on {}: the queue stopped {stops} times ({busiest})",
+                    hr.name
+                );
+            }
+        }
+        format!("window or latency: nothing saturated ({busiest})")
     }
 }
 
