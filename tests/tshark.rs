@@ -78,6 +78,7 @@ fn tshark_finds_no_errors_and_every_payload_byte() {
     for scenario in [
         "scenarios/copy.toml",
         "scenarios/zero_copy.toml",
+        "scenarios/offloads.toml",
         soft.to_str().unwrap(),
     ] {
         let dir = tempfile::tempdir().unwrap();
