@@ -76,6 +76,11 @@ pub struct HostJson {
     pub cpu_busy_ns: u64,
     pub pool_peak_in_use: u64,
     pub leaked_buffers: u64,
+    /// Rx buffers refilled from recycled pages, from the page allocator,
+    /// and pages handed back to the allocator because the pool was full.
+    pub page_pool_hits: u64,
+    pub page_pool_misses: u64,
+    pub page_pool_released: u64,
     /// CPU time by category (copy, checksum, syscall, stack, driver,
     /// interrupt, pin).
     pub cpu_ns: BTreeMap<&'static str, u64>,
@@ -147,6 +152,9 @@ fn host_json(h: &HostReport) -> HostJson {
         cpu_busy_ns: h.cpu_busy_ns,
         pool_peak_in_use: h.pool_peak_in_use,
         leaked_buffers: h.leaked_buffers,
+        page_pool_hits: h.page_pool.hits,
+        page_pool_misses: h.page_pool.misses,
+        page_pool_released: h.page_pool.released,
         cpu_ns: h
             .cpu_by_category()
             .into_iter()

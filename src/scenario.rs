@@ -172,11 +172,6 @@ const NOT_SUPPORTED_YET: &[Support] = &[
         runs: None,
         quoted: false,
     },
-    Support {
-        key: "hosts.NAME.nic.header_split",
-        runs: Some(&["false"]),
-        quoted: false,
-    },
 ];
 
 /// `Some(message)` if this version refuses `value` for `key` (`value` is
@@ -887,6 +882,7 @@ const CPU_KEYS: &[&str] = &[
     "napi_poll",
     "gro",
     "skb_alloc",
+    "page_alloc",
     "dma_latency",
     "dma_latency_per_byte",
     "dma_bandwidth",
@@ -1315,6 +1311,7 @@ fn read_cpu(t: &Table<'_, '_>) -> R<CostModel> {
         napi_poll: t.or("napi_poll", d.napi_poll, time)?,
         gro: t.or("gro", d.gro, time)?,
         skb_alloc: t.or("skb_alloc", d.skb_alloc, time)?,
+        page_alloc: t.or("page_alloc", d.page_alloc, time)?,
         dma_latency: t.or("dma_latency", d.dma_latency, time)?,
         dma_ps_per_byte: t.or("dma_latency_per_byte", d.dma_ps_per_byte, per_byte)?,
         pcie_ps_per_byte: t.or("dma_bandwidth", d.pcie_ps_per_byte, |f| {
@@ -2343,12 +2340,6 @@ bytes = \"1MiB\"
                 "framing = { kind = \"delimited\" }",
                 "flow[0].framing",
                 "[flow.framing] is not supported yet",
-            ),
-            (
-                "[hosts.a]",
-                "nic.header_split = true",
-                "hosts.a.nic.header_split",
-                "true is not supported yet (this version supports false)",
             ),
         ];
         for (header, line, key, message) in cases {

@@ -53,6 +53,9 @@ pub struct CostModel {
     /// Allocate or free one sk_buff (`tcp_stream_alloc_skb`,
     /// `napi_build_skb`, `napi_consume_skb`): 50 ns (est).
     pub skb_alloc: Nanos,
+    /// Take a page from the page allocator when the page pool is empty
+    /// (`alloc_pages` + DMA mapping): 150 ns (est).
+    pub page_alloc: Nanos,
     /// PCIe DMA latency: 550 ns (pcie-bench NFP6000 medians, SIGCOMM 2018).
     pub dma_latency: Nanos,
     /// PCIe DMA latency per byte: 0.29 ns/byte = 290 ps/byte (same
@@ -79,6 +82,7 @@ impl Default for CostModel {
             gro: 50,
             napi_poll: 100,
             skb_alloc: 50,
+            page_alloc: 150,
             dma_latency: 550,
             dma_ps_per_byte: 290,
             pcie_ps_per_byte: 63,

@@ -199,6 +199,8 @@ steps! {
     WireRx => ("nic rx", WireRx, None, "MAC receive"),
     /// A frame dropped because no Rx descriptor was free.
     RxRingDrop => ("nic rx", Drop, None, "rx_missed_errors (Rx ring empty)"),
+    /// The NIC writes headers and payload to separate buffers.
+    HeaderSplit => ("nic rx", DmaWrite, None, "NIC header split (ixgbe SRRCTL DESCTYPE_HDR_SPLIT)"),
     /// The NIC writes a frame into a posted Rx buffer.
     RxDmaWrite => ("nic rx", DmaWrite, None, "NIC payload DMA write"),
     /// The NIC writes length and DD back into an Rx descriptor.
@@ -219,6 +221,12 @@ steps! {
     GroReceive => ("napi", Protocol, Stack, "napi_gro_receive -> dev_gro_receive"),
     /// A frame GRO merged into the open skb of its flow (no stack pass).
     GroMerge => ("napi", Segment, None, "tcp4_gro_receive -> skb_gro_receive (merged)"),
+    /// Rx buffers refilled from recycled pages.
+    PagePoolHit => ("napi", Alloc, Driver, "page_pool_dev_alloc_pages (recycled page)"),
+    /// Rx buffers refilled from the page allocator: the pool was empty.
+    PagePoolMiss => ("napi", Alloc, Driver, "page_pool_dev_alloc_pages -> alloc_pages (slow path)"),
+    /// The softirq's frame budget ran out; the rest goes to ksoftirqd.
+    SoftirqSqueeze => ("napi", Wait, None, "net_rx_action: time_squeeze (netdev_budget)"),
     /// Rx descriptors given back to the NIC.
     RxRefill => ("napi", DescPost, Driver, "e1000_alloc_rx_buffers"),
     /// Rx tail register written after a refill batch.

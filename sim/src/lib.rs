@@ -22,6 +22,7 @@ pub mod engine;
 pub mod event;
 pub mod kernel;
 pub mod nic;
+pub mod page_pool;
 pub mod report;
 pub mod skb;
 pub mod syscall;

@@ -7,6 +7,7 @@
 
 use crate::engine::Nanos;
 use crate::event::{Counters, CpuCategory, Kind, Step};
+use crate::page_pool::PagePool;
 
 /// How the run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,10 +88,12 @@ pub struct HostReport {
     pub pool_peak_in_use: u64,
     /// Application buffers not returned to their pool at the end.
     pub leaked_buffers: u64,
-    /// Segments split by GSO/TSO (0 until segmentation offload is modelled).
+    /// Frames cut from super-segments, by software GSO or the NIC's TSO.
     pub gso_segments: u64,
-    /// Segments merged by GRO (0 until GRO is modelled).
+    /// Segments merged by GRO.
     pub gro_merges: u64,
+    /// The Rx page pool's tallies.
+    pub page_pool: PagePool,
 }
 
 impl HostReport {

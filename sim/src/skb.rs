@@ -273,9 +273,13 @@ pub enum RxQueued {
 /// and out-of-order ones waiting for the gap before them to fill.
 #[derive(Debug, Default)]
 pub struct ReceiveQueue {
-    /// (stream offset, length) of each queued sk_buff.
-    queue: VecDeque<(u64, u32)>,
-    ofo: std::collections::BTreeMap<u64, u32>,
+    /// (stream offset, length, Rx pages) of each queued sk_buff.
+    queue: VecDeque<(u64, u32, u32)>,
+    /// Out-of-order sk_buffs by stream offset: (length, Rx pages).
+    ofo: std::collections::BTreeMap<u64, (u32, u32)>,
+    /// Rx pages of segments dropped as duplicates or trimmed away, to give
+    /// back to the page pool.
+    pub dropped_pages: u64,
     /// Next stream offset expected (`rcv_nxt`).
     rcv_nxt: u64,
     /// Most sk_buffs queued at once (in order and out of order).
@@ -283,27 +287,34 @@ pub struct ReceiveQueue {
 }
 
 impl ReceiveQueue {
-    /// `tcp_data_queue`: segment `[seq, seq + len)` arrives.
+    /// `tcp_data_queue`: segment `[seq, seq + len)` arrives in one Rx page.
     pub fn arrive(&mut self, seq: u64, len: u32) -> RxQueued {
         let end = seq + len as u64;
         let verdict = if end <= self.rcv_nxt {
+            self.dropped_pages += 1;
             RxQueued::Duplicate
         } else if seq > self.rcv_nxt {
-            let e = self.ofo.entry(seq).or_insert(0);
-            *e = (*e).max(len);
+            let e = self.ofo.entry(seq).or_insert((0, 0));
+            if e.1 > 0 {
+                self.dropped_pages += 1; // the longer copy is kept
+            }
+            e.0 = e.0.max(len);
+            e.1 = 1;
             RxQueued::OutOfOrder
         } else {
-            self.queue.push_back((seq, len));
+            self.queue.push_back((seq, len, 1));
             self.rcv_nxt = end;
             // tcp_ofo_queue: segments the gap was waiting for move over.
-            while let Some((&s, &l)) = self.ofo.first_key_value() {
+            while let Some((&s, &(l, pages))) = self.ofo.first_key_value() {
                 if s > self.rcv_nxt {
                     break;
                 }
                 self.ofo.pop_first();
                 if s + l as u64 > self.rcv_nxt {
-                    self.queue.push_back((s, l));
+                    self.queue.push_back((s, l, pages));
                     self.rcv_nxt = s + l as u64;
+                } else {
+                    self.dropped_pages += pages as u64;
                 }
             }
             RxQueued::InOrder
@@ -313,11 +324,13 @@ impl ReceiveQueue {
     }
 
     /// A segment GRO merged into the previous one: it grows the queue's
-    /// last sk_buff when it continues it in order, else queues as usual.
+    /// last sk_buff (by its bytes and its page) when it continues it in
+    /// order, else queues as usual.
     pub fn arrive_merged(&mut self, seq: u64, len: u32) -> RxQueued {
         match self.queue.back_mut() {
             Some(last) if seq == self.rcv_nxt && last.0 + last.1 as u64 == seq => {
                 last.1 += len;
+                last.2 += 1;
                 self.rcv_nxt += len as u64;
                 RxQueued::InOrder
             }
@@ -326,18 +339,20 @@ impl ReceiveQueue {
     }
 
     /// The application has read up to stream offset `read`: frees the
-    /// sk_buffs it has wholly consumed (`sk_eat_skb`). Returns how many.
-    pub fn consume_to(&mut self, read: u64) -> u64 {
-        let mut freed = 0;
+    /// sk_buffs it has wholly consumed (`sk_eat_skb`). Returns how many,
+    /// and how many Rx pages they held.
+    pub fn consume_to(&mut self, read: u64) -> (u64, u64) {
+        let (mut freed, mut pages) = (0, 0);
         while self
             .queue
             .front()
-            .is_some_and(|&(s, l)| s + l as u64 <= read)
+            .is_some_and(|&(s, l, _)| s + l as u64 <= read)
         {
-            self.queue.pop_front();
+            let (_, _, p) = self.queue.pop_front().expect("front exists");
             freed += 1;
+            pages += p as u64;
         }
-        freed
+        (freed, pages)
     }
 
     pub fn len(&self) -> usize {
@@ -429,8 +444,9 @@ mod tests {
         assert_eq!(q.arrive(100, 100), RxQueued::InOrder);
         assert_eq!(q.len(), 3, "the ofo segment moved over");
         assert_eq!(q.arrive(50, 100), RxQueued::Duplicate);
-        assert_eq!(q.consume_to(150), 1);
-        assert_eq!(q.consume_to(300), 2);
+        assert_eq!(q.consume_to(150), (1, 1));
+        assert_eq!(q.consume_to(300), (2, 2));
+        assert_eq!(q.dropped_pages, 1, "the duplicate's page");
         assert!(q.is_empty());
         assert_eq!(q.peak, 3);
     }

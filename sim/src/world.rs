@@ -33,6 +33,7 @@ use crate::nic::{
     Dma, RxRing, TxRing, CMD_EOP, CMD_RS, DESC_SIZE, MAX_DATA_PER_TXD, MAX_DESC_PER_FRAME,
     TX_DESC_PREFETCH, TX_FIFO_BYTES, TX_WTHRESH,
 };
+use crate::page_pool::PagePool;
 use crate::report::{FlowReport, HostReport, Latency, Outcome, RunReport, WireReport};
 use crate::skb::{FragMem, RxQueued};
 use crate::syscall::{
@@ -40,6 +41,9 @@ use crate::syscall::{
 };
 use crate::wire::{Link, Verdict};
 
+/// Frames one softirq run may process before deferring to ksoftirqd:
+/// Linux `netdev_budget` default 300.
+const NETDEV_BUDGET: u32 = 300;
 /// First ephemeral port; flow `i` connects from `EPHEMERAL_BASE + i`
 /// (Linux `ip_local_port_range` starts at 32768; IANA's range at 49152).
 const EPHEMERAL_BASE: u16 = 49152;
@@ -140,6 +144,9 @@ struct Host {
     cpu_free: Nanos,
     cpu_busy: Nanos,
     acct: Acct,
+    page_pool: PagePool,
+    /// Frames NAPI has taken since the softirq last finished its work.
+    softirq_work: u32,
     /// Time of the pending `Poll` event, if any.
     poll_at: Option<Nanos>,
 }
@@ -793,7 +800,9 @@ impl<'o> World<'o> {
         let cost = &host.cost;
         host.acct.charge(c, Step::ReadSyscall, 1, n, cost.syscall);
         host.acct.charge(c, Step::CopyToUser, 1, n, cost.copy(n));
-        let eaten = r.rcv_queue.consume_to(r.received + n);
+        let (eaten, pages) = r.rcv_queue.consume_to(r.received + n);
+        // page_pool_put_full_page: the freed skbs' pages go back.
+        host.page_pool.put(pages);
         if eaten > 0 {
             host.acct
                 .charge(c, Step::RxSkbFree, eaten, 0, cost.skb_alloc * eaten);
@@ -1056,6 +1065,7 @@ impl<'o> World<'o> {
             }
             if bad {
                 host.acct.note(*c, Step::RxBadChecksum, 1, len);
+                host.page_pool.put(1);
                 self.free.push(frame);
                 gro_open = None;
                 continue;
@@ -1081,6 +1091,7 @@ impl<'o> World<'o> {
                     .charge(c, Step::RxStack, 1, len, cost.per_packet_rx);
             }
             // tcp_v4_rcv -> tcp_data_queue: the socket's receive queue.
+            let mut held = false;
             if let Some(g) = seg {
                 let ep = host.endpoints.iter().find(|e| {
                     e.role == Role::Receiver
@@ -1089,7 +1100,8 @@ impl<'o> World<'o> {
                 });
                 if let Some(ep) = ep {
                     let r = &mut self.flows[ep.flow as usize].receiver;
-                    match r.segment(g.seq, g.payload_len, g.syn(), merged) {
+                    let queued = r.segment(g.seq, g.payload_len, g.syn(), merged);
+                    match queued {
                         Some(RxQueued::OutOfOrder) => {
                             host.acct
                                 .note(*c, Step::RxOutOfOrder, 1, g.payload_len as u64)
@@ -1100,7 +1112,16 @@ impl<'o> World<'o> {
                         }
                         _ => {}
                     }
+                    // The socket holds the page until a read frees the skb;
+                    // duplicates' pages come straight back.
+                    held = queued.is_some();
+                    let dropped = std::mem::take(&mut r.rcv_queue.dropped_pages);
+                    host.page_pool.put(dropped);
                 }
+            }
+            if !held {
+                // Consumed in softirq (ACKs, control): page_pool_recycle_direct.
+                host.page_pool.put(1);
             }
             if merged {
                 self.free.push(frame);
@@ -1111,9 +1132,17 @@ impl<'o> World<'o> {
         self.rx_refill(h, c, true);
         self.poll_stack(h, c);
         let host = &mut self.hosts[h];
+        host.softirq_work += work;
+        if host.softirq_work >= NETDEV_BUDGET {
+            // net_rx_action ran out of its budget: the rest of the work
+            // waits for ksoftirqd, behind whatever else wants the CPU.
+            host.acct.note(*c, Step::SoftirqSqueeze, 1, 0);
+            host.softirq_work = 0;
+        }
         if work >= budget {
             self.q.push(*c, Ev::Napi { host: h as u8 });
         } else {
+            host.softirq_work = 0;
             // napi_complete_done: interrupts back on; anything the NIC
             // finished meanwhile raises one.
             host.napi_scheduled = false;
@@ -1145,15 +1174,21 @@ impl<'o> World<'o> {
             n += 1;
         }
         if n > 0 {
+            let (hits, misses) = host.page_pool.alloc(n);
             if charge {
                 let cost = &host.cost;
-                host.acct.charge(
-                    c,
-                    Step::RxRefill,
-                    n,
-                    0,
-                    cost.desc_write * n + cost.skb_alloc * n,
-                );
+                host.acct
+                    .charge(c, Step::RxRefill, n, 0, cost.desc_write * n);
+                if hits > 0 {
+                    let ns = cost.skb_alloc * hits;
+                    host.acct
+                        .charge(c, Step::PagePoolHit, hits, hits * 4096, ns);
+                }
+                if misses > 0 {
+                    let ns = cost.page_alloc * misses;
+                    host.acct
+                        .charge(c, Step::PagePoolMiss, misses, misses * 4096, ns);
+                }
                 host.acct.charge(c, Step::RxDoorbell, 1, 0, cost.doorbell);
             }
             host.rx.ring_doorbell();
@@ -1341,7 +1376,16 @@ impl<'o> World<'o> {
             self.free.push(frame);
             return;
         }
-        let written = host.dma.write(&host.cost, t, len);
+        let written = if host.cfg.nic.header_split {
+            // Headers into a small buffer, payload into its own page.
+            let payload = kernel::tcp_segment(&frame).map_or(0, |g| g.payload_len as u64);
+            let headers = len - payload;
+            host.acct.note(t, Step::HeaderSplit, 1, headers);
+            let h_done = host.dma.write(&host.cost, t, headers);
+            host.dma.write(&host.cost, t, payload).max(h_done)
+        } else {
+            host.dma.write(&host.cost, t, len)
+        };
         host.acct.note(t, Step::RxDmaWrite, 1, len);
         let dd = host.dma.writeback(&host.cost, written, DESC_SIZE);
         host.acct.note(t, Step::RxWriteback, 1, DESC_SIZE);
@@ -1418,6 +1462,7 @@ impl<'o> World<'o> {
                 gso_segments: host.acct.counters.get(Step::GsoSegment).count
                     + host.acct.counters.get(Step::TsoSegment).count,
                 gro_merges: host.acct.counters.get(Step::GroMerge).count,
+                page_pool: host.page_pool,
             });
         }
         let mut wire = WireReport::default();
@@ -1594,6 +1639,8 @@ fn build_host(id: u8, hc: &HostConfig, sc: &Scenario, rng: &mut Rng, events: boo
             events: events.then(Vec::new),
         },
         poll_at: None,
+        page_pool: PagePool::default(),
+        softirq_work: 0,
     }
 }
 
@@ -1780,5 +1827,16 @@ pub(crate) mod tests {
             assert_eq!(obs.counts[step as usize], counted, "{step:?}");
         }
         assert!(obs.counts[Step::GetUserPages as usize] > 0);
+    }
+
+    #[test]
+    fn header_split_writes_headers_and_payload_apart() {
+        let mut sc = scenario(1 << 20, 65536, SendPath::Write);
+        sc.hosts[1].nic.header_split = true;
+        let r = run(&sc, &mut NoObserver).unwrap();
+        assert_eq!(r.outcome, Outcome::Ok);
+        let rx = &r.hosts[1].counters;
+        assert_eq!(rx.get(Step::HeaderSplit).count, rx.get(Step::WireRx).count);
+        assert_eq!(r.hosts[0].counters.get(Step::HeaderSplit).count, 0);
     }
 }

@@ -59,6 +59,11 @@ proptest! {
         prop_assert_eq!(f.bytes_sent, bytes);
         prop_assert_eq!(f.bytes_received, bytes);
         prop_assert_eq!(f.sent_hash, f.received_hash);
+        // Every Rx page is in the ring, back in the pool or released.
+        for h in &r.hosts {
+            let p = &h.page_pool;
+            prop_assert_eq!(p.misses, rx_ring as u64 - 1 + p.available() + p.released);
+        }
         let s = &r.hosts[0];
         prop_assert_eq!(s.pinned_pages(), s.unpinned_pages());
         prop_assert_eq!(s.leaked_buffers, 0);
