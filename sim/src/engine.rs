@@ -55,6 +55,7 @@ impl<E> Default for EventQueue<E> {
 }
 
 impl<E> EventQueue<E> {
+    #[inline]
     pub fn push(&mut self, time: Nanos, event: E) {
         self.seq += 1;
         self.heap.push(Entry {
@@ -64,6 +65,7 @@ impl<E> EventQueue<E> {
         });
     }
 
+    #[inline]
     pub fn pop(&mut self) -> Option<(Nanos, E)> {
         self.heap.pop().map(|e| (e.time, e.event))
     }

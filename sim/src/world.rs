@@ -843,7 +843,7 @@ impl<'o> World<'o> {
             }
             let TxFrame { mut buf, gso_size } = host.qdisc.pop_front().expect("not empty");
             let frame = &mut buf;
-            let d = kernel::dissect(frame);
+            let d = kernel::dissect_fast(frame);
             let cost = &host.cost;
             let offloads = host.cfg.nic.offloads;
             // Which flow sent it, and which stream bytes it carries.
@@ -1050,7 +1050,11 @@ impl<'o> World<'o> {
             // Byte-by-byte verification only when the wire can corrupt;
             // otherwise every frame left a stack or NIC with valid sums.
             let bad = self.verify_rx && !kernel::checksums_ok(&frame);
-            let n = kernel::ipv4_checksummed_len(&frame) as u64;
+            let seg = kernel::tcp_segment(&frame);
+            let n = match seg {
+                Some(g) => g.ip_len as u64,
+                None => kernel::ipv4_checksummed_len(&frame) as u64,
+            };
             if n > 0 {
                 if rx_csum {
                     host.acct.note(*c, Step::RxChecksumOffload, 1, n);
@@ -1070,7 +1074,6 @@ impl<'o> World<'o> {
                 gro_open = None;
                 continue;
             }
-            let seg = kernel::tcp_segment(&frame);
             let mut merged = false;
             if gro {
                 host.acct.charge(c, Step::GroReceive, 1, len, cost.gro);
