@@ -73,6 +73,8 @@ pub struct HostJson {
     pub rx_ring_drops: u64,
     pub gso_segments: u64,
     pub gro_merges: u64,
+    /// Per-packet stack CPU the GRO-merged segments did not pay (extra).
+    pub gro_saved_ns: u64,
     pub cpu_busy_ns: u64,
     pub pool_peak_in_use: u64,
     pub leaked_buffers: u64,
@@ -149,6 +151,7 @@ fn host_json(h: &HostReport) -> HostJson {
         rx_ring_drops: h.rx_ring_drops(),
         gso_segments: h.gso_segments,
         gro_merges: h.gro_merges,
+        gro_saved_ns: h.gro_saved_ns,
         cpu_busy_ns: h.cpu_busy_ns,
         pool_peak_in_use: h.pool_peak_in_use,
         leaked_buffers: h.leaked_buffers,
@@ -332,6 +335,15 @@ pub fn table(r: &RunReport, description: &str, captures: &[String]) -> String {
             h.napi_polls(),
             h.rx_ring_drops()
         );
+        if h.gso_segments > 0 || h.gro_merges > 0 {
+            let _ = writeln!(
+                o,
+                "  segmentation: {} frames cut from super-segments (TSO/GSO); GRO merged {} frames, saving {} of per-packet stack CPU",
+                h.gso_segments,
+                h.gro_merges,
+                human_ns(h.gro_saved_ns)
+            );
+        }
         if h.pool_peak_in_use > 0 {
             let _ = writeln!(
                 o,

@@ -92,6 +92,8 @@ pub struct HostReport {
     pub gso_segments: u64,
     /// Segments merged by GRO.
     pub gro_merges: u64,
+    /// Per-packet stack CPU the merged segments did not pay.
+    pub gro_saved_ns: u64,
     /// The Rx page pool's tallies.
     pub page_pool: PagePool,
 }

@@ -1465,6 +1465,8 @@ impl<'o> World<'o> {
                 gso_segments: host.acct.counters.get(Step::GsoSegment).count
                     + host.acct.counters.get(Step::TsoSegment).count,
                 gro_merges: host.acct.counters.get(Step::GroMerge).count,
+                gro_saved_ns: host.acct.counters.get(Step::GroMerge).count
+                    * host.cost.per_packet_rx,
                 page_pool: host.page_pool,
             });
         }
