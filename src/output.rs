@@ -53,6 +53,21 @@ pub struct FlowJson {
     /// xxh3-64 of the bytes written and of the bytes read, in hex.
     pub sent_xxh3: String,
     pub received_xxh3: String,
+    /// Buffers the application rewrote while the kernel still held them.
+    pub lifetime_violations: Vec<ViolationJson>,
+}
+
+#[derive(Serialize)]
+pub struct ViolationJson {
+    /// The application buffer rewritten too early.
+    pub buffer: u32,
+    /// The send call (counted from 0) whose bytes it still held.
+    pub write: u64,
+    /// That send's stream range.
+    pub damaged_from: u64,
+    pub damaged_to: u64,
+    /// When the application wrote into it again.
+    pub reused_at_ns: u64,
 }
 
 #[derive(Serialize)]
@@ -130,6 +145,17 @@ fn flow_json(f: &FlowReport) -> FlowJson {
         reads: f.reads,
         sent_xxh3: format!("{:016x}", f.sent_hash),
         received_xxh3: format!("{:016x}", f.received_hash),
+        lifetime_violations: f
+            .violations
+            .iter()
+            .map(|v| ViolationJson {
+                buffer: v.buffer,
+                write: v.write,
+                damaged_from: v.damaged.0,
+                damaged_to: v.damaged.1,
+                reused_at_ns: v.at,
+            })
+            .collect(),
     }
 }
 
@@ -376,6 +402,21 @@ pub fn table(r: &RunReport, description: &str, captures: &[String]) -> String {
             human_ns(f.write_latency.max),
             f.retransmitted_segments
         );
+        for (i, v) in f.violations.iter().enumerate() {
+            if i == 5 {
+                let _ = writeln!(o, "  ... and {} more", f.violations.len() - 5);
+                break;
+            }
+            let _ = writeln!(
+                o,
+                "  LIFETIME VIOLATION: buffer {} rewritten at {} while send #{} (stream bytes {}..{}) was still in flight",
+                v.buffer,
+                human_ns(v.at),
+                v.write,
+                v.damaged.0,
+                v.damaged.1
+            );
+        }
         let _ = writeln!(
             o,
             "  integrity: {} (xxh3 written {:016x}, read {:016x})",

@@ -20,9 +20,9 @@
 
 use simnet_sim::config::{
     Align, BufferConfig, BufferKind, Congestion, Faults, FlowConfig, HostConfig, LinkConfig,
-    NicConfig, Offloads, PoolKind, RecvPath, Scenario, SendPath, SocketConfig, DEFAULT_COPYBREAK,
-    DEFAULT_IRQ_COALESCE, DEFAULT_NAPI_BUDGET, DEFAULT_POOL_SIZE, DEFAULT_RING, DEFAULT_SOCKBUF,
-    IOV_MAX, MAX_MTU, MAX_RING, MIN_MTU, MIN_RING,
+    NicConfig, Offloads, PoolKind, RecvPath, Reuse, Scenario, SendPath, SocketConfig,
+    DEFAULT_COPYBREAK, DEFAULT_IRQ_COALESCE, DEFAULT_NAPI_BUDGET, DEFAULT_POOL_SIZE, DEFAULT_RING,
+    DEFAULT_SOCKBUF, IOV_MAX, MAX_MTU, MAX_RING, MIN_MTU, MIN_RING,
 };
 use simnet_sim::cost::CostModel;
 use std::collections::HashMap;
@@ -133,21 +133,6 @@ struct Support {
 /// where the key is read.
 const NOT_SUPPORTED_YET: &[Support] = &[
     Support {
-        key: "flow.send",
-        runs: Some(&["write", "msg_zerocopy"]),
-        quoted: true,
-    },
-    Support {
-        key: "flow.recv",
-        runs: Some(&["read"]),
-        quoted: true,
-    },
-    Support {
-        key: "flow.iovecs",
-        runs: Some(&["1"]),
-        quoted: false,
-    },
-    Support {
         key: "flow.buffer.kind",
         runs: Some(&["vec", "array"]),
         quoted: true,
@@ -155,11 +140,6 @@ const NOT_SUPPORTED_YET: &[Support] = &[
     Support {
         key: "flow.buffer.pool",
         runs: Some(&["none", "fixed"]),
-        quoted: true,
-    },
-    Support {
-        key: "flow.buffer.reuse",
-        runs: Some(&["after_completion"]),
         quoted: true,
     },
     Support {
@@ -1423,7 +1403,13 @@ fn read_flow(i: usize, t: &Table<'_, '_>, hosts: &[(HostConfig, Range<usize>)]) 
         f.supported("flow.send", name)?;
         match name {
             "write" => Ok(SendPath::Write),
+            "writev" => Ok(SendPath::Writev),
             "msg_zerocopy" => Ok(SendPath::MsgZerocopy),
+            "sendfile" => Ok(SendPath::Sendfile),
+            "splice" => Ok(SendPath::Splice),
+            "io_uring" => Ok(SendPath::IoUring),
+            "io_uring_fixed" => Ok(SendPath::IoUringFixed),
+            "io_uring_send_zc" => Ok(SendPath::IoUringSendZc),
             _ => Err(f.err(format!("{name:?} is not supported yet"))),
         }
     })?;
@@ -1432,13 +1418,17 @@ fn read_flow(i: usize, t: &Table<'_, '_>, hosts: &[(HostConfig, Range<usize>)]) 
         f.supported("flow.recv", name)?;
         match name {
             "read" => Ok(RecvPath::Read),
+            "readv" => Ok(RecvPath::Readv),
+            "zerocopy_receive" => Ok(RecvPath::ZerocopyReceive),
+            "io_uring_provided" => Ok(RecvPath::IoUringProvided),
+            "splice" => Ok(RecvPath::Splice),
             _ => Err(f.err(format!("{name:?} is not supported yet"))),
         }
     })?;
-    if let Some(f) = t.get("iovecs") {
-        let n = f.count("a buffer count", 1, IOV_MAX.into())?;
-        f.supported("flow.iovecs", &n.to_string())?;
-    }
+    let iovecs = t.or("iovecs", 1, |f| {
+        f.count("a buffer count", 1, IOV_MAX.into())
+            .map(|n| n as u32)
+    })?;
     let buffer = match t.table("buffer", BUFFER_KEYS)? {
         Some(b) => read_buffer(&b)?,
         None => BufferConfig::default(),
@@ -1452,6 +1442,7 @@ fn read_flow(i: usize, t: &Table<'_, '_>, hosts: &[(HostConfig, Range<usize>)]) 
         read_size,
         send,
         recv,
+        iovecs,
         buffer,
     })
 }
@@ -1486,15 +1477,18 @@ fn read_buffer(t: &Table<'_, '_>) -> R<BufferConfig> {
     let pool_size = t.or("pool_size", DEFAULT_POOL_SIZE, |f| {
         f.count("a buffer count", 1, 65536).map(|n| n as u32)
     })?;
-    if let Some(f) = t.get("reuse") {
-        let name = f.choice(REUSE_NAMES)?;
-        f.supported("flow.buffer.reuse", name)?;
-    }
+    let reuse = t.or("reuse", d.reuse, |f| {
+        Ok(match f.choice(REUSE_NAMES)? {
+            "immediately" => Reuse::Immediately,
+            _ => Reuse::AfterCompletion,
+        })
+    })?;
     Ok(BufferConfig {
         kind,
         align,
         pool,
         pool_size,
+        reuse,
     })
 }
 
@@ -2271,23 +2265,38 @@ bytes = \"1MiB\"
     // --- features this version refuses -------------------------------------
 
     #[test]
-    fn send_paths_not_built_yet_are_refused_by_name() {
-        let e = err_with("[[flow]]", "send = \"sendfile\"");
-        assert_at(&e, 11, 8, "flow[0].send");
-        assert_eq!(
-            e.message,
-            "\"sendfile\" is not supported yet (this version supports \"write\" and \"msg_zerocopy\")"
-        );
-        for name in [
-            "writev",
-            "splice",
-            "io_uring",
-            "io_uring_fixed",
-            "io_uring_send_zc",
+    fn every_send_and_receive_path_parses() {
+        for (name, path) in [
+            ("write", SendPath::Write),
+            ("writev", SendPath::Writev),
+            ("msg_zerocopy", SendPath::MsgZerocopy),
+            ("sendfile", SendPath::Sendfile),
+            ("splice", SendPath::Splice),
+            ("io_uring", SendPath::IoUring),
+            ("io_uring_fixed", SendPath::IoUringFixed),
+            ("io_uring_send_zc", SendPath::IoUringSendZc),
         ] {
-            let e = err_with("[[flow]]", &format!("send = {name:?}"));
-            assert!(e.message.contains("is not supported yet"), "{e}");
+            let s = ok(&minimal_with("[[flow]]", &format!("send = {name:?}")));
+            assert_eq!(s.flows[0].send, path);
         }
+        for (name, path) in [
+            ("read", RecvPath::Read),
+            ("readv", RecvPath::Readv),
+            ("io_uring_provided", RecvPath::IoUringProvided),
+            ("splice", RecvPath::Splice),
+        ] {
+            let s = ok(&minimal_with("[[flow]]", &format!("recv = {name:?}")));
+            assert_eq!(s.flows[0].recv, path);
+        }
+        let s = ok(&minimal_with(
+            "[[flow]]",
+            "iovecs = 8\nbuffer.reuse = \"immediately\"",
+        ));
+        assert_eq!(s.flows[0].iovecs, 8);
+        assert_eq!(s.flows[0].buffer.reuse, Reuse::Immediately);
+        // Zero-copy receive needs header split on the receiving NIC.
+        let e = err_with("[[flow]]", "recv = \"zerocopy_receive\"");
+        assert!(e.message.contains("header_split"), "{e}");
     }
 
     #[test]
@@ -2307,18 +2316,6 @@ bytes = \"1MiB\"
         let cases: &[(&str, &str, &str, &str)] = &[
             (
                 "[[flow]]",
-                "recv = \"readv\"",
-                "flow[0].recv",
-                "\"readv\" is not supported yet (this version supports \"read\")",
-            ),
-            (
-                "[[flow]]",
-                "iovecs = 4",
-                "flow[0].iovecs",
-                "4 is not supported yet (this version supports 1)",
-            ),
-            (
-                "[[flow]]",
                 "buffer.kind = \"string\"",
                 "flow[0].buffer.kind",
                 "\"string\" is not supported yet (this version supports \"vec\" and \"array\")",
@@ -2328,12 +2325,6 @@ bytes = \"1MiB\"
                 "buffer.pool = \"recycling\"",
                 "flow[0].buffer.pool",
                 "\"recycling\" is not supported yet (this version supports \"none\" and \"fixed\")",
-            ),
-            (
-                "[[flow]]",
-                "buffer.reuse = \"immediately\"",
-                "flow[0].buffer.reuse",
-                "\"immediately\" is not supported yet (this version supports \"after_completion\")",
             ),
             (
                 "[[flow]]",

@@ -109,11 +109,11 @@ fn binary_garbage_is_not_a_text_file() {
 fn later_features_are_refused_as_not_supported_yet() {
     let text = GOOD.replace(
         "bytes = \"64KiB\"",
-        "bytes = \"64KiB\"\nsend = \"sendfile\"",
+        "bytes = \"64KiB\"\nbuffer.kind = \"streambuf\"",
     );
     let err = run_bad(text.as_bytes());
     assert!(err.contains("not supported yet"), "{err}");
-    assert!(err.contains("send"), "{err}");
+    assert!(err.contains("flow[0].buffer.kind"), "{err}");
 }
 
 #[test]

@@ -5,12 +5,6 @@
 mod common;
 
 use common::*;
-use pnet_packet::ethernet::{EtherTypes, EthernetPacket};
-use pnet_packet::ip::IpNextHeaderProtocols;
-use pnet_packet::ipv4::{self, Ipv4Packet};
-use pnet_packet::tcp::{self, TcpPacket};
-use pnet_packet::Packet;
-use std::collections::BTreeMap;
 use std::path::Path;
 
 #[test]
@@ -147,61 +141,6 @@ fn no_pcap_writes_no_capture() {
     assert_eq!(v["captures"].as_array().unwrap().len(), 0);
 }
 
-/// Reassembles the sender's byte stream from a capture with pnet_packet,
-/// verifying every IPv4 and TCP checksum on the way.
-fn reassemble(path: &Path, data_port: u16) -> Vec<u8> {
-    let mut segments: BTreeMap<u32, Vec<u8>> = BTreeMap::new();
-    let mut isn = None;
-    for (i, (_, frame)) in read_pcapng(path).iter().enumerate() {
-        let eth = EthernetPacket::new(frame).expect("an Ethernet frame");
-        if eth.get_ethertype() != EtherTypes::Ipv4 {
-            continue;
-        }
-        let ip = Ipv4Packet::new(eth.payload()).expect("an IPv4 header");
-        assert_eq!(
-            ipv4::checksum(&ip),
-            ip.get_checksum(),
-            "frame {}: bad IPv4 checksum",
-            i + 1
-        );
-        if ip.get_next_level_protocol() != IpNextHeaderProtocols::Tcp {
-            continue;
-        }
-        let ip_payload = &ip.payload()[..ip.get_total_length() as usize - 20];
-        let seg = TcpPacket::new(ip_payload).expect("a TCP header");
-        let sum = tcp::ipv4_checksum(&seg, &ip.get_source(), &ip.get_destination());
-        assert_eq!(sum, seg.get_checksum(), "frame {}: bad TCP checksum", i + 1);
-        if seg.get_destination() != data_port {
-            continue;
-        }
-        if seg.get_flags() & tcp::TcpFlags::SYN != 0 {
-            isn = Some(seg.get_sequence());
-        }
-        if !seg.payload().is_empty() {
-            segments.insert(seg.get_sequence(), seg.payload().to_vec());
-        }
-    }
-    let isn = isn.expect("the capture holds the SYN");
-    let mut stream = Vec::new();
-    let mut next = isn.wrapping_add(1);
-    // Walk segments in stream order (sequence numbers relative to the ISN).
-    let mut by_offset: Vec<(u32, Vec<u8>)> = segments
-        .into_iter()
-        .map(|(seq, p)| (seq.wrapping_sub(isn.wrapping_add(1)), p))
-        .collect();
-    by_offset.sort_by_key(|(o, _)| *o);
-    for (off, p) in by_offset {
-        let seq = isn.wrapping_add(1).wrapping_add(off);
-        let skip = next.wrapping_sub(seq) as usize;
-        assert!(skip <= p.len() || seq == next, "gap in the captured stream");
-        if skip < p.len() {
-            stream.extend_from_slice(&p[skip..]);
-            next = next.wrapping_add((p.len() - skip) as u32);
-        }
-    }
-    stream
-}
-
 #[test]
 fn pnet_verifies_checksums_and_reassembles_the_senders_bytes() {
     let tmp = tempfile::tempdir().unwrap();
@@ -216,7 +155,7 @@ fn pnet_verifies_checksums_and_reassembles_the_senders_bytes() {
         let f = &v["flows"][0];
         let port = f["port"].as_u64().unwrap() as u16;
         for host in ["sender", "receiver"] {
-            let stream = reassemble(&dir.path().join(format!("{host}-eth0.pcapng")), port);
+            let stream = reassemble_stream(&dir.path().join(format!("{host}-eth0.pcapng")), port);
             assert_eq!(stream.len() as u64, f["bytes_sent"].as_u64().unwrap());
             let hash = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&stream));
             assert_eq!(hash, f["sent_xxh3"].as_str().unwrap(), "{scenario} {host}");

@@ -41,6 +41,11 @@ pub enum BufferState {
 pub struct AppBuffer {
     pub id: u32,
     pub size: usize,
+    /// The buffer's bytes, kept only when the NIC must read them at DMA
+    /// time (a zero-copy buffer the application may rewrite too early).
+    pub data: Vec<u8>,
+    /// Zero-copy sends from this buffer the kernel still holds.
+    pub in_flight: u32,
     /// Offset of byte 0 within its first page (from the alignment).
     pub page_offset: u64,
     pub state: BufferState,
@@ -64,6 +69,8 @@ impl BufferPool {
             .map(|id| AppBuffer {
                 id,
                 size,
+                data: Vec::new(),
+                in_flight: 0,
                 page_offset,
                 state: BufferState::Free,
             })

@@ -155,17 +155,59 @@ impl Default for SocketConfig {
 pub enum SendPath {
     /// `write(2)`: `copy_from_user` into kernel pages.
     Write,
+    /// `writev(2)`: one copy per iovec region, one frag per region.
+    Writev,
     /// `send(MSG_ZEROCOPY)`: user pages referenced, completion on the error
     /// queue.
     MsgZerocopy,
+    /// `sendfile(2)`: page-cache pages referenced, no copy.
+    Sendfile,
+    /// `splice(2)` file -> pipe -> socket: pipe pages referenced, no copy.
+    Splice,
+    /// io_uring `IORING_OP_SEND`: copies, one `io_uring_enter` per batch.
+    IoUring,
+    /// io_uring `IORING_OP_SEND_ZC` from registered buffers: pinned once at
+    /// registration, no per-send pin.
+    IoUringFixed,
+    /// io_uring `IORING_OP_SEND_ZC`: pages taken per send; a result CQE
+    /// (F_MORE) and a notification CQE (F_NOTIF) per request.
+    IoUringSendZc,
 }
 
 impl SendPath {
     pub fn name(self) -> &'static str {
         match self {
             SendPath::Write => "write",
+            SendPath::Writev => "writev",
             SendPath::MsgZerocopy => "msg_zerocopy",
+            SendPath::Sendfile => "sendfile",
+            SendPath::Splice => "splice",
+            SendPath::IoUring => "io_uring",
+            SendPath::IoUringFixed => "io_uring_fixed",
+            SendPath::IoUringSendZc => "io_uring_send_zc",
         }
+    }
+
+    /// Whether the NIC reads the application's own pages (the buffer is in
+    /// flight until a completion hands it back).
+    pub fn zero_copy(self) -> bool {
+        matches!(
+            self,
+            SendPath::MsgZerocopy | SendPath::IoUringFixed | SendPath::IoUringSendZc
+        )
+    }
+
+    /// Whether the bytes come from the page cache, not from a user buffer.
+    pub fn from_file(self) -> bool {
+        matches!(self, SendPath::Sendfile | SendPath::Splice)
+    }
+
+    /// Whether requests go through an io_uring submission queue.
+    pub fn io_uring(self) -> bool {
+        matches!(
+            self,
+            SendPath::IoUring | SendPath::IoUringFixed | SendPath::IoUringSendZc
+        )
     }
 }
 
@@ -174,6 +216,37 @@ impl SendPath {
 pub enum RecvPath {
     /// `read(2)`: `copy_to_user` from the socket's receive queue.
     Read,
+    /// `readv(2)`: one copy per iovec region.
+    Readv,
+    /// `getsockopt(TCP_ZEROCOPY_RECEIVE)`: whole payload pages mapped into
+    /// the application, the rest copied. Needs the NIC's header split.
+    ZerocopyReceive,
+    /// io_uring `IORING_OP_RECV` into a provided-buffer ring.
+    IoUringProvided,
+    /// `splice(2)` socket -> pipe -> file: no user-space copy.
+    Splice,
+}
+
+impl RecvPath {
+    pub fn name(self) -> &'static str {
+        match self {
+            RecvPath::Read => "read",
+            RecvPath::Readv => "readv",
+            RecvPath::ZerocopyReceive => "zerocopy_receive",
+            RecvPath::IoUringProvided => "io_uring_provided",
+            RecvPath::Splice => "splice",
+        }
+    }
+}
+
+/// When the application writes into a send buffer again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reuse {
+    /// Only once the kernel has handed it back (the correct program).
+    AfterCompletion,
+    /// As soon as the send call returns, even if the kernel still holds it
+    /// (the lifetime bug: the wire then carries the new bytes).
+    Immediately,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -220,6 +293,7 @@ pub struct BufferConfig {
     pub align: Align,
     pub pool: PoolKind,
     pub pool_size: u32,
+    pub reuse: Reuse,
 }
 
 impl Default for BufferConfig {
@@ -229,6 +303,7 @@ impl Default for BufferConfig {
             align: Align::Page,
             pool: PoolKind::Fixed,
             pool_size: DEFAULT_POOL_SIZE,
+            reuse: Reuse::AfterCompletion,
         }
     }
 }
@@ -246,6 +321,8 @@ pub struct FlowConfig {
     pub read_size: u32,
     pub send: SendPath,
     pub recv: RecvPath,
+    /// Regions per call for `writev`/`readv` (1..=IOV_MAX).
+    pub iovecs: u32,
     pub buffer: BufferConfig,
 }
 
@@ -297,6 +374,7 @@ impl Scenario {
                 read_size: 65536,
                 send,
                 recv: RecvPath::Read,
+                iovecs: 1,
                 buffer: BufferConfig::default(),
             }],
         }
@@ -372,6 +450,17 @@ impl Scenario {
                 return err(format!("flow {i}: port {} is zero or used twice", f.port));
             }
             ports.push(f.port);
+            if f.iovecs == 0 || f.iovecs > IOV_MAX {
+                return err(format!("flow {i}: iovecs must be in 1..={IOV_MAX}"));
+            }
+            if f.recv == RecvPath::ZerocopyReceive && !self.hosts[f.to].nic.header_split {
+                return err(format!(
+                    "flow {i}: recv = \"zerocopy_receive\" needs hosts.{}.nic.header_split = true \
+                     (TCP_ZEROCOPY_RECEIVE maps whole payload pages, which only header split \
+                     leaves page-aligned)",
+                    self.hosts[f.to].name
+                ));
+            }
             if f.buffer.pool_size == 0 {
                 return err(format!("flow {i}: buffer.pool_size must be above zero"));
             }

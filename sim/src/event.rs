@@ -40,6 +40,7 @@ pub enum Kind {
     Completion,
     Handler,
     Wait,
+    Frag,
 }
 
 impl Kind {
@@ -69,6 +70,7 @@ impl Kind {
             Kind::Completion => "completion",
             Kind::Handler => "handler",
             Kind::Wait => "wait",
+            Kind::Frag => "frag",
         }
     }
 }
@@ -151,12 +153,30 @@ steps! {
     WriteSyscall => ("app->socket", Syscall, Syscall, "ksys_write -> sock_write_iter -> tcp_sendmsg"),
     /// `sendmsg(MSG_ZEROCOPY)` entering the kernel.
     SendmsgSyscall => ("app->socket", Syscall, Syscall, "__sys_sendmsg -> tcp_sendmsg_locked (MSG_ZEROCOPY)"),
+    /// `writev(2)` entering the kernel.
+    WritevSyscall => ("app->socket", Syscall, Syscall, "do_writev -> sock_write_iter -> tcp_sendmsg"),
+    /// `sendfile(2)` entering the kernel.
+    SendfileSyscall => ("app->socket", Syscall, Syscall, "do_sendfile -> do_splice_direct -> splice_to_socket"),
+    /// `splice(2)` file -> pipe, then pipe -> socket.
+    SpliceSyscall => ("app->socket", Syscall, Syscall, "do_splice: file -> pipe -> socket (MSG_SPLICE_PAGES)"),
+    /// An io_uring submission (no syscall by itself).
+    IoUringSqe => ("app->socket", Handler, None, "io_uring SQE written to the submission ring"),
+    /// `io_uring_enter(2)`: one per batch of submissions.
+    IoUringEnter => ("app->socket", Syscall, Syscall, "io_uring_enter -> io_submit_sqes"),
+    /// Registered buffers pinned once (io_uring_fixed).
+    IoUringRegister => ("app->socket", Pin, Pin, "io_sqe_buffers_register -> pin_user_pages_fast(FOLL_LONGTERM)"),
+    /// A send using a registered buffer: no pinning, the pages are known.
+    IoUringImportFixed => ("app->socket", Map, Stack, "io_send_zc -> io_import_fixed"),
+    /// Page-cache pages referenced by sendfile/splice: no copy, no pin.
+    PageCacheRef => ("app->socket", Map, Stack, "skb_splice_from_iter: get_page (page cache, SKBFL_SHARED_FRAG)"),
     /// The writer blocks because the send buffer is full.
     SndbufWait => ("app->socket", Wait, None, "sk_stream_wait_memory"),
     /// User bytes copied into kernel page frags.
     CopyFromUser => ("app->socket", Copy, Copy, "copy_from_user (skb_copy_to_page_nocache)"),
     /// User pages referenced for MSG_ZEROCOPY.
     GetUserPages => ("app->socket", Pin, Pin, "get_user_pages_fast (skb_zerocopy_iter_stream)"),
+    /// Frags the sent bytes start in sk_buffs (a region, a page, a page frag).
+    SkbFrag => ("socket", Frag, None, "skb_fill_page_desc / skb_coalesce (new frag)"),
     /// The zero-copy completion record for a send.
     ZerocopyAlloc => ("socket", Alloc, Stack, "msg_zerocopy_realloc"),
     /// A data sk_buff: one per segment (cut when first transmitted, as
@@ -241,6 +261,22 @@ steps! {
     RxChecksum => ("tcp", Checksum, Checksum, "ip_fast_csum + tcp_checksum_complete (software)"),
     /// A frame the stack rejected because a checksum was wrong.
     RxBadChecksum => ("tcp", Drop, None, "TCP_MIB_CSUMERRORS (bad checksum)"),
+    /// `readv(2)` entering the kernel.
+    ReadvSyscall => ("socket->app", Syscall, Syscall, "do_readv -> sock_read_iter -> tcp_recvmsg"),
+    /// `getsockopt(TCP_ZEROCOPY_RECEIVE)` entering the kernel.
+    ZcRecvSyscall => ("socket->app", Syscall, Syscall, "getsockopt(TCP_ZEROCOPY_RECEIVE) -> tcp_zerocopy_receive"),
+    /// Whole payload pages mapped into the application.
+    VmInsertPages => ("socket->app", Map, Pin, "tcp_zerocopy_receive -> vm_insert_pages"),
+    /// Mapped pages released when the application is done with them.
+    ZcRecvUnmap => ("socket->app", Free, Pin, "madvise(MADV_DONTNEED) -> zap_page_range"),
+    /// The provided-buffer ring hands the kernel a buffer for a receive.
+    IoUringBufSelect => ("socket->app", Handler, None, "io_recv -> io_buffer_select (provided-buffer ring)"),
+    /// `splice(2)` socket -> pipe -> file.
+    SpliceRecvSyscall => ("socket->app", Syscall, Syscall, "do_splice: tcp_splice_read -> skb_splice_bits, then pipe -> file"),
+    /// Received pages moved into a pipe: references, no copy.
+    SplicePipeRef => ("socket->app", Map, Stack, "skb_splice_bits (pipe buffers reference the skb pages)"),
+    /// The pipe's bytes written into the page cache of the file.
+    SpliceToFile => ("socket->file", Copy, Copy, "iter_file_splice_write -> copy into the page cache"),
     /// `read(2)` entering the kernel.
     ReadSyscall => ("socket->app", Syscall, Syscall, "ksys_read -> sock_read_iter -> tcp_recvmsg"),
     /// The reader blocks because the receive queue is empty.
@@ -253,10 +289,15 @@ steps! {
     PutUserPages => ("completion", Unpin, Pin, "skb_release_data -> put_page"),
     /// A completion queued (or merged) on the socket's error queue.
     ZerocopyComplete => ("completion", Completion, Stack, "skb_zcopy_clear -> __msg_zerocopy_callback"),
+    /// An io_uring completion read from the completion ring: the result
+    /// (with F_MORE for a zero-copy send) or the F_NOTIF notification.
+    IoUringCqe => ("completion", Handler, None, "io_uring CQE (io_req_complete_post / io_tx_ubuf_complete)"),
+    /// Registered buffers unpinned at unregistration.
+    IoUringUnregister => ("completion", Unpin, Pin, "io_sqe_buffers_unregister -> unpin_user_pages"),
     /// The application reaps completions.
     ErrqueueSyscall => ("completion", Syscall, Syscall, "recvmsg(MSG_ERRQUEUE) -> ip_recv_error"),
     /// The application waits for a completion to free a buffer.
-    CompletionWait => ("completion", Wait, None, "poll(POLLERR) waiting for a completion"),
+    CompletionWait => ("completion", Wait, None, "waiting for a completion: poll(POLLERR) / io_uring_enter(GETEVENTS)"),
     /// A send buffer handed back to the application's pool.
     BufferReturned => ("completion", Handler, None, "application: buffer back in pool"),
 }

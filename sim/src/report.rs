@@ -20,6 +20,8 @@ pub enum Outcome {
     Integrity,
     /// Nothing left to do, yet some flow is unfinished.
     Stalled,
+    /// The application rewrote a buffer the kernel still held.
+    LifetimeViolation,
 }
 
 impl Outcome {
@@ -30,6 +32,7 @@ impl Outcome {
             Outcome::TimeLimit => "time_limit",
             Outcome::Integrity => "integrity",
             Outcome::Stalled => "stalled",
+            Outcome::LifetimeViolation => "lifetime_violation",
         }
     }
 }
@@ -61,6 +64,8 @@ pub struct FlowReport {
     pub last_read_ns: Nanos,
     pub write_latency: Latency,
     pub retransmitted_segments: u64,
+    /// Buffers rewritten while a zero-copy send from them was in flight.
+    pub violations: Vec<crate::syscall::Violation>,
 }
 
 impl FlowReport {

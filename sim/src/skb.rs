@@ -27,6 +27,8 @@ pub enum FragMem {
     Kernel,
     /// A user page referenced for zero-copy: application buffer `buffer`.
     User { buffer: u32 },
+    /// A page-cache page of the file being sent (sendfile, splice).
+    PageCache,
 }
 
 /// One fragment: `len` bytes at bus address `addr`.
@@ -113,11 +115,40 @@ impl WriteQueue {
     /// `tcp_sendmsg`: `len` stream bytes starting at `seq` that sit at
     /// `addr` in `mem`, contiguous except at multiples of `chunk` (4 KiB
     /// user pages, 32 KiB kernel page frags).
-    pub fn append(&mut self, seq: u64, addr: u64, len: u64, mem: FragMem, chunk: u64) {
+    /// Returns how many new frags the bytes started (the rest joined the
+    /// previous frag).
+    pub fn append(&mut self, seq: u64, addr: u64, len: u64, mem: FragMem, chunk: u64) -> u64 {
+        self.append_inner(seq, addr, len, mem, chunk, false)
+    }
+
+    /// Like [`WriteQueue::append`] for one iovec region of a `writev`: the
+    /// region starts a frag of its own.
+    pub fn append_region(
+        &mut self,
+        seq: u64,
+        addr: u64,
+        len: u64,
+        mem: FragMem,
+        chunk: u64,
+    ) -> u64 {
+        self.append_inner(seq, addr, len, mem, chunk, true)
+    }
+
+    fn append_inner(
+        &mut self,
+        seq: u64,
+        addr: u64,
+        len: u64,
+        mem: FragMem,
+        chunk: u64,
+        new_frag: bool,
+    ) -> u64 {
+        let mut fresh = new_frag;
+        let mut frags = 0;
         let (mut seq, mut addr, mut left) = (seq, addr, len);
         while left > 0 {
             let n = left.min(chunk - addr % chunk).min(u32::MAX as u64);
-            if let Some(last) = self.unsent.back_mut() {
+            if let Some(last) = self.unsent.back_mut().filter(|_| !fresh) {
                 let f = &mut last.frag;
                 if addr % chunk != 0
                     && f.mem == mem
@@ -131,6 +162,8 @@ impl WriteQueue {
                     continue;
                 }
             }
+            fresh = false;
+            frags += 1;
             self.unsent.push_back(Piece {
                 seq,
                 frag: Frag {
@@ -143,6 +176,7 @@ impl WriteQueue {
             addr += n;
             left -= n;
         }
+        frags
     }
 
     /// `tcp_write_xmit` sends `[off, off + len)` for the first time: cut an

@@ -15,8 +15,8 @@ use std::collections::VecDeque;
 use std::hash::Hasher;
 use twox_hash::XxHash3_64;
 
-use crate::buffer::{BufferPool, PAGE_SIZE};
-use crate::config::{FlowConfig, PoolKind, SendPath};
+use crate::buffer::{pages_spanned, BufferPool, PAGE_SIZE};
+use crate::config::{FlowConfig, PoolKind, RecvPath, Reuse, SendPath};
 use crate::engine::{Nanos, Rng};
 use crate::skb::{ReceiveQueue, RxQueued, WriteQueue};
 
@@ -105,6 +105,13 @@ impl DataSource {
     }
 }
 
+/// Modelled address of byte 0 of buffer `id` of a pool of `size`-byte
+/// buffers.
+pub fn buffer_addr(size: u64, pool: &BufferPool, id: u32) -> u64 {
+    let stride = (size + 2 * PAGE_SIZE).next_multiple_of(PAGE_SIZE);
+    USER_BUFFER_BASE + id as u64 * stride + pool.get(id).page_offset
+}
+
 /// Where the sending application is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SendState {
@@ -183,6 +190,28 @@ pub struct Sender {
     pub completed_buffers: Vec<u32>,
     pub retransmitted_segments: u64,
     pub wake_pending: bool,
+    pub reuse: Reuse,
+    /// Regions per `writev` call.
+    pub iovecs: u32,
+    /// io_uring submissions made.
+    pub sqes: u64,
+    /// io_uring_fixed: the pool is registered (pinned).
+    pub registered: bool,
+    /// Buffers rewritten while the kernel still held them.
+    pub violations: Vec<Violation>,
+}
+
+/// A buffer the application wrote into while a zero-copy send from it was
+/// still in flight: the bug `reuse = "immediately"` demonstrates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Violation {
+    pub buffer: u32,
+    /// Stream range of the send whose bytes were still in flight.
+    pub damaged: (u64, u64),
+    /// Index (from 0) of that send call.
+    pub write: u64,
+    /// Virtual time of the reuse.
+    pub at: Nanos,
 }
 
 impl Sender {
@@ -215,13 +244,63 @@ impl Sender {
             completed_buffers: Vec::new(),
             retransmitted_segments: 0,
             wake_pending: false,
+            reuse: cfg.buffer.reuse,
+            iovecs: cfg.iovecs.max(1),
+            sqes: 0,
+            registered: false,
+            violations: Vec::new(),
         }
+    }
+
+    /// Whether application buffers must hold their bytes: only when a
+    /// zero-copy buffer may be rewritten while the NIC still reads it.
+    pub fn keeps_bytes(&self) -> bool {
+        self.path.zero_copy() && self.reuse == Reuse::Immediately
+    }
+
+    /// Writes stream bytes `[offset, offset + len)` into buffer `id`.
+    pub fn fill_buffer(&mut self, id: u32, offset: u64, len: u64) {
+        let b = self.pool.get_mut(id);
+        b.data.resize(b.size, 0);
+        self.data.fill(offset, &mut b.data[..len as usize]);
+    }
+
+    /// Before the application writes into buffer `id` at `at`: if a send
+    /// from it is still in flight, that is a lifetime violation.
+    pub fn note_reuse(&mut self, id: u32, at: Nanos) {
+        if !self.path.zero_copy() {
+            return;
+        }
+        // The latest send from this buffer: its bytes are overwritten.
+        if let Some(z) = self.zc.iter().rev().find(|z| z.buffer == id) {
+            let write = z.id as u64;
+            self.violations.push(Violation {
+                buffer: id,
+                damaged: (z.start, z.end),
+                write,
+                at,
+            });
+        }
+    }
+
+    /// Bytes per iovec region of a `writev` call of `len` bytes.
+    pub fn region_len(&self, len: u64) -> u64 {
+        len.div_ceil(self.iovecs as u64).max(1)
+    }
+
+    /// Pages every pool buffer spans, together (io_uring registration).
+    pub fn pool_pages(&self) -> u64 {
+        (0..self.pool.len() as u32)
+            .map(|i| {
+                let b = self.pool.get(i);
+                pages_spanned(b.page_offset, b.size as u64)
+            })
+            .sum()
     }
 
     /// Modelled address of byte 0 of application buffer `id`.
     pub fn buffer_addr(&self, id: u32) -> u64 {
-        let stride = (self.write_size + 2 * PAGE_SIZE).next_multiple_of(PAGE_SIZE);
-        USER_BUFFER_BASE + id as u64 * stride + self.pool.get(id).page_offset
+        buffer_addr(self.write_size, &self.pool, id)
     }
 
     /// Stream offset of a segment from its sequence number, taken near the
@@ -274,8 +353,12 @@ impl Sender {
             sends += 1;
             pages += z.pages;
             bytes += z.end - z.start;
+            // MSG_ZEROCOPY merges consecutive ids into one notification;
+            // io_uring posts one F_NOTIF CQE per request.
             match self.errqueue.back_mut() {
-                Some(last) if last.1.wrapping_add(1) == z.id => last.1 = z.id,
+                Some(last) if !self.path.io_uring() && last.1.wrapping_add(1) == z.id => {
+                    last.1 = z.id
+                }
                 _ => self.errqueue.push_back((z.id, z.id)),
             }
             self.completed_buffers.push(z.buffer);
@@ -286,6 +369,11 @@ impl Sender {
 
 /// A receiving application and its socket's receive-side bookkeeping.
 pub struct Receiver {
+    pub path: RecvPath,
+    /// Regions per `readv` call.
+    pub iovecs: u32,
+    /// io_uring submissions made.
+    pub sqes: u64,
     pub read_size: usize,
     /// The socket's receive queue of sk_buff records.
     pub rcv_queue: ReceiveQueue,
@@ -328,6 +416,9 @@ impl Receiver {
     pub fn new(cfg: &FlowConfig) -> Receiver {
         let size = cfg.read_size.min(cfg.bytes.min(u32::MAX as u64) as u32) as usize;
         Receiver {
+            path: cfg.recv,
+            iovecs: cfg.iovecs.max(1),
+            sqes: 0,
             read_size: size,
             rcv_queue: ReceiveQueue::default(),
             peer_isn: None,
@@ -357,6 +448,7 @@ mod tests {
             read_size: 65536,
             send,
             recv: RecvPath::Read,
+            iovecs: 1,
             buffer: BufferConfig::default(),
         }
     }

@@ -24,7 +24,7 @@ use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr};
 
 use crate::buffer::{pages_spanned, PAGE_SIZE};
-use crate::config::{ConfigError, Congestion, HostConfig, Scenario, SendPath};
+use crate::config::{ConfigError, Congestion, HostConfig, RecvPath, Reuse, Scenario, SendPath};
 use crate::cost::CostModel;
 use crate::engine::{EventQueue, Nanos, Rng};
 use crate::event::{Counters, Direction, Event, Observer, Step};
@@ -44,6 +44,11 @@ use crate::wire::{Link, Verdict};
 /// Frames one softirq run may process before deferring to ksoftirqd:
 /// Linux `netdev_budget` default 300.
 const NETDEV_BUDGET: u32 = 300;
+/// io_uring submissions per `io_uring_enter`: the application batches this
+/// many sends (or receives) before entering the kernel.
+const IO_URING_BATCH: u64 = 8;
+/// Modelled address of the page cache pages sendfile and splice send from.
+const PAGE_CACHE_BASE: u64 = 0xffff_ea00_0000_0000;
 /// First ephemeral port; flow `i` connects from `EPHEMERAL_BASE + i`
 /// (Linux `ip_local_port_range` starts at 32768; IANA's range at 49152).
 const EPHEMERAL_BASE: u16 = 49152;
@@ -606,6 +611,14 @@ impl<'o> World<'o> {
                     reap_errqueue(host, s, c);
                     if s.zc.is_empty() && s.errqueue.is_empty() {
                         s.state = SendState::Done;
+                        if s.registered {
+                            // io_uring_unregister_buffers: the long-term
+                            // pins go.
+                            let pages = s.pool_pages();
+                            let cost = &host.cost;
+                            let ns = cost.syscall + cost.page_unpin * pages;
+                            host.acct.charge(c, Step::IoUringUnregister, pages, 0, ns);
+                        }
                     } else {
                         host.acct.note(*c, Step::CompletionWait, 1, 0);
                     }
@@ -629,18 +642,64 @@ impl<'o> World<'o> {
                             s.state = SendState::Draining;
                             continue;
                         }
-                        let Some(id) = s.pool.acquire() else {
-                            s.pool.waits += 1;
-                            s.state = SendState::WaitCompletion;
-                            continue;
+                        if s.path == SendPath::IoUringFixed && !s.registered {
+                            // io_uring_register(IORING_REGISTER_BUFFERS):
+                            // every pool buffer pinned once, for good.
+                            s.registered = true;
+                            let pages = s.pool_pages();
+                            let cost = &host.cost;
+                            let ns = cost.syscall + cost.page_pin * pages;
+                            host.acct.charge(c, Step::IoUringRegister, pages, 0, ns);
+                        }
+                        let id = if s.path.from_file() {
+                            0 // the bytes come from the page cache
+                        } else {
+                            let Some(id) = s.pool.acquire() else {
+                                s.pool.waits += 1;
+                                s.state = SendState::WaitCompletion;
+                                continue;
+                            };
+                            s.note_reuse(id, *c);
+                            id
                         };
                         let len = s.write_size.min(s.total - s.issued);
-                        let step = match s.path {
-                            SendPath::Write => Step::WriteSyscall,
-                            SendPath::MsgZerocopy => Step::SendmsgSyscall,
-                        };
-                        let sc = host.cost.syscall;
-                        host.acct.charge(c, step, 1, len, sc);
+                        if s.keeps_bytes() {
+                            // The application writes its data into the
+                            // buffer: the NIC will read these very bytes.
+                            s.fill_buffer(id, s.issued, len);
+                        }
+                        let cost = &host.cost;
+                        let sc = cost.syscall;
+                        match s.path {
+                            SendPath::Write => host.acct.charge(c, Step::WriteSyscall, 1, len, sc),
+                            SendPath::Writev => {
+                                host.acct.charge(c, Step::WritevSyscall, 1, len, sc)
+                            }
+                            SendPath::MsgZerocopy => {
+                                host.acct.charge(c, Step::SendmsgSyscall, 1, len, sc)
+                            }
+                            SendPath::Sendfile => {
+                                host.acct.charge(c, Step::SendfileSyscall, 1, len, sc)
+                            }
+                            SendPath::Splice => {
+                                // file -> pipe, then pipe -> socket.
+                                host.acct.charge(c, Step::SpliceSyscall, 2, len, 2 * sc)
+                            }
+                            SendPath::IoUring
+                            | SendPath::IoUringFixed
+                            | SendPath::IoUringSendZc => {
+                                host.acct.note(*c, Step::IoUringSqe, 1, len);
+                                s.sqes += 1;
+                                let last = s.issued + len >= s.total;
+                                if s.sqes.is_multiple_of(IO_URING_BATCH) || last {
+                                    host.acct.charge(c, Step::IoUringEnter, 1, 0, sc);
+                                }
+                                if s.path == SendPath::IoUringFixed {
+                                    let ns = cost.skb_alloc;
+                                    host.acct.charge(c, Step::IoUringImportFixed, 1, len, ns);
+                                }
+                            }
+                        }
                         s.first_write.get_or_insert(*c);
                         s.writes += 1;
                         flow.pending_writes.push_back((s.issued + len, *c));
@@ -650,7 +709,7 @@ impl<'o> World<'o> {
                             len,
                             done: 0,
                         });
-                        if s.path == SendPath::MsgZerocopy {
+                        if s.path.zero_copy() {
                             let zc_cost = host.cost.skb_alloc;
                             host.acct.charge(c, Step::ZerocopyAlloc, 1, 0, zc_cost);
                             s.zc.push_back(ZcSend {
@@ -673,7 +732,7 @@ impl<'o> World<'o> {
                         // The application's bytes enter the stack's buffer
                         // here, whichever path models how they got there:
                         // the simulator moves bytes once, the model charges
-                        // copy_from_user or get_user_pages_fast below.
+                        // copy_from_user, get_user_pages_fast or nothing.
                         let mut queued = 0;
                         while queued < n {
                             let (data, at) = (&s.data, s.issued + queued);
@@ -691,37 +750,69 @@ impl<'o> World<'o> {
                         }
                         debug_assert_eq!(queued, n);
                         let seq = op.start + op.done;
+                        let cost = &host.cost;
                         match s.path {
-                            SendPath::Write => {
+                            SendPath::Write | SendPath::IoUring => {
                                 let addr = s.page_frag_cursor;
                                 s.page_frag_cursor += n;
                                 let mem = FragMem::Kernel;
-                                s.write_queue.append(seq, addr, n, mem, PAGE_FRAG_SIZE);
-                            }
-                            SendPath::MsgZerocopy => {
-                                let addr = s.buffer_addr(op.buffer) + op.done;
-                                let mem = FragMem::User { buffer: op.buffer };
-                                s.write_queue.append(seq, addr, n, mem, PAGE_SIZE);
-                            }
-                        }
-                        let cost = &host.cost;
-                        match s.path {
-                            SendPath::Write => {
+                                let frags = s.write_queue.append(seq, addr, n, mem, PAGE_FRAG_SIZE);
+                                host.acct.note(*c, Step::SkbFrag, frags, n);
                                 host.acct.charge(c, Step::CopyFromUser, 1, n, cost.copy(n));
                             }
-                            SendPath::MsgZerocopy => {
+                            SendPath::Writev => {
+                                // One copy and one frag per iovec region.
+                                let region = s.region_len(op.len);
+                                let mut at = op.done;
+                                while at < op.done + n {
+                                    let end = ((at / region + 1) * region).min(op.done + n);
+                                    let k = end - at;
+                                    let addr = s.page_frag_cursor;
+                                    s.page_frag_cursor += k;
+                                    let mem = FragMem::Kernel;
+                                    let sq = op.start + at;
+                                    // A region continued after a wait joins its frag.
+                                    let frags = if at.is_multiple_of(region) {
+                                        s.write_queue.append_region(
+                                            sq,
+                                            addr,
+                                            k,
+                                            mem,
+                                            PAGE_FRAG_SIZE,
+                                        )
+                                    } else {
+                                        s.write_queue.append(sq, addr, k, mem, PAGE_FRAG_SIZE)
+                                    };
+                                    host.acct.note(*c, Step::SkbFrag, frags, k);
+                                    host.acct.charge(c, Step::CopyFromUser, 1, k, cost.copy(k));
+                                    at = end;
+                                }
+                            }
+                            SendPath::MsgZerocopy
+                            | SendPath::IoUringSendZc
+                            | SendPath::IoUringFixed => {
+                                let addr = s.buffer_addr(op.buffer) + op.done;
+                                let mem = FragMem::User { buffer: op.buffer };
+                                let frags = s.write_queue.append(seq, addr, n, mem, PAGE_SIZE);
+                                host.acct.note(*c, Step::SkbFrag, frags, n);
                                 let off = s.pool.get(op.buffer).page_offset + op.done;
                                 let pages = pages_spanned(off, n);
-                                host.acct.charge(
-                                    c,
-                                    Step::GetUserPages,
-                                    pages,
-                                    n,
-                                    cost.page_pin * pages,
-                                );
-                                let z = s.zc.back_mut().expect("the send's ubuf");
-                                z.pages += pages;
-                                z.end += n;
+                                if s.path != SendPath::IoUringFixed {
+                                    let ns = cost.page_pin * pages;
+                                    host.acct.charge(c, Step::GetUserPages, pages, n, ns);
+                                    s.zc.back_mut().expect("the send's ubuf").pages += pages;
+                                }
+                                s.zc.back_mut().expect("the send's ubuf").end += n;
+                            }
+                            SendPath::Sendfile | SendPath::Splice => {
+                                // The file's pages, already in the page cache.
+                                let addr = PAGE_CACHE_BASE + seq;
+                                let mem = FragMem::PageCache;
+                                let frags = s.write_queue.append(seq, addr, n, mem, PAGE_SIZE);
+                                host.acct.note(*c, Step::SkbFrag, frags, n);
+                                let pages = pages_spanned(seq % PAGE_SIZE, n);
+                                let ns = cost.skb_alloc * pages;
+                                host.acct.charge(c, Step::PageCacheRef, pages, n, ns);
                             }
                         }
                         op.done += n;
@@ -732,15 +823,23 @@ impl<'o> World<'o> {
                         s.state = SendState::BlockedSndbuf;
                         host.acct.note(*c, Step::SndbufWait, 1, 0);
                     } else {
-                        // The call returns.
+                        // The call returns (for io_uring: its result CQE).
                         s.current = None;
                         s.state = SendState::Ready;
-                        match s.path {
-                            SendPath::Write => s.pool.release(op.buffer),
-                            SendPath::MsgZerocopy => {
+                        if s.path.io_uring() {
+                            host.acct.note(*c, Step::IoUringCqe, 1, op.len);
+                        }
+                        if s.path.zero_copy() {
+                            s.zc.back_mut().expect("the send's ubuf").queued_all = true;
+                            if s.reuse == Reuse::Immediately {
+                                // The bug: the buffer goes back to the pool
+                                // while the kernel still reads it.
+                                s.pool.release(op.buffer);
+                            } else {
                                 s.pool.mark_pending(op.buffer);
-                                s.zc.back_mut().expect("the send's ubuf").queued_all = true;
                             }
+                        } else if !s.path.from_file() {
+                            s.pool.release(op.buffer);
                         }
                     }
                     // tcp_push: the stack transmits what it can now.
@@ -798,8 +897,58 @@ impl<'o> World<'o> {
             n += got as u64;
         }
         let cost = &host.cost;
-        host.acct.charge(c, Step::ReadSyscall, 1, n, cost.syscall);
-        host.acct.charge(c, Step::CopyToUser, 1, n, cost.copy(n));
+        let sc = cost.syscall;
+        match r.path {
+            RecvPath::Read => {
+                host.acct.charge(c, Step::ReadSyscall, 1, n, sc);
+                host.acct.charge(c, Step::CopyToUser, 1, n, cost.copy(n));
+            }
+            RecvPath::Readv => {
+                // One copy per iovec region the bytes reach.
+                host.acct.charge(c, Step::ReadvSyscall, 1, n, sc);
+                let region = (r.read_size as u64).div_ceil(r.iovecs as u64).max(1);
+                let regions = n.div_ceil(region);
+                host.acct
+                    .charge(c, Step::CopyToUser, regions, n, cost.copy(n));
+            }
+            RecvPath::ZerocopyReceive => {
+                // Header split left the payload page-aligned: whole pages
+                // are mapped, the tail that does not fill a page is copied.
+                host.acct.charge(c, Step::ZcRecvSyscall, 1, n, sc);
+                let pages = n / PAGE_SIZE;
+                let mapped = pages * PAGE_SIZE;
+                if pages > 0 {
+                    let ns = cost.page_pin * pages;
+                    host.acct.charge(c, Step::VmInsertPages, pages, mapped, ns);
+                    // The application unmaps them when it is done reading.
+                    let ns = cost.page_unpin * pages;
+                    host.acct.charge(c, Step::ZcRecvUnmap, pages, mapped, ns);
+                }
+                if n > mapped {
+                    let k = n - mapped;
+                    host.acct.charge(c, Step::CopyToUser, 1, k, cost.copy(k));
+                }
+            }
+            RecvPath::IoUringProvided => {
+                host.acct.note(*c, Step::IoUringSqe, 1, n);
+                r.sqes += 1;
+                if r.sqes % IO_URING_BATCH == 1 {
+                    host.acct.charge(c, Step::IoUringEnter, 1, 0, sc);
+                }
+                host.acct.note(*c, Step::IoUringBufSelect, 1, n);
+                host.acct.charge(c, Step::CopyToUser, 1, n, cost.copy(n));
+                host.acct.note(*c, Step::IoUringCqe, 1, n);
+            }
+            RecvPath::Splice => {
+                // socket -> pipe (page references), pipe -> file (a copy
+                // into the page cache); nothing reaches user space.
+                host.acct.charge(c, Step::SpliceRecvSyscall, 2, n, 2 * sc);
+                let pages = n.div_ceil(PAGE_SIZE);
+                host.acct
+                    .charge(c, Step::SplicePipeRef, pages, n, cost.skb_alloc * pages);
+                host.acct.charge(c, Step::SpliceToFile, 1, n, cost.copy(n));
+            }
+        }
         let (eaten, pages) = r.rcv_queue.consume_to(r.received + n);
         // page_pool_put_full_page: the freed skbs' pages go back.
         host.page_pool.put(pages);
@@ -924,8 +1073,18 @@ impl<'o> World<'o> {
                             .charge(c, Step::ZerocopyChecksumCopy, 1, n, cost.copy(n));
                     }
                 }
-                if !kernel::stack_computes_tx_checksum(offloads) {
-                    // skb_checksum_help: the stack left it to GSO.
+                let mut refill = !kernel::stack_computes_tx_checksum(offloads);
+                if let Some((f, off, len)) = payload {
+                    let s = &mut self.flows[f as usize].sender;
+                    if s.keeps_bytes() {
+                        // The shared-frag copy takes the user pages as they
+                        // are now; the checksum covers what was copied.
+                        patch_from_user(s, off, len, frame);
+                        refill = true;
+                    }
+                }
+                if refill {
+                    // skb_checksum_help in software.
                     kernel::fill_checksums(frame);
                 }
                 let n = d.checksummed as u64;
@@ -1233,8 +1392,15 @@ impl<'o> World<'o> {
             host.desc_onchip -= n;
             let fetched = host.desc_ready.max(now);
             let info = &mut host.tx.info[eop as usize];
-            let frame = info.frame.take().unwrap_or_default();
+            let mut frame = info.frame.take().unwrap_or_default();
             let mss = info.gso_size as usize;
+            if let Some((f, off, plen)) = info.payload {
+                let s = &mut self.flows[f as usize].sender;
+                if s.keeps_bytes() && host.cfg.nic.offloads.tx_checksum {
+                    // The NIC reads user pages now, whatever they hold now.
+                    patch_from_user(s, off, plen, &mut frame);
+                }
+            }
             let len = frame.len() as u64;
             let ready = host.dma.read(&host.cost, fetched, len);
             host.acct.note(now, Step::TxDmaRead, 1, len);
@@ -1422,7 +1588,7 @@ impl<'o> World<'o> {
                 to: self.hosts[fl.to].name.clone(),
                 port: fl.port,
                 send: s.path.name(),
-                recv: "read",
+                recv: r.path.name(),
                 bytes_sent: s.issued,
                 bytes_received: r.received,
                 sent_hash: match expected.get(i) {
@@ -1440,8 +1606,11 @@ impl<'o> World<'o> {
                     max: fl.latency.max(),
                 },
                 retransmitted_segments: s.retransmitted_segments,
+                violations: s.violations.clone(),
             };
-            if outcome == Outcome::Ok && !fr.integrity_ok() {
+            if matches!(outcome, Outcome::Ok | Outcome::Integrity) && !fr.violations.is_empty() {
+                outcome = Outcome::LifetimeViolation;
+            } else if outcome == Outcome::Ok && !fr.integrity_ok() {
                 outcome = Outcome::Integrity;
             }
             flows.push(fr);
@@ -1553,6 +1722,26 @@ impl<'o> World<'o> {
     }
 }
 
+/// Copies the current contents of the application buffers behind the
+/// zero-copy frags of stream bytes `[off, off + len)` into `frame`'s
+/// payload: what a DMA read (or Linux's shared-frag copy) of user pages
+/// sees. Only needed when the application may have rewritten them.
+fn patch_from_user(s: &mut Sender, off: u64, len: u32, frame: &mut [u8]) {
+    let start = frame.len() - len as usize;
+    let mut pos = start;
+    let (pool, size) = (&s.pool, s.write_size);
+    s.write_queue.map(off, len as u64, |addr, n, mem| {
+        if let FragMem::User { buffer } = mem {
+            let b = pool.get(buffer);
+            let from = (addr - crate::syscall::buffer_addr(size, pool, buffer)) as usize;
+            if from + n as usize <= b.data.len() {
+                frame[pos..pos + n as usize].copy_from_slice(&b.data[from..from + n as usize]);
+            }
+        }
+        pos += n as usize;
+    });
+}
+
 /// Schedules an application step of flow `f` at `at`, unless one is
 /// already pending.
 fn wake_app(q: &mut EventQueue<Ev>, pending: &mut bool, at: Nanos, f: usize, recv: bool) {
@@ -1568,21 +1757,24 @@ fn wake_app(q: &mut EventQueue<Ev>, pending: &mut bool, at: Nanos, f: usize, rec
     }
 }
 
-/// `recvmsg(MSG_ERRQUEUE)` until the error queue is empty: one call per
-/// queued notification; each hands its buffers back to the pool.
+/// Reaps zero-copy completions: `recvmsg(MSG_ERRQUEUE)` once per queued
+/// (coalesced) range for MSG_ZEROCOPY; for io_uring, the F_NOTIF CQEs are
+/// read from the completion ring without a syscall. Either way the buffers
+/// go back to the pool.
 fn reap_errqueue(host: &mut Host, s: &mut Sender, c: &mut Nanos) {
     while let Some((lo, hi)) = s.errqueue.pop_front() {
-        let sc = host.cost.syscall;
-        host.acct.charge(
-            c,
-            Step::ErrqueueSyscall,
-            1,
-            (hi.wrapping_sub(lo) + 1) as u64,
-            sc,
-        );
+        let n = (hi.wrapping_sub(lo) + 1) as u64;
+        if s.path.io_uring() {
+            host.acct.note(*c, Step::IoUringCqe, n, 0);
+        } else {
+            let sc = host.cost.syscall;
+            host.acct.charge(c, Step::ErrqueueSyscall, 1, n, sc);
+        }
     }
     for id in s.completed_buffers.drain(..) {
-        s.pool.release(id);
+        if s.reuse == Reuse::AfterCompletion {
+            s.pool.release(id);
+        }
         host.acct.note(*c, Step::BufferReturned, 1, 0);
     }
 }

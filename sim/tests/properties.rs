@@ -6,13 +6,32 @@
 //! page reference dropped, every pooled buffer returned.
 
 use proptest::prelude::*;
-use simnet_sim::config::{Scenario, SendPath};
+use simnet_sim::config::{RecvPath, Scenario, SendPath};
 use simnet_sim::event::NoObserver;
 use simnet_sim::report::Outcome;
 use simnet_sim::world::World;
 
 fn arb_path() -> impl Strategy<Value = SendPath> {
-    prop_oneof![Just(SendPath::Write), Just(SendPath::MsgZerocopy)]
+    prop_oneof![
+        Just(SendPath::Write),
+        Just(SendPath::Writev),
+        Just(SendPath::MsgZerocopy),
+        Just(SendPath::Sendfile),
+        Just(SendPath::Splice),
+        Just(SendPath::IoUring),
+        Just(SendPath::IoUringFixed),
+        Just(SendPath::IoUringSendZc),
+    ]
+}
+
+fn arb_recv() -> impl Strategy<Value = RecvPath> {
+    prop_oneof![
+        Just(RecvPath::Read),
+        Just(RecvPath::Readv),
+        Just(RecvPath::ZerocopyReceive),
+        Just(RecvPath::IoUringProvided),
+        Just(RecvPath::Splice),
+    ]
 }
 
 proptest! {
@@ -32,6 +51,8 @@ proptest! {
         rx_csum in proptest::bool::ANY,
         segmentation in 0u8..3,
         gro in proptest::bool::ANY,
+        recv in arb_recv(),
+        iovecs in 1u32..20,
     ) {
         let mut sc = Scenario::two_hosts(bytes, write_size, send);
         sc.seed = seed;
@@ -39,6 +60,9 @@ proptest! {
         // on delayed ACKs: slow in virtual time, but they must finish.
         sc.time_limit = 3_600_000_000_000;
         sc.flows[0].read_size = read_size;
+        sc.flows[0].recv = recv;
+        sc.flows[0].iovecs = iovecs;
+        sc.hosts[1].nic.header_split = recv == RecvPath::ZerocopyReceive;
         sc.flows[0].buffer.pool_size = pool_size;
         for h in &mut sc.hosts {
             h.nic.tx_ring = tx_ring;
@@ -67,12 +91,12 @@ proptest! {
         let s = &r.hosts[0];
         prop_assert_eq!(s.pinned_pages(), s.unpinned_pages());
         prop_assert_eq!(s.leaked_buffers, 0);
-        if send == SendPath::Write {
-            prop_assert_eq!(s.cpu_copy_bytes() >= bytes, true);
-            prop_assert_eq!(s.pinned_pages(), 0);
-        } else {
+        if send.zero_copy() {
             prop_assert!(s.pinned_pages() > 0);
             prop_assert_eq!(s.completions(), f.writes);
+        } else {
+            prop_assert_eq!(s.pinned_pages(), 0);
+            prop_assert_eq!(s.completions(), 0);
         }
     }
 }

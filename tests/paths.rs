@@ -1,0 +1,211 @@
+//! End-to-end: every send and receive path through the CLI, checked
+//! against what Linux does on that path, exactly where it is countable.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::path::Path;
+
+fn run(scenario: &str, dir: &Path) -> Value {
+    let (v, out) = run_json(scenario, dir);
+    assert!(
+        out.status.success(),
+        "{scenario}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(v["outcome"], "ok", "{scenario}");
+    assert_eq!(v["flows"][0]["integrity"], "ok", "{scenario}");
+    v
+}
+
+fn host(v: &Value, name: &str, field: &str) -> u64 {
+    v["hosts"][name][field]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{name}.{field}"))
+}
+
+/// (count, bytes) of the stage rows whose `models` starts with `prefix`.
+fn step(v: &Value, host: &str, prefix: &str) -> (u64, u64) {
+    v["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["host"] == host && r["models"].as_str().unwrap().starts_with(prefix))
+        .fold((0, 0), |(c, b), r| {
+            (
+                c + r["count"].as_u64().unwrap(),
+                b + r["bytes"].as_u64().unwrap(),
+            )
+        })
+}
+
+fn writes(v: &Value) -> u64 {
+    v["flows"][0]["writes"].as_u64().unwrap()
+}
+
+#[test]
+fn writev_with_8_iovecs_copies_each_region_and_makes_8_frags_per_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = run("scenarios/scatter_gather.toml", dir.path());
+    let calls = writes(&v);
+    assert_eq!(step(&v, "sender", "do_writev").0, calls);
+    assert_eq!(step(&v, "sender", "skb_fill_page_desc").0, 8 * calls);
+    let (copies, bytes) = step(&v, "sender", "copy_from_user");
+    assert!(copies >= 8 * calls, "at least one copy per region");
+    assert_eq!(bytes, 64 << 20);
+    // readv: 8 regions per call, one copy per region the bytes reach.
+    let reads = v["flows"][0]["reads"].as_u64().unwrap();
+    assert_eq!(step(&v, "receiver", "do_readv").0, reads);
+    assert!(step(&v, "receiver", "copy_to_user").0 > reads);
+}
+
+#[test]
+fn sendfile_and_splice_make_no_user_copy_and_pin_nothing() {
+    for (scenario, syscalls_per_call) in
+        [("scenarios/sendfile.toml", 1), ("scenarios/splice.toml", 2)]
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let v = run(scenario, dir.path());
+        assert_eq!(
+            stage_bytes(&v, "sender", "app->socket", "copy"),
+            0,
+            "{scenario}"
+        );
+        assert_eq!(host(&v, "sender", "pinned_pages"), 0, "{scenario}");
+        assert_eq!(host(&v, "sender", "completions"), 0, "{scenario}");
+        let sent = v["flows"][0]["bytes_sent"].as_u64().unwrap();
+        let (pages, bytes) = step(&v, "sender", "skb_splice_from_iter");
+        assert_eq!(bytes, sent, "{scenario}: every byte from page-cache pages");
+        assert!(pages >= sent / 4096);
+        assert_eq!(
+            host(&v, "sender", "syscalls"),
+            syscalls_per_call * writes(&v),
+            "{scenario}"
+        );
+    }
+}
+
+#[test]
+fn splice_receive_copies_nothing_to_user_space() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = run("scenarios/splice.toml", dir.path());
+    assert_eq!(stage_bytes(&v, "receiver", "socket->app", "copy"), 0);
+    let received = v["flows"][0]["bytes_received"].as_u64().unwrap();
+    assert_eq!(
+        stage_bytes(&v, "receiver", "socket->file", "copy"),
+        received
+    );
+    assert_eq!(step(&v, "receiver", "skb_splice_bits").1, received);
+}
+
+#[test]
+fn io_uring_fixed_pins_only_at_registration() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = run("scenarios/io_uring_fixed.toml", &dir.path().join("a"));
+    // Half the bytes: the same pins, made once and undone once.
+    let text = std::fs::read_to_string(root().join("scenarios/io_uring_fixed.toml"))
+        .unwrap()
+        .replace(r#"bytes = "64MiB""#, r#"bytes = "16MiB""#);
+    let small_file = dir.path().join("small.toml");
+    std::fs::write(&small_file, text).unwrap();
+    let small = run(small_file.to_str().unwrap(), &dir.path().join("b"));
+    // 8 page-aligned 64 KiB buffers: 128 pages.
+    for v in [&big, &small] {
+        assert_eq!(host(v, "sender", "pinned_pages"), 128);
+        assert_eq!(host(v, "sender", "unpinned_pages"), 128);
+        assert_eq!(
+            step(v, "sender", "get_user_pages_fast").0,
+            0,
+            "no per-send pin"
+        );
+        assert_eq!(host(v, "sender", "completions"), writes(v));
+        assert_eq!(stage_bytes(v, "sender", "app->socket", "copy"), 0);
+    }
+    // Batched submissions: one io_uring_enter per 8 sends.
+    assert_eq!(
+        step(&big, "sender", "io_uring_enter").0,
+        writes(&big).div_ceil(8)
+    );
+}
+
+#[test]
+fn io_uring_send_zc_posts_a_result_and_a_notification_per_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = run("scenarios/io_uring_send_zc.toml", dir.path());
+    let requests = writes(&v);
+    assert_eq!(
+        host(&v, "sender", "completions"),
+        requests,
+        "one F_NOTIF per request"
+    );
+    assert_eq!(step(&v, "sender", "io_uring CQE").0, 2 * requests);
+    assert!(host(&v, "sender", "pinned_pages") >= 16 * requests);
+    assert_eq!(
+        host(&v, "sender", "pinned_pages"),
+        host(&v, "sender", "unpinned_pages")
+    );
+    assert_eq!(step(&v, "sender", "recvmsg(MSG_ERRQUEUE)").0, 0);
+}
+
+#[test]
+fn zerocopy_receive_maps_whole_pages_and_copies_only_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = run("scenarios/zerocopy_receive.toml", dir.path());
+    let received = v["flows"][0]["bytes_received"].as_u64().unwrap();
+    let (pages, mapped) = step(&v, "receiver", "tcp_zerocopy_receive -> vm_insert_pages");
+    assert_eq!(mapped, pages * 4096, "only whole pages are mapped");
+    assert!(mapped > received / 2);
+    let copied = stage_bytes(&v, "receiver", "socket->app", "copy");
+    assert_eq!(mapped + copied, received);
+    assert!(host(&v, "receiver", "rx_descriptors") > 0);
+    // Without header split the kernel refuses (the payload is not aligned).
+    let text = std::fs::read_to_string(root().join("scenarios/zerocopy_receive.toml"))
+        .unwrap()
+        .replace("header_split = true\n", "");
+    let file = dir.path().join("nosplit.toml");
+    std::fs::write(&file, text).unwrap();
+    let out = simnet(&["run", file.to_str().unwrap(), "--no-pcap"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("header_split"));
+}
+
+#[test]
+fn io_uring_provided_receives_into_the_buffer_ring() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(root().join("scenarios/copy.toml"))
+        .unwrap()
+        .replace(r#"recv = "read""#, r#"recv = "io_uring_provided""#);
+    let file = dir.path().join("provided.toml");
+    std::fs::write(&file, text).unwrap();
+    let v = run(file.to_str().unwrap(), &dir.path().join("caps"));
+    let reads = v["flows"][0]["reads"].as_u64().unwrap();
+    assert_eq!(step(&v, "receiver", "io_recv -> io_buffer_select").0, reads);
+    assert_eq!(step(&v, "receiver", "io_uring_enter").0, reads.div_ceil(8));
+}
+
+#[test]
+fn lifetime_bug_puts_the_new_bytes_on_the_wire_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let (v, out) = run_json("scenarios/lifetime_bug.toml", dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(v["outcome"], "lifetime_violation");
+    let f = &v["flows"][0];
+    assert_eq!(f["integrity"], "mismatch");
+    let violations = f["lifetime_violations"].as_array().unwrap();
+    assert!(!violations.is_empty());
+    let first = &violations[0];
+    assert!(first["reused_at_ns"].as_u64().unwrap() > 0);
+    assert!(first["damaged_to"].as_u64() > first["damaged_from"].as_u64());
+    // The capture carries what the receiver got, not what was sent.
+    let port = f["port"].as_u64().unwrap() as u16;
+    let stream = reassemble_stream(&dir.path().join("sender-eth0.pcapng"), port);
+    let hash = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&stream));
+    assert_ne!(hash, f["sent_xxh3"].as_str().unwrap());
+    assert_eq!(hash, f["received_xxh3"].as_str().unwrap());
+    let table = String::from_utf8_lossy(
+        &simnet(&["run", "scenarios/lifetime_bug.toml", "--no-pcap"]).stdout,
+    )
+    .into_owned();
+    assert!(table.contains("LIFETIME VIOLATION: buffer"), "{table}");
+}
