@@ -9,3 +9,4 @@
 pub mod capture;
 pub mod output;
 pub mod scenario;
+pub mod trace;

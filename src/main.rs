@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use simnet::capture::Captures;
+use simnet::trace::{Tee, Trace};
 use simnet::{output, scenario};
 use simnet_sim::event::NoObserver;
 use simnet_sim::report::Outcome;
@@ -40,6 +41,28 @@ enum Command {
         #[arg(long)]
         seed: Option<u64>,
     },
+    /// Follow one application buffer from the send call to the peer's read:
+    /// every step, ring slot and capture frame that carried its bytes.
+    Trace {
+        /// The scenario (TOML).
+        file: PathBuf,
+        /// The send buffer to follow (its number in the flow's pool).
+        #[arg(long)]
+        buffer: u32,
+        /// The flow (from 0, in file order).
+        #[arg(long, default_value_t = 0)]
+        flow: u16,
+        /// Which use of the buffer to show (its k-th send call, from 0).
+        #[arg(long = "use", default_value_t = 0, conflicts_with = "all")]
+        use_index: usize,
+        /// Show every use of the buffer.
+        #[arg(long)]
+        all: bool,
+        /// Folder for the captures the frame numbers refer to
+        /// [default: captures/<scenario name>].
+        #[arg(long, value_name = "DIR")]
+        pcap: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -52,7 +75,84 @@ fn main() -> ExitCode {
             no_pcap,
             seed,
         } => run(file, json, pcap, no_pcap, seed),
+        Command::Trace {
+            file,
+            buffer,
+            flow,
+            use_index,
+            all,
+            pcap,
+        } => trace(file, buffer, flow, (!all).then_some(use_index), pcap),
     }
+}
+
+fn trace(
+    file: PathBuf,
+    buffer: u32,
+    flow: u16,
+    use_index: Option<usize>,
+    pcap: Option<PathBuf>,
+) -> ExitCode {
+    let sc = match scenario::load(&file) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("simnet: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let Some(fc) = sc.flows.get(flow as usize) else {
+        eprintln!(
+            "simnet: {}: there is no flow {flow} (the scenario has {})",
+            file.display(),
+            sc.flows.len()
+        );
+        return ExitCode::from(2);
+    };
+    if buffer >= fc.buffer.pool_size {
+        eprintln!(
+            "simnet: {}: flow {flow} has buffers 0..{} (pool_size {}), not {buffer}",
+            file.display(),
+            fc.buffer.pool_size,
+            fc.buffer.pool_size
+        );
+        return ExitCode::from(2);
+    }
+    let host_names: Vec<String> = sc.hosts.iter().map(|h| h.name.clone()).collect();
+    let mut t = Trace::new(flow, buffer, use_index, host_names.clone(), fc.port);
+    let dir = pcap.unwrap_or_else(|| PathBuf::from("captures").join(&sc.name));
+    let mut cap = match Captures::create(&dir, &host_names, sc.link.mtu) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("simnet: cannot create captures in {}: {e}", dir.display());
+            return ExitCode::from(1);
+        }
+    };
+    let report = {
+        let mut tee = Tee {
+            a: &mut t,
+            b: &mut cap,
+        };
+        match simnet_sim::run(&sc, &mut tee) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("simnet: {}: {e}", file.display());
+                return ExitCode::from(2);
+            }
+        }
+    };
+    let captures = match cap.finish() {
+        Ok(paths) => paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>(),
+        Err(e) => {
+            eprintln!("simnet: writing captures in {} failed: {e}", dir.display());
+            return ExitCode::from(1);
+        }
+    };
+    print!("{}", t.render(&captures));
+    println!("outcome {}", report.outcome.name());
+    ExitCode::SUCCESS
 }
 
 fn run(

@@ -374,6 +374,60 @@ pub struct Event {
     pub count: u64,
     pub bytes: u64,
     pub cpu_ns: u64,
+    /// What application bytes and which ring slot the event concerns.
+    pub ctx: Ctx,
+}
+
+/// Provenance of an event: the flow, the application buffer, the stream
+/// bytes and the descriptor ring slot it concerns, where it has them. Stream
+/// offsets map back to a buffer through the send calls that wrote them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ctx {
+    pub flow: u16,
+    pub buffer: u32,
+    /// First stream byte and how many (len 0: none).
+    pub stream: (u64, u64),
+    pub slot: u16,
+}
+
+impl Ctx {
+    /// An event about no bytes in particular.
+    pub const NONE: Ctx = Ctx {
+        flow: u16::MAX,
+        buffer: u32::MAX,
+        stream: (0, 0),
+        slot: u16::MAX,
+    };
+
+    /// Stream bytes `[start, start + len)` of `flow`.
+    pub fn stream(flow: usize, start: u64, len: u64) -> Ctx {
+        Ctx {
+            flow: flow as u16,
+            stream: (start, len),
+            ..Ctx::NONE
+        }
+    }
+
+    pub fn with_buffer(self, buffer: u32) -> Ctx {
+        Ctx { buffer, ..self }
+    }
+
+    pub fn with_slot(self, slot: u16) -> Ctx {
+        Ctx { slot, ..self }
+    }
+
+    pub fn buffer(&self) -> Option<u32> {
+        (self.buffer != u32::MAX).then_some(self.buffer)
+    }
+
+    pub fn slot(&self) -> Option<u16> {
+        (self.slot != u16::MAX).then_some(self.slot)
+    }
+
+    /// The stream range, if any: (flow, start, end).
+    pub fn range(&self) -> Option<(u16, u64, u64)> {
+        (self.stream.1 > 0).then_some((self.flow, self.stream.0, self.stream.0 + self.stream.1))
+    }
 }
 
 /// Which way a frame crosses a host's port.

@@ -392,20 +392,26 @@ impl Receiver {
     /// `tcp_data_queue` for a segment with sequence number `seq` and `len`
     /// payload bytes (a SYN teaches the ISN). `None` for a segment with no
     /// payload or before the SYN.
+    /// Stream offset of a received segment's sequence number, if the ISN
+    /// is known.
+    pub fn offset_of(&self, seq: u32) -> Option<u64> {
+        let isn = self.peer_isn?;
+        let base = self.rcv_queue.rcv_nxt();
+        let rel = seq.wrapping_sub(isn.wrapping_add(1));
+        let delta = rel.wrapping_sub(base as u32) as i32 as i64;
+        Some((base as i64 + delta).max(0) as u64)
+    }
+
     /// With `merged`, the segment joined the previous one in a GRO skb.
     pub fn segment(&mut self, seq: u32, len: usize, syn: bool, merged: bool) -> Option<RxQueued> {
         if syn {
             self.peer_isn = Some(seq);
             return None;
         }
-        let isn = self.peer_isn?;
         if len == 0 {
             return None;
         }
-        let base = self.rcv_queue.rcv_nxt();
-        let rel = seq.wrapping_sub(isn.wrapping_add(1));
-        let delta = rel.wrapping_sub(base as u32) as i32 as i64;
-        let off = (base as i64 + delta).max(0) as u64;
+        let off = self.offset_of(seq)?;
         Some(if merged {
             self.rcv_queue.arrive_merged(off, len as u32)
         } else {

@@ -27,7 +27,7 @@ use crate::buffer::{pages_spanned, PAGE_SIZE};
 use crate::config::{ConfigError, Congestion, HostConfig, RecvPath, Reuse, Scenario, SendPath};
 use crate::cost::CostModel;
 use crate::engine::{EventQueue, Nanos, Rng};
-use crate::event::{Counters, Direction, Event, Observer, Step};
+use crate::event::{Counters, Ctx, Direction, Event, Observer, Step};
 use crate::kernel::{self, Port, TxFrame};
 use crate::nic::{
     Dma, RxRing, TxRing, CMD_EOP, CMD_RS, DESC_SIZE, MAX_DATA_PER_TXD, MAX_DESC_PER_FRAME,
@@ -167,18 +167,31 @@ impl Acct {
     /// Charges CPU work at the cursor and moves the cursor past it.
     #[inline]
     fn charge(&mut self, c: &mut Nanos, step: Step, count: u64, bytes: u64, ns: Nanos) {
-        self.record(*c, step, count, bytes, ns);
+        self.record(*c, step, count, bytes, ns, Ctx::NONE);
         *c += ns;
+    }
+
+    /// [`Acct::charge`] with provenance for observers.
+    #[inline]
+    fn charge_ctx(&mut self, c: &mut Nanos, step: Step, n: (u64, u64), ns: Nanos, ctx: Ctx) {
+        self.record(*c, step, n.0, n.1, ns, ctx);
+        *c += ns;
+    }
+
+    /// [`Acct::note`] with provenance for observers.
+    #[inline]
+    fn note_ctx(&mut self, t: Nanos, step: Step, count: u64, bytes: u64, ctx: Ctx) {
+        self.record(t, step, count, bytes, 0, ctx);
     }
 
     /// Records a step that costs this CPU nothing (hardware, waits).
     #[inline]
     fn note(&mut self, t: Nanos, step: Step, count: u64, bytes: u64) {
-        self.record(t, step, count, bytes, 0);
+        self.record(t, step, count, bytes, 0, Ctx::NONE);
     }
 
     #[inline]
-    fn record(&mut self, time: Nanos, step: Step, count: u64, bytes: u64, cpu_ns: Nanos) {
+    fn record(&mut self, time: Nanos, step: Step, count: u64, bytes: u64, cpu_ns: Nanos, ctx: Ctx) {
         self.counters.add(step, count, bytes, cpu_ns);
         if let Some(ev) = &mut self.events {
             ev.push(Event {
@@ -188,6 +201,7 @@ impl Acct {
                 count,
                 bytes,
                 cpu_ns,
+                ctx,
             });
         }
     }
@@ -670,34 +684,36 @@ impl<'o> World<'o> {
                         }
                         let cost = &host.cost;
                         let sc = cost.syscall;
-                        match s.path {
-                            SendPath::Write => host.acct.charge(c, Step::WriteSyscall, 1, len, sc),
-                            SendPath::Writev => {
-                                host.acct.charge(c, Step::WritevSyscall, 1, len, sc)
+                        let mut ctx = Ctx::stream(f, s.issued, len);
+                        if !s.path.from_file() {
+                            ctx = ctx.with_buffer(id);
+                        }
+                        let call = |st: Step, calls: u64| (st, calls);
+                        let (step, calls) = match s.path {
+                            SendPath::Write => call(Step::WriteSyscall, 1),
+                            SendPath::Writev => call(Step::WritevSyscall, 1),
+                            SendPath::MsgZerocopy => call(Step::SendmsgSyscall, 1),
+                            SendPath::Sendfile => call(Step::SendfileSyscall, 1),
+                            // file -> pipe, then pipe -> socket.
+                            SendPath::Splice => call(Step::SpliceSyscall, 2),
+                            // The submission itself is no syscall.
+                            _ => call(Step::IoUringSqe, 1),
+                        };
+                        let ns = if step == Step::IoUringSqe {
+                            0
+                        } else {
+                            calls * sc
+                        };
+                        host.acct.charge_ctx(c, step, (calls, len), ns, ctx);
+                        if s.path.io_uring() {
+                            s.sqes += 1;
+                            let last = s.issued + len >= s.total;
+                            if s.sqes.is_multiple_of(IO_URING_BATCH) || last {
+                                host.acct.charge(c, Step::IoUringEnter, 1, 0, sc);
                             }
-                            SendPath::MsgZerocopy => {
-                                host.acct.charge(c, Step::SendmsgSyscall, 1, len, sc)
-                            }
-                            SendPath::Sendfile => {
-                                host.acct.charge(c, Step::SendfileSyscall, 1, len, sc)
-                            }
-                            SendPath::Splice => {
-                                // file -> pipe, then pipe -> socket.
-                                host.acct.charge(c, Step::SpliceSyscall, 2, len, 2 * sc)
-                            }
-                            SendPath::IoUring
-                            | SendPath::IoUringFixed
-                            | SendPath::IoUringSendZc => {
-                                host.acct.note(*c, Step::IoUringSqe, 1, len);
-                                s.sqes += 1;
-                                let last = s.issued + len >= s.total;
-                                if s.sqes.is_multiple_of(IO_URING_BATCH) || last {
-                                    host.acct.charge(c, Step::IoUringEnter, 1, 0, sc);
-                                }
-                                if s.path == SendPath::IoUringFixed {
-                                    let ns = cost.skb_alloc;
-                                    host.acct.charge(c, Step::IoUringImportFixed, 1, len, ns);
-                                }
+                            if s.path == SendPath::IoUringFixed {
+                                let ns = cost.skb_alloc;
+                                host.acct.charge(c, Step::IoUringImportFixed, 1, len, ns);
                             }
                         }
                         s.first_write.get_or_insert(*c);
@@ -751,14 +767,21 @@ impl<'o> World<'o> {
                         debug_assert_eq!(queued, n);
                         let seq = op.start + op.done;
                         let cost = &host.cost;
+                        let ctx = Ctx::stream(f, seq, n).with_buffer(op.buffer);
                         match s.path {
                             SendPath::Write | SendPath::IoUring => {
                                 let addr = s.page_frag_cursor;
                                 s.page_frag_cursor += n;
                                 let mem = FragMem::Kernel;
                                 let frags = s.write_queue.append(seq, addr, n, mem, PAGE_FRAG_SIZE);
-                                host.acct.note(*c, Step::SkbFrag, frags, n);
-                                host.acct.charge(c, Step::CopyFromUser, 1, n, cost.copy(n));
+                                host.acct.note_ctx(*c, Step::SkbFrag, frags, n, ctx);
+                                host.acct.charge_ctx(
+                                    c,
+                                    Step::CopyFromUser,
+                                    (1, n),
+                                    cost.copy(n),
+                                    ctx,
+                                );
                             }
                             SendPath::Writev => {
                                 // One copy and one frag per iovec region.
@@ -783,8 +806,15 @@ impl<'o> World<'o> {
                                     } else {
                                         s.write_queue.append(sq, addr, k, mem, PAGE_FRAG_SIZE)
                                     };
-                                    host.acct.note(*c, Step::SkbFrag, frags, k);
-                                    host.acct.charge(c, Step::CopyFromUser, 1, k, cost.copy(k));
+                                    let rctx = Ctx::stream(f, sq, k).with_buffer(op.buffer);
+                                    host.acct.note_ctx(*c, Step::SkbFrag, frags, k, rctx);
+                                    host.acct.charge_ctx(
+                                        c,
+                                        Step::CopyFromUser,
+                                        (1, k),
+                                        cost.copy(k),
+                                        rctx,
+                                    );
                                     at = end;
                                 }
                             }
@@ -794,12 +824,18 @@ impl<'o> World<'o> {
                                 let addr = s.buffer_addr(op.buffer) + op.done;
                                 let mem = FragMem::User { buffer: op.buffer };
                                 let frags = s.write_queue.append(seq, addr, n, mem, PAGE_SIZE);
-                                host.acct.note(*c, Step::SkbFrag, frags, n);
+                                host.acct.note_ctx(*c, Step::SkbFrag, frags, n, ctx);
                                 let off = s.pool.get(op.buffer).page_offset + op.done;
                                 let pages = pages_spanned(off, n);
                                 if s.path != SendPath::IoUringFixed {
                                     let ns = cost.page_pin * pages;
-                                    host.acct.charge(c, Step::GetUserPages, pages, n, ns);
+                                    host.acct.charge_ctx(
+                                        c,
+                                        Step::GetUserPages,
+                                        (pages, n),
+                                        ns,
+                                        ctx,
+                                    );
                                     s.zc.back_mut().expect("the send's ubuf").pages += pages;
                                 }
                                 s.zc.back_mut().expect("the send's ubuf").end += n;
@@ -809,10 +845,11 @@ impl<'o> World<'o> {
                                 let addr = PAGE_CACHE_BASE + seq;
                                 let mem = FragMem::PageCache;
                                 let frags = s.write_queue.append(seq, addr, n, mem, PAGE_SIZE);
-                                host.acct.note(*c, Step::SkbFrag, frags, n);
+                                host.acct.note_ctx(*c, Step::SkbFrag, frags, n, ctx);
                                 let pages = pages_spanned(seq % PAGE_SIZE, n);
                                 let ns = cost.skb_alloc * pages;
-                                host.acct.charge(c, Step::PageCacheRef, pages, n, ns);
+                                host.acct
+                                    .charge_ctx(c, Step::PageCacheRef, (pages, n), ns, ctx);
                             }
                         }
                         op.done += n;
@@ -898,10 +935,12 @@ impl<'o> World<'o> {
         }
         let cost = &host.cost;
         let sc = cost.syscall;
+        let ctx = Ctx::stream(f, r.received, n);
         match r.path {
             RecvPath::Read => {
-                host.acct.charge(c, Step::ReadSyscall, 1, n, sc);
-                host.acct.charge(c, Step::CopyToUser, 1, n, cost.copy(n));
+                host.acct.charge_ctx(c, Step::ReadSyscall, (1, n), sc, ctx);
+                host.acct
+                    .charge_ctx(c, Step::CopyToUser, (1, n), cost.copy(n), ctx);
             }
             RecvPath::Readv => {
                 // One copy per iovec region the bytes reach.
@@ -1026,8 +1065,13 @@ impl<'o> World<'o> {
                         host.acct.note(*c, Step::TcpRetransmit, 1, len as u64);
                     }
                     s.max_sent_end = s.max_sent_end.max(off + len as u64);
-                    host.acct
-                        .charge(c, Step::TcpXmit, 1, len as u64, cost.per_packet_tx);
+                    host.acct.charge_ctx(
+                        c,
+                        Step::TcpXmit,
+                        (1, len as u64),
+                        cost.per_packet_tx,
+                        Ctx::stream(f as usize, off, len as u64),
+                    );
                 } else {
                     host.acct
                         .charge(c, Step::CtrlXmit, 1, 0, cost.per_packet_tx);
@@ -1144,12 +1188,15 @@ impl<'o> World<'o> {
                 }
                 s.zc_ref(off, len as u64, true);
             }
-            host.acct.charge(
+            let ctx = payload.map_or(Ctx::NONE, |(f, off, len)| {
+                Ctx::stream(f as usize, off, len as u64)
+            });
+            host.acct.charge_ctx(
                 c,
                 Step::TxDescPost,
-                descs as u64,
-                frame.len() as u64,
+                (descs as u64, frame.len() as u64),
                 cost.desc_write * descs as u64,
+                ctx.with_slot(last),
             );
             let info = &mut host.tx.info[last as usize];
             info.frame = Some(buf);
@@ -1249,8 +1296,13 @@ impl<'o> World<'o> {
                 gro_open = seg.filter(|g| g.payload_len > 0 && g.flags == kernel::TCP_ACK);
             }
             if !merged {
-                host.acct
-                    .charge(c, Step::RxStack, 1, len, cost.per_packet_rx);
+                let ctx = if host.acct.events.is_some() {
+                    rx_ctx(host, &self.flows, &frame)
+                } else {
+                    Ctx::NONE
+                };
+                let ns = cost.per_packet_rx;
+                host.acct.charge_ctx(c, Step::RxStack, (1, len), ns, ctx);
             }
             // tcp_v4_rcv -> tcp_data_queue: the socket's receive queue.
             let mut held = false;
@@ -1394,6 +1446,7 @@ impl<'o> World<'o> {
             let info = &mut host.tx.info[eop as usize];
             let mut frame = info.frame.take().unwrap_or_default();
             let mss = info.gso_size as usize;
+            let info_payload = info.payload;
             if let Some((f, off, plen)) = info.payload {
                 let s = &mut self.flows[f as usize].sender;
                 if s.keeps_bytes() && host.cfg.nic.offloads.tx_checksum {
@@ -1403,7 +1456,10 @@ impl<'o> World<'o> {
             }
             let len = frame.len() as u64;
             let ready = host.dma.read(&host.cost, fetched, len);
-            host.acct.note(now, Step::TxDmaRead, 1, len);
+            let ctx = info_payload.map_or(Ctx::NONE, |(f, off, plen)| {
+                Ctx::stream(f as usize, off, plen as u64).with_slot(eop)
+            });
+            host.acct.note_ctx(now, Step::TxDmaRead, 1, len, ctx);
             let csum = host.cfg.nic.offloads.tx_checksum;
             let stage = |host: &mut Host, mut f: Vec<u8>| {
                 if csum {
@@ -1555,9 +1611,14 @@ impl<'o> World<'o> {
         } else {
             host.dma.write(&host.cost, t, len)
         };
-        host.acct.note(t, Step::RxDmaWrite, 1, len);
+        let ctx = if host.acct.events.is_some() {
+            rx_ctx(host, &self.flows, &frame).with_slot(host.rx.head)
+        } else {
+            Ctx::NONE
+        };
+        host.acct.note_ctx(t, Step::RxDmaWrite, 1, len, ctx);
         let dd = host.dma.writeback(&host.cost, written, DESC_SIZE);
-        host.acct.note(t, Step::RxWriteback, 1, DESC_SIZE);
+        host.acct.note_ctx(t, Step::RxWriteback, 1, DESC_SIZE, ctx);
         let (_, old) = host.rx.nic_write(frame, dd);
         self.free.push(old);
         self.raise_irq(h, dd);
@@ -1722,6 +1783,27 @@ impl<'o> World<'o> {
     }
 }
 
+/// Provenance of a received frame for observers: the flow whose data it
+/// carries and the stream bytes, from the receiver's view of the sequence.
+fn rx_ctx(host: &Host, flows: &[Flow], frame: &[u8]) -> Ctx {
+    let Some(g) = kernel::tcp_segment(frame) else {
+        return Ctx::NONE;
+    };
+    let ep = host.endpoints.iter().find(|e| {
+        e.role == Role::Receiver && e.local_port == g.dst_port && e.remote_port == g.src_port
+    });
+    match ep {
+        Some(ep) if g.payload_len > 0 => {
+            let f = ep.flow as usize;
+            match flows[f].receiver.offset_of(g.seq) {
+                Some(off) => Ctx::stream(f, off, g.payload_len as u64),
+                None => Ctx::NONE,
+            }
+        }
+        _ => Ctx::NONE,
+    }
+}
+
 /// Copies the current contents of the application buffers behind the
 /// zero-copy frags of stream bytes `[off, off + len)` into `frame`'s
 /// payload: what a DMA read (or Linux's shared-frag copy) of user pages
@@ -1775,7 +1857,8 @@ fn reap_errqueue(host: &mut Host, s: &mut Sender, c: &mut Nanos) {
         if s.reuse == Reuse::AfterCompletion {
             s.pool.release(id);
         }
-        host.acct.note(*c, Step::BufferReturned, 1, 0);
+        host.acct
+            .note_ctx(*c, Step::BufferReturned, 1, 0, Ctx::NONE.with_buffer(id));
     }
 }
 
