@@ -39,13 +39,9 @@ pub struct Frag {
     pub mem: FragMem,
 }
 
-const EMPTY_FRAG: Frag = Frag {
-    addr: 0,
-    len: 0,
-    mem: FragMem::Kernel,
-};
-
-/// A data sk_buff on the write queue.
+/// A data sk_buff on the write queue. Its frags live in the queue's frag
+/// ring (`WriteQueue::frags`), `nr_frags` of them from index `first`, so that
+/// a record is small and cutting one costs no more than its frags.
 #[derive(Debug, Clone, Copy)]
 pub struct SkBuff {
     /// Stream offset of the first payload byte (`TCP_SKB_CB(skb)->seq`).
@@ -53,25 +49,13 @@ pub struct SkBuff {
     /// Payload bytes (`skb->len`; headers are pushed at transmit).
     pub len: u32,
     pub nr_frags: u8,
-    pub frags: [Frag; MAX_SKB_FRAGS],
+    /// Absolute index of the first frag in the queue's frag ring.
+    first: u64,
 }
 
 impl SkBuff {
-    fn new(seq: u64) -> SkBuff {
-        SkBuff {
-            seq,
-            len: 0,
-            nr_frags: 0,
-            frags: [EMPTY_FRAG; MAX_SKB_FRAGS],
-        }
-    }
-
     pub fn end(&self) -> u64 {
         self.seq + self.len as u64
-    }
-
-    pub fn frags(&self) -> &[Frag] {
-        &self.frags[..self.nr_frags as usize]
     }
 }
 
@@ -96,6 +80,10 @@ struct Piece {
 pub struct WriteQueue {
     unsent: VecDeque<Piece>,
     rtx: VecDeque<SkBuff>,
+    /// The frags of the sk_buffs on `rtx`, in order.
+    frags: VecDeque<Frag>,
+    /// Absolute index of `frags[0]`.
+    frags_base: u64,
 }
 
 impl WriteQueue {
@@ -185,7 +173,12 @@ impl WriteQueue {
     /// whether an sk_buff was cut.
     fn transmit_new(&mut self, off: u64, len: u64) -> bool {
         let end = off + len;
-        let mut skb = SkBuff::new(off);
+        let mut skb = SkBuff {
+            seq: off,
+            len: 0,
+            nr_frags: 0,
+            first: self.frags_base + self.frags.len() as u64,
+        };
         while let Some(p) = self.unsent.front_mut() {
             let p_end = p.seq + p.frag.len as u64;
             if p_end <= off {
@@ -203,10 +196,10 @@ impl WriteQueue {
                 mem: p.frag.mem,
             };
             if skb.nr_frags as usize == MAX_SKB_FRAGS {
-                let last = &mut skb.frags[MAX_SKB_FRAGS - 1];
+                let last = self.frags.back_mut().expect("the skb has frags");
                 last.len += piece.len;
             } else {
-                skb.frags[skb.nr_frags as usize] = piece;
+                self.frags.push_back(piece);
                 skb.nr_frags += 1;
             }
             skb.len += piece.len;
@@ -227,12 +220,20 @@ impl WriteQueue {
         true
     }
 
+    /// The frags of `skb`.
+    pub fn frags_of(&self, skb: &SkBuff) -> impl Iterator<Item = &Frag> {
+        let at = (skb.first - self.frags_base) as usize;
+        self.frags.range(at..at + skb.nr_frags as usize)
+    }
+
     /// `tcp_clean_rtx_queue`: frees every sk_buff wholly acknowledged.
     /// Returns how many were freed.
     pub fn clean_acked(&mut self, acked: u64) -> u64 {
         let mut freed = 0;
         while self.rtx.front().is_some_and(|s| s.end() <= acked) {
-            self.rtx.pop_front();
+            let skb = self.rtx.pop_front().expect("front exists");
+            self.frags.drain(..skb.nr_frags as usize);
+            self.frags_base += skb.nr_frags as u64;
             freed += 1;
         }
         freed
@@ -267,7 +268,7 @@ impl WriteQueue {
                 return false;
             }
             let mut frag_start = skb.seq;
-            for fr in skb.frags() {
+            for fr in self.frags_of(skb) {
                 let frag_end = frag_start + fr.len as u64;
                 if frag_end > at && frag_start < end {
                     let from = at.max(frag_start);
@@ -436,6 +437,7 @@ mod tests {
         q.append(0, 4096 - 100, 1448, user, 4096);
         assert_eq!(pieces(&mut q, 0, 1448), vec![(3996, 100), (4096, 1348)]);
         assert_eq!(q.rtx[0].nr_frags, 2, "the skb spans two user pages");
+        assert_eq!(q.frags_of(&q.rtx[0]).count(), 2);
     }
 
     #[test]
