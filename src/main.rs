@@ -108,7 +108,7 @@ fn trace(
         );
         return ExitCode::from(2);
     };
-    if buffer >= fc.buffer.pool_size {
+    if fc.buffer.pool == simnet_sim::config::PoolKind::Fixed && buffer >= fc.buffer.pool_size {
         eprintln!(
             "simnet: {}: flow {flow} has buffers 0..{} (pool_size {}), not {buffer}",
             file.display(),

@@ -55,6 +55,19 @@ pub struct FlowJson {
     pub received_xxh3: String,
     /// Buffers the application rewrote while the kernel still held them.
     pub lifetime_violations: Vec<ViolationJson>,
+    /// The send buffers' pool.
+    pub pool: PoolJson,
+}
+
+#[derive(Serialize)]
+pub struct PoolJson {
+    pub kind: &'static str,
+    pub allocations: u64,
+    pub hits: u64,
+    pub misses: u64,
+    pub waits: u64,
+    pub peak_in_use: u64,
+    pub leaked: u64,
 }
 
 #[derive(Serialize)]
@@ -156,6 +169,15 @@ fn flow_json(f: &FlowReport) -> FlowJson {
                 reused_at_ns: v.at,
             })
             .collect(),
+        pool: PoolJson {
+            kind: f.pool,
+            allocations: f.pool_stats.allocations,
+            hits: f.pool_stats.hits,
+            misses: f.pool_stats.misses,
+            waits: f.pool_stats.waits,
+            peak_in_use: f.pool_stats.peak_in_use,
+            leaked: f.leaked_buffers,
+        },
     }
 }
 
@@ -417,6 +439,12 @@ pub fn table(r: &RunReport, description: &str, captures: &[String]) -> String {
                 v.damaged.1
             );
         }
+        let p = &f.pool_stats;
+        let _ = writeln!(
+            o,
+            "  send buffers ({} pool): {} allocated, {} hits, {} misses, {} waits, peak {} in use, {} never returned",
+            f.pool, p.allocations, p.hits, p.misses, p.waits, p.peak_in_use, f.leaked_buffers
+        );
         let _ = writeln!(
             o,
             "  integrity: {} (xxh3 written {:016x}, read {:016x})",

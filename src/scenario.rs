@@ -138,11 +138,6 @@ const NOT_SUPPORTED_YET: &[Support] = &[
         quoted: true,
     },
     Support {
-        key: "flow.buffer.pool",
-        runs: Some(&["none", "fixed"]),
-        quoted: true,
-    },
-    Support {
         key: "flow.framing",
         runs: None,
         quoted: false,
@@ -1471,7 +1466,9 @@ fn read_buffer(t: &Table<'_, '_>) -> R<BufferConfig> {
         match name {
             "none" => Ok(PoolKind::None),
             "fixed" => Ok(PoolKind::Fixed),
-            _ => Err(f.err(format!("{name:?} is not supported yet"))),
+            "dynamic" => Ok(PoolKind::Dynamic),
+            "thread_local" => Ok(PoolKind::ThreadLocal),
+            _ => Ok(PoolKind::Recycling),
         }
     })?;
     let pool_size = t.or("pool_size", DEFAULT_POOL_SIZE, |f| {
@@ -2319,12 +2316,6 @@ bytes = \"1MiB\"
                 "buffer.kind = \"string\"",
                 "flow[0].buffer.kind",
                 "\"string\" is not supported yet (this version supports \"vec\" and \"array\")",
-            ),
-            (
-                "[[flow]]",
-                "buffer.pool = \"recycling\"",
-                "flow[0].buffer.pool",
-                "\"recycling\" is not supported yet (this version supports \"none\" and \"fixed\")",
             ),
             (
                 "[[flow]]",

@@ -209,3 +209,38 @@ fn lifetime_bug_puts_the_new_bytes_on_the_wire_and_fails() {
     .into_owned();
     assert!(table.contains("LIFETIME VIOLATION: buffer"), "{table}");
 }
+
+#[test]
+fn every_pool_policy_counts_what_it_did_and_returns_every_buffer() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = run("scenarios/pools.toml", dir.path());
+    let flows = v["flows"].as_array().unwrap();
+    assert_eq!(flows.len(), 5);
+    let pool = |i: usize, k: &str| flows[i]["pool"][k].as_u64().unwrap();
+    for (i, f) in flows.iter().enumerate() {
+        assert_eq!(f["integrity"], "ok");
+        assert_eq!(pool(i, "leaked"), 0, "every buffer back");
+        let calls = f["writes"].as_u64().unwrap();
+        assert_eq!(
+            pool(i, "hits") + pool(i, "misses"),
+            calls,
+            "{}",
+            f["pool"]["kind"]
+        );
+    }
+    // none: a buffer per send; fixed: 4, waiting on completions;
+    // recycling: 4, made on demand; dynamic: grows, then reuses.
+    assert_eq!(flows[0]["pool"]["kind"], "none");
+    assert_eq!(pool(0, "allocations"), flows[0]["writes"].as_u64().unwrap());
+    assert_eq!(pool(1, "allocations"), 4);
+    assert!(pool(1, "waits") > 0);
+    assert_eq!(pool(1, "peak_in_use"), 4);
+    assert!(pool(2, "hits") > 0 && pool(2, "waits") == 0);
+    assert!(
+        pool(3, "allocations") > pool(2, "allocations"),
+        "the cache frees beyond 4"
+    );
+    assert_eq!(pool(4, "allocations"), 4);
+    assert_eq!(pool(4, "misses"), 4);
+    assert!(pool(4, "waits") > 0);
+}

@@ -9,6 +9,8 @@
 //! Does not know about sockets: [`crate::syscall`] decides when a buffer
 //! becomes pending and when its completion hands it back.
 
+use crate::config::PoolKind;
+
 /// Bytes per page (x86-64 base pages).
 pub const PAGE_SIZE: u64 = 4096;
 
@@ -51,48 +53,151 @@ pub struct AppBuffer {
     pub state: BufferState,
 }
 
-/// A fixed set of application buffers, handed out lowest id first.
+/// What a pool did, for the report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Buffers allocated from the heap.
+    pub allocations: u64,
+    /// Requests served by a buffer the pool already had.
+    pub hits: u64,
+    /// Requests that needed a new allocation.
+    pub misses: u64,
+    /// Times the application found no buffer and had to wait.
+    pub waits: u64,
+    /// Most buffers in use at once.
+    pub peak_in_use: u64,
+}
+
+/// The application's send buffers and the policy that hands them out.
+///
+/// - `none`: every call allocates a buffer and frees it when done with it;
+/// - `fixed`: `pool_size` buffers up front, lowest free first; wait when
+///   all are in use;
+/// - `dynamic`: allocate when none is free, keep every buffer for reuse;
+/// - `thread_local`: a cache of at most `pool_size` free buffers in front of
+///   the allocator (reuse from the cache, else allocate; free to the
+///   allocator when the cache is full); never waits;
+/// - `recycling`: allocate on demand up to `pool_size`, then wait for one
+///   to come back.
 #[derive(Debug)]
 pub struct BufferPool {
+    kind: PoolKind,
+    capacity: u32,
+    size: usize,
+    page_offset: u64,
+    /// Every buffer slot; a freed `none`/`thread_local` buffer's slot is
+    /// reused by the next allocation (as malloc reuses memory).
     bufs: Vec<AppBuffer>,
+    /// Slots whose buffer was freed to the allocator.
+    dead: Vec<u32>,
+    /// Free buffers the pool keeps (LIFO: the most recently returned is
+    /// the warmest).
+    free: Vec<u32>,
     in_use: u32,
-    pub peak_in_use: u32,
-    /// Times the application found no free buffer and had to wait.
-    pub waits: u64,
+    pub stats: PoolStats,
 }
 
 impl BufferPool {
-    /// `count` buffers of `size` bytes, each starting `page_offset` bytes
+    /// A pool of `size`-byte buffers, each starting `page_offset` bytes
     /// into a page.
-    pub fn new(count: u32, size: usize, page_offset: u64) -> BufferPool {
-        let bufs = (0..count)
-            .map(|id| AppBuffer {
-                id,
-                size,
-                data: Vec::new(),
-                in_flight: 0,
-                page_offset,
-                state: BufferState::Free,
-            })
-            .collect();
-        BufferPool {
-            bufs,
+    pub fn new(kind: PoolKind, capacity: u32, size: usize, page_offset: u64) -> BufferPool {
+        let mut p = BufferPool {
+            kind,
+            capacity: capacity.max(1),
+            size,
+            page_offset,
+            bufs: Vec::new(),
+            dead: Vec::new(),
+            free: Vec::new(),
             in_use: 0,
-            peak_in_use: 0,
-            waits: 0,
+            stats: PoolStats::default(),
+        };
+        if kind == PoolKind::Fixed {
+            for _ in 0..p.capacity {
+                p.allocate();
+            }
+        }
+        p
+    }
+
+    /// A new buffer from the heap, in a dead slot if there is one.
+    fn allocate(&mut self) -> u32 {
+        self.stats.allocations += 1;
+        let buf = |id| AppBuffer {
+            id,
+            size: self.size,
+            data: Vec::new(),
+            in_flight: 0,
+            page_offset: self.page_offset,
+            state: BufferState::Free,
+        };
+        let id = match self.dead.pop() {
+            Some(id) => {
+                self.bufs[id as usize] = buf(id);
+                id
+            }
+            None => {
+                let id = self.bufs.len() as u32;
+                self.bufs.push(buf(id));
+                id
+            }
+        };
+        if self.kind == PoolKind::Fixed {
+            self.free.push(id);
+        }
+        id
+    }
+
+    fn take(&mut self, id: u32) -> u32 {
+        self.bufs[id as usize].state = BufferState::InUse;
+        self.in_use += 1;
+        self.stats.peak_in_use = self.stats.peak_in_use.max(self.in_use as u64);
+        id
+    }
+
+    /// A buffer for the next call, or `None` if the application must wait
+    /// for one to come back.
+    pub fn acquire(&mut self) -> Option<u32> {
+        match self.kind {
+            PoolKind::Fixed => {
+                // Lowest free id first: buffer numbers stay meaningful.
+                let (i, &id) = self.free.iter().enumerate().min_by_key(|&(_, &id)| id)?;
+                self.free.swap_remove(i);
+                self.stats.hits += 1;
+                Some(self.take(id))
+            }
+            PoolKind::None => {
+                self.stats.misses += 1;
+                let id = self.allocate();
+                Some(self.take(id))
+            }
+            PoolKind::Dynamic | PoolKind::ThreadLocal => {
+                if let Some(id) = self.free.pop() {
+                    self.stats.hits += 1;
+                    return Some(self.take(id));
+                }
+                self.stats.misses += 1;
+                let id = self.allocate();
+                Some(self.take(id))
+            }
+            PoolKind::Recycling => {
+                if let Some(id) = self.free.pop() {
+                    self.stats.hits += 1;
+                    return Some(self.take(id));
+                }
+                if (self.bufs.len() - self.dead.len()) as u32 >= self.capacity {
+                    return None;
+                }
+                self.stats.misses += 1;
+                let id = self.allocate();
+                Some(self.take(id))
+            }
         }
     }
 
-    /// Takes the lowest-numbered free buffer.
-    pub fn acquire(&mut self) -> Option<u32> {
-        let b = self
-            .bufs
-            .iter_mut()
-            .find(|b| b.state == BufferState::Free)?;
-        b.state = BufferState::InUse;
-        self.in_use += 1;
-        self.peak_in_use = self.peak_in_use.max(self.in_use);
-        Some(b.id)
+    /// Counts a wait for a buffer.
+    pub fn wait(&mut self) {
+        self.stats.waits += 1;
     }
 
     /// Marks a buffer as owned by the kernel.
@@ -100,13 +205,25 @@ impl BufferPool {
         self.bufs[id as usize].state = BufferState::Pending;
     }
 
-    /// Hands a buffer back to the pool.
+    /// Hands a buffer back: to the pool, or to the allocator.
     pub fn release(&mut self, id: u32) {
         let b = &mut self.bufs[id as usize];
         debug_assert_ne!(b.state, BufferState::Free, "buffer {id} released twice");
-        if b.state != BufferState::Free {
-            b.state = BufferState::Free;
-            self.in_use -= 1;
+        if b.state == BufferState::Free {
+            return;
+        }
+        b.state = BufferState::Free;
+        self.in_use -= 1;
+        let keep = match self.kind {
+            PoolKind::None => false,
+            PoolKind::ThreadLocal => (self.free.len() as u32) < self.capacity,
+            _ => true,
+        };
+        if keep {
+            self.free.push(id);
+        } else {
+            b.data = Vec::new();
+            self.dead.push(id);
         }
     }
 
@@ -123,12 +240,29 @@ impl BufferPool {
         self.in_use
     }
 
+    /// Whether a wait for a buffer can end now.
+    pub fn can_acquire(&self) -> bool {
+        match self.kind {
+            PoolKind::Fixed => !self.free.is_empty(),
+            PoolKind::Recycling => {
+                !self.free.is_empty()
+                    || ((self.bufs.len() - self.dead.len()) as u32) < self.capacity
+            }
+            _ => true,
+        }
+    }
+
+    /// Buffer slots (live buffers and freed slots).
     pub fn len(&self) -> usize {
         self.bufs.len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.bufs.is_empty()
+    }
+
+    pub fn kind(&self) -> PoolKind {
+        self.kind
     }
 }
 
@@ -150,8 +284,8 @@ mod tests {
     }
 
     #[test]
-    fn pool_hands_out_lowest_free_and_tracks_peak() {
-        let mut p = BufferPool::new(3, 16, 0);
+    fn fixed_pool_hands_out_lowest_free_and_waits_when_empty() {
+        let mut p = BufferPool::new(PoolKind::Fixed, 3, 16, 0);
         assert_eq!(p.acquire(), Some(0));
         assert_eq!(p.acquire(), Some(1));
         p.mark_pending(0);
@@ -159,8 +293,61 @@ mod tests {
         assert_eq!(p.acquire(), Some(1));
         assert_eq!(p.acquire(), Some(2));
         assert_eq!(p.acquire(), None);
-        assert_eq!(p.peak_in_use, 3);
+        assert_eq!(p.stats.peak_in_use, 3);
+        assert_eq!(p.stats.allocations, 3);
         p.release(0);
         assert_eq!(p.in_use(), 2);
+    }
+
+    #[test]
+    fn no_pool_allocates_for_every_call() {
+        let mut p = BufferPool::new(PoolKind::None, 8, 16, 0);
+        for _ in 0..5 {
+            let id = p.acquire().unwrap();
+            p.release(id);
+        }
+        assert_eq!(
+            (p.stats.allocations, p.stats.hits, p.stats.misses),
+            (5, 0, 5)
+        );
+        assert_eq!(p.len(), 1, "the freed slot is reused");
+    }
+
+    #[test]
+    fn dynamic_pool_grows_to_the_peak_then_reuses() {
+        let mut p = BufferPool::new(PoolKind::Dynamic, 1, 16, 0);
+        let a = p.acquire().unwrap();
+        let b = p.acquire().unwrap();
+        p.release(a);
+        p.release(b);
+        p.acquire().unwrap();
+        assert_eq!((p.stats.allocations, p.stats.hits), (2, 1));
+    }
+
+    #[test]
+    fn thread_local_cache_frees_beyond_its_size() {
+        let mut p = BufferPool::new(PoolKind::ThreadLocal, 1, 16, 0);
+        let a = p.acquire().unwrap();
+        let b = p.acquire().unwrap();
+        p.release(a);
+        p.release(b); // the cache holds one: b goes back to the allocator
+        p.acquire().unwrap();
+        p.acquire().unwrap();
+        assert_eq!(
+            (p.stats.allocations, p.stats.hits, p.stats.misses),
+            (3, 1, 3)
+        );
+    }
+
+    #[test]
+    fn recycling_pool_waits_at_its_size() {
+        let mut p = BufferPool::new(PoolKind::Recycling, 2, 16, 0);
+        let a = p.acquire().unwrap();
+        p.acquire().unwrap();
+        assert_eq!(p.acquire(), None);
+        assert!(!p.can_acquire());
+        p.release(a);
+        assert_eq!(p.acquire(), Some(a));
+        assert_eq!(p.stats.allocations, 2);
     }
 }

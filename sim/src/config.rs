@@ -281,10 +281,28 @@ impl Align {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PoolKind {
-    /// One buffer, reused for every call once the kernel gives it back.
+    /// No pool: a buffer allocated per call, freed when done with.
     None,
-    /// `pool_size` buffers allocated up front.
+    /// `pool_size` buffers allocated up front; wait when all are in use.
     Fixed,
+    /// Allocate on demand, keep every buffer for reuse.
+    Dynamic,
+    /// A per-thread cache of up to `pool_size` free buffers.
+    ThreadLocal,
+    /// Allocate on demand up to `pool_size`, then wait for one to return.
+    Recycling,
+}
+
+impl PoolKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            PoolKind::None => "none",
+            PoolKind::Fixed => "fixed",
+            PoolKind::Dynamic => "dynamic",
+            PoolKind::ThreadLocal => "thread_local",
+            PoolKind::Recycling => "recycling",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -459,6 +477,12 @@ impl Scenario {
                      (TCP_ZEROCOPY_RECEIVE maps whole payload pages, which only header split \
                      leaves page-aligned)",
                     self.hosts[f.to].name
+                ));
+            }
+            if f.send == SendPath::IoUringFixed && f.buffer.pool != PoolKind::Fixed {
+                return err(format!(
+                    "flow {i}: send = \"io_uring_fixed\" registers its buffers once, so it needs \
+                     buffer.pool = \"fixed\""
                 ));
             }
             if f.buffer.pool_size == 0 {

@@ -66,6 +66,11 @@ pub struct FlowReport {
     pub retransmitted_segments: u64,
     /// Buffers rewritten while a zero-copy send from them was in flight.
     pub violations: Vec<crate::syscall::Violation>,
+    /// The send buffers' pool: its kind and what it did.
+    pub pool: &'static str,
+    pub pool_stats: crate::buffer::PoolStats,
+    /// Buffers never handed back.
+    pub leaked_buffers: u64,
 }
 
 impl FlowReport {

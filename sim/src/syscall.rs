@@ -16,7 +16,7 @@ use std::hash::Hasher;
 use twox_hash::XxHash3_64;
 
 use crate::buffer::{pages_spanned, BufferPool, PAGE_SIZE};
-use crate::config::{FlowConfig, PoolKind, RecvPath, Reuse, SendPath};
+use crate::config::{FlowConfig, RecvPath, Reuse, SendPath};
 use crate::engine::{Nanos, Rng};
 use crate::skb::{ReceiveQueue, RxQueued, WriteQueue};
 
@@ -216,10 +216,6 @@ pub struct Violation {
 
 impl Sender {
     pub fn new(cfg: &FlowConfig, data: DataSource) -> Sender {
-        let count = match cfg.buffer.pool {
-            PoolKind::None => 1,
-            PoolKind::Fixed => cfg.buffer.pool_size,
-        };
         let size = cfg.write_size.min(cfg.bytes.min(u32::MAX as u64) as u32) as usize;
         Sender {
             path: cfg.send,
@@ -229,7 +225,12 @@ impl Sender {
             issued: 0,
             acked: 0,
             max_sent_end: 0,
-            pool: BufferPool::new(count, size, cfg.buffer.align.page_offset()),
+            pool: BufferPool::new(
+                cfg.buffer.pool,
+                cfg.buffer.pool_size,
+                size,
+                cfg.buffer.align.page_offset(),
+            ),
             current: None,
             data,
             writes: 0,

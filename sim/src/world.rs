@@ -640,7 +640,7 @@ impl<'o> World<'o> {
                 }
                 SendState::WaitCompletion => {
                     reap_errqueue(host, s, c);
-                    if s.pool.in_use() as usize >= s.pool.len() {
+                    if !s.pool.can_acquire() {
                         host.acct.note(*c, Step::CompletionWait, 1, 0);
                         return; // still nothing free
                     }
@@ -665,11 +665,17 @@ impl<'o> World<'o> {
                             let ns = cost.syscall + cost.page_pin * pages;
                             host.acct.charge(c, Step::IoUringRegister, pages, 0, ns);
                         }
+                        // Completions the kernel has posted are reaped
+                        // first (poll reported POLLERR): their buffers
+                        // come back before the next one is taken.
+                        if !s.errqueue.is_empty() {
+                            reap_errqueue(host, s, c);
+                        }
                         let id = if s.path.from_file() {
                             0 // the bytes come from the page cache
                         } else {
                             let Some(id) = s.pool.acquire() else {
-                                s.pool.waits += 1;
+                                s.pool.wait();
                                 s.state = SendState::WaitCompletion;
                                 continue;
                             };
@@ -1668,6 +1674,9 @@ impl<'o> World<'o> {
                 },
                 retransmitted_segments: s.retransmitted_segments,
                 violations: s.violations.clone(),
+                pool: s.pool.kind().name(),
+                pool_stats: s.pool.stats,
+                leaked_buffers: s.pool.in_use() as u64,
             };
             if matches!(outcome, Outcome::Ok | Outcome::Integrity) && !fr.violations.is_empty() {
                 outcome = Outcome::LifetimeViolation;
@@ -1682,7 +1691,7 @@ impl<'o> World<'o> {
             let mut leaked = 0;
             for fl in &self.flows {
                 if fl.from == h {
-                    peak += fl.sender.pool.peak_in_use as u64;
+                    peak += fl.sender.pool.stats.peak_in_use;
                     leaked += fl.sender.pool.in_use() as u64;
                 }
             }

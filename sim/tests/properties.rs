@@ -6,7 +6,7 @@
 //! page reference dropped, every pooled buffer returned.
 
 use proptest::prelude::*;
-use simnet_sim::config::{RecvPath, Scenario, SendPath};
+use simnet_sim::config::{PoolKind, RecvPath, Scenario, SendPath};
 use simnet_sim::event::NoObserver;
 use simnet_sim::report::Outcome;
 use simnet_sim::world::World;
@@ -21,6 +21,16 @@ fn arb_path() -> impl Strategy<Value = SendPath> {
         Just(SendPath::IoUring),
         Just(SendPath::IoUringFixed),
         Just(SendPath::IoUringSendZc),
+    ]
+}
+
+fn arb_pool() -> impl Strategy<Value = PoolKind> {
+    prop_oneof![
+        Just(PoolKind::None),
+        Just(PoolKind::Fixed),
+        Just(PoolKind::Dynamic),
+        Just(PoolKind::ThreadLocal),
+        Just(PoolKind::Recycling),
     ]
 }
 
@@ -53,6 +63,7 @@ proptest! {
         gro in proptest::bool::ANY,
         recv in arb_recv(),
         iovecs in 1u32..20,
+        pool in arb_pool(),
     ) {
         let mut sc = Scenario::two_hosts(bytes, write_size, send);
         sc.seed = seed;
@@ -64,6 +75,8 @@ proptest! {
         sc.flows[0].iovecs = iovecs;
         sc.hosts[1].nic.header_split = recv == RecvPath::ZerocopyReceive;
         sc.flows[0].buffer.pool_size = pool_size;
+        // Registered buffers are a fixed set.
+        sc.flows[0].buffer.pool = if send == SendPath::IoUringFixed { PoolKind::Fixed } else { pool };
         for h in &mut sc.hosts {
             h.nic.tx_ring = tx_ring;
             h.nic.rx_ring = rx_ring;
@@ -90,7 +103,10 @@ proptest! {
         }
         let s = &r.hosts[0];
         prop_assert_eq!(s.pinned_pages(), s.unpinned_pages());
+        // Every pooled buffer came back (none is reported leaked).
         prop_assert_eq!(s.leaked_buffers, 0);
+        prop_assert_eq!(f.leaked_buffers, 0);
+        prop_assert_eq!(f.pool_stats.hits + f.pool_stats.misses, if send.from_file() { 0 } else { f.writes });
         if send.zero_copy() {
             prop_assert!(s.pinned_pages() > 0);
             prop_assert_eq!(s.completions(), f.writes);
