@@ -19,10 +19,10 @@
 //! the table that lacks it. No input makes it panic.
 
 use simnet_sim::config::{
-    Align, BufferConfig, BufferKind, Congestion, Faults, FlowConfig, HostConfig, LinkConfig,
-    NicConfig, Offloads, PoolKind, RecvPath, Reuse, Scenario, SendPath, SocketConfig,
-    DEFAULT_COPYBREAK, DEFAULT_IRQ_COALESCE, DEFAULT_NAPI_BUDGET, DEFAULT_POOL_SIZE, DEFAULT_RING,
-    DEFAULT_SOCKBUF, IOV_MAX, MAX_MTU, MAX_RING, MIN_MTU, MIN_RING,
+    Align, BufferConfig, BufferKind, Congestion, Faults, FlowConfig, FramingConfig, FramingKind,
+    HostConfig, LinkConfig, NicConfig, Offloads, PoolKind, RecvPath, Reuse, Scenario, SendPath,
+    SocketConfig, DEFAULT_COPYBREAK, DEFAULT_IRQ_COALESCE, DEFAULT_NAPI_BUDGET, DEFAULT_POOL_SIZE,
+    DEFAULT_RING, DEFAULT_SOCKBUF, IOV_MAX, MAX_MTU, MAX_RING, MIN_MTU, MIN_RING,
 };
 use simnet_sim::cost::CostModel;
 use std::collections::HashMap;
@@ -133,14 +133,9 @@ struct Support {
 /// where the key is read.
 const NOT_SUPPORTED_YET: &[Support] = &[
     Support {
-        key: "flow.buffer.kind",
-        runs: Some(&["vec", "array"]),
+        key: "flow.framing.kind",
+        runs: Some(&["delimited"]),
         quoted: true,
-    },
-    Support {
-        key: "flow.framing",
-        runs: None,
-        quoted: false,
     },
     Support {
         key: "tap",
@@ -1360,9 +1355,10 @@ fn host_index(f: &Field<'_, '_>, hosts: &[(HostConfig, Range<usize>)]) -> R<usiz
 }
 
 fn read_flow(i: usize, t: &Table<'_, '_>, hosts: &[(HostConfig, Range<usize>)]) -> R<FlowConfig> {
-    if let Some(framing) = t.get("framing") {
-        refuse_table(&framing, "flow.framing")?;
-    }
+    let framing = match t.table("framing", FRAMING_KEYS)? {
+        Some(f) => Some(read_framing(&f)?),
+        None => None,
+    };
     let from = host_index(&t.require("from")?, hosts)?;
     let to_field = t.require("to")?;
     let to = host_index(&to_field, hosts)?;
@@ -1439,6 +1435,34 @@ fn read_flow(i: usize, t: &Table<'_, '_>, hosts: &[(HostConfig, Range<usize>)]) 
         recv,
         iovecs,
         buffer,
+        framing,
+    })
+}
+
+const FRAMING_KEYS: &[&str] = &["kind", "delimiter", "header", "trailer"];
+const FRAMING_NAMES: &[&str] = &["length_prefixed", "delimited", "header_body_trailer"];
+
+fn read_framing(t: &Table<'_, '_>) -> R<FramingConfig> {
+    let kind = t.require("kind")?;
+    let name = kind.choice(FRAMING_NAMES)?;
+    kind.supported("flow.framing.kind", name)?;
+    let delimiter = t.or("delimiter", b'\n', |f| {
+        let d = f.string("a one-byte delimiter like \"\\n\"")?;
+        match d.as_bytes() {
+            [b] => Ok(*b),
+            _ => Err(f.err(format!(
+                "expected a one-byte delimiter like \"\\n\", found {d:?}"
+            ))),
+        }
+    })?;
+    for key in ["header", "trailer"] {
+        if let Some(f) = t.get(key) {
+            f.size(1, 1 << 20)?;
+        }
+    }
+    Ok(FramingConfig {
+        kind: FramingKind::Delimited,
+        delimiter,
     })
 }
 
@@ -1447,11 +1471,15 @@ fn read_buffer(t: &Table<'_, '_>) -> R<BufferConfig> {
     let kind = t.or("kind", d.kind, |f| {
         let name = f.choice(BUFFER_KIND_NAMES)?;
         f.supported("flow.buffer.kind", name)?;
-        match name {
-            "vec" => Ok(BufferKind::Vec),
-            "array" => Ok(BufferKind::Array),
-            _ => Err(f.err(format!("{name:?} is not supported yet"))),
-        }
+        Ok(match name {
+            "vec" => BufferKind::Vec,
+            "array" => BufferKind::Array,
+            "string" => BufferKind::String,
+            "bytes" => BufferKind::Bytes,
+            "dynamic_string" => BufferKind::DynamicString,
+            "dynamic_vector" => BufferKind::DynamicVector,
+            _ => BufferKind::Streambuf,
+        })
     })?;
     let align = t.or("align", d.align, |f| {
         Ok(match f.choice(ALIGN_NAMES)? {
@@ -2310,26 +2338,28 @@ bytes = \"1MiB\"
 
     #[test]
     fn other_unbuilt_features_are_refused() {
-        let cases: &[(&str, &str, &str, &str)] = &[
-            (
-                "[[flow]]",
-                "buffer.kind = \"string\"",
-                "flow[0].buffer.kind",
-                "\"string\" is not supported yet (this version supports \"vec\" and \"array\")",
-            ),
-            (
-                "[[flow]]",
-                "framing = { kind = \"delimited\" }",
-                "flow[0].framing",
-                "[flow.framing] is not supported yet",
-            ),
-        ];
+        let cases: &[(&str, &str, &str, &str)] = &[(
+            "[[flow]]",
+            "framing = { kind = \"length_prefixed\" }",
+            "flow[0].framing.kind",
+            "\"length_prefixed\" is not supported yet (this version supports \"delimited\")",
+        )];
         for (header, line, key, message) in cases {
             let e = err_with(header, line);
             assert_eq!(e.key.as_deref(), Some(*key), "{line}");
             assert_eq!(&e.message, message, "{line}");
             assert!(e.line.is_some() && e.column.is_some(), "{e}");
         }
+        // Delimited framing and dynamic buffers parse; a dynamic buffer
+        // without framing has no delimiter to read until.
+        let s = ok(&minimal_with(
+            "[[flow]]",
+            "buffer.kind = \"streambuf\"\nframing = { kind = \"delimited\", delimiter = \";\" }",
+        ));
+        assert_eq!(s.flows[0].buffer.kind, BufferKind::Streambuf);
+        assert_eq!(s.flows[0].framing.map(|f| f.delimiter), Some(b';'));
+        let e = err_with("[[flow]]", "buffer.kind = \"dynamic_vector\"");
+        assert!(e.message.contains("framing"), "{e}");
         // TSO needs checksum offload, as in Linux.
         let e = err_with("[hosts.a]", "nic.offload = [\"tso\"]");
         assert!(e.message.contains("\"tso\" needs \"tx-checksum\""), "{e}");

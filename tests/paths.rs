@@ -244,3 +244,39 @@ fn every_pool_policy_counts_what_it_did_and_returns_every_buffer() {
     assert_eq!(pool(4, "misses"), 4);
     assert!(pool(4, "waits") > 0);
 }
+
+#[test]
+fn a_dynamic_vector_receive_counts_its_growth_copies() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = run("scenarios/dynamic_buffer.toml", dir.path());
+    let (grows, copied) = step(&v, "receiver", "application: dynamic buffer grows");
+    // 512 B doubling to 128 KiB for a 100 KiB message: 8 reallocations
+    // copying 512 + 1024 + ... + 64 KiB bytes, once; the capacity stays.
+    assert_eq!(grows, 8);
+    assert_eq!(
+        copied,
+        (512..=65536)
+            .step_by(1)
+            .filter(|n: &u64| n.is_power_of_two())
+            .sum::<u64>()
+    );
+    let sent = v["flows"][0]["bytes_sent"].as_u64().unwrap();
+    let messages = step(&v, "receiver", "application: read_until message complete").0;
+    assert_eq!(messages, sent / (100 * 1024));
+    // The growth copies are CPU copies of the receiver, beside copy_to_user.
+    let copies = v["hosts"]["receiver"]["cpu_copy_bytes"].as_u64().unwrap();
+    assert!(copies >= sent + copied);
+}
+
+#[test]
+fn a_streambuf_prepares_commits_and_consumes_every_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = run("scenarios/framing.toml", dir.path());
+    let reads = v["flows"][0]["reads"].as_u64().unwrap();
+    assert_eq!(
+        step(&v, "receiver", "application: streambuf prepare / commit").0,
+        reads
+    );
+    let messages = step(&v, "receiver", "application: read_until message complete").0;
+    assert_eq!(messages, v["flows"][0]["writes"].as_u64().unwrap());
+}

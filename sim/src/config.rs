@@ -255,6 +255,52 @@ pub enum BufferKind {
     Array,
     /// A heap `Vec<u8>`.
     Vec,
+    /// A `String`: bytes that must be valid UTF-8.
+    String,
+    /// Reference-counted bytes: slices share one allocation.
+    Bytes,
+    /// A growable string the receiver reads messages into.
+    DynamicString,
+    /// A growable vector the receiver reads messages into.
+    DynamicVector,
+    /// An asio-style streambuf: prepare / commit / consume.
+    Streambuf,
+}
+
+impl BufferKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            BufferKind::Array => "array",
+            BufferKind::Vec => "vec",
+            BufferKind::String => "string",
+            BufferKind::Bytes => "bytes",
+            BufferKind::DynamicString => "dynamic_string",
+            BufferKind::DynamicVector => "dynamic_vector",
+            BufferKind::Streambuf => "streambuf",
+        }
+    }
+
+    /// Whether the receiver reads messages into a growing buffer
+    /// (`read_until` a delimiter).
+    pub fn dynamic(self) -> bool {
+        matches!(
+            self,
+            BufferKind::DynamicString | BufferKind::DynamicVector | BufferKind::Streambuf
+        )
+    }
+}
+
+/// How the application frames messages in the byte stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FramingKind {
+    /// Every message (one send call) ends with `delimiter`.
+    Delimited,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FramingConfig {
+    pub kind: FramingKind,
+    pub delimiter: u8,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -342,6 +388,8 @@ pub struct FlowConfig {
     /// Regions per call for `writev`/`readv` (1..=IOV_MAX).
     pub iovecs: u32,
     pub buffer: BufferConfig,
+    /// Message framing, if the application frames its stream.
+    pub framing: Option<FramingConfig>,
 }
 
 /// A scenario the model cannot run, with the reason.
@@ -394,6 +442,7 @@ impl Scenario {
                 recv: RecvPath::Read,
                 iovecs: 1,
                 buffer: BufferConfig::default(),
+                framing: None,
             }],
         }
     }
@@ -484,6 +533,25 @@ impl Scenario {
                     "flow {i}: send = \"io_uring_fixed\" registers its buffers once, so it needs \
                      buffer.pool = \"fixed\""
                 ));
+            }
+            if f.buffer.kind.dynamic() && f.framing.is_none() {
+                return err(format!(
+                    "flow {i}: buffer.kind = {:?} reads messages with read_until, so it needs \
+                     [flow.framing] kind = \"delimited\"",
+                    f.buffer.kind.name()
+                ));
+            }
+            if let Some(fr) = f.framing {
+                if fr.delimiter.is_ascii_alphanumeric()
+                    || fr.delimiter == b'-'
+                    || fr.delimiter == b'.'
+                {
+                    return err(format!(
+                        "flow {i}: framing.delimiter {:?} also occurs in the data (letters, \
+                         digits, '-' and '.'); pick another byte, e.g. \"\\n\"",
+                        fr.delimiter as char
+                    ));
+                }
             }
             if f.buffer.pool_size == 0 {
                 return err(format!("flow {i}: buffer.pool_size must be above zero"));

@@ -285,6 +285,12 @@ steps! {
     CopyToUser => ("socket->app", Copy, Copy, "copy_to_user (skb_copy_datagram_iter)"),
     /// Receive-queue sk_buffs the reads consumed, freed.
     RxSkbFree => ("socket->app", Free, Stack, "tcp_recvmsg -> tcp_eat_recv_skb"),
+    /// A dynamic receive buffer reallocated: the bytes it held are copied.
+    DynamicGrow => ("app", Copy, Copy, "application: dynamic buffer grows (realloc copies what it holds)"),
+    /// A streambuf's prepare/commit around a read.
+    StreambufCommit => ("app", Handler, None, "application: streambuf prepare / commit"),
+    /// read_until found the delimiter: one message handed over and consumed.
+    ReadUntilMessage => ("app", Handler, None, "application: read_until message complete, consumed"),
     /// The last reference to zero-copy data dropped: pages released.
     PutUserPages => ("completion", Unpin, Pin, "skb_release_data -> put_page"),
     /// A completion queued (or merged) on the socket's error queue.

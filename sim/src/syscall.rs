@@ -49,6 +49,9 @@ const DATA_SEGMENT: u64 = 64 * 1024;
 pub struct DataSource {
     block: std::sync::Arc<Vec<u8>>,
     seed: u64,
+    /// Delimited framing: `(delimiter, message length)`: the last byte of
+    /// every message is the delimiter.
+    delimiter: Option<(u8, u64)>,
 }
 
 impl DataSource {
@@ -61,7 +64,14 @@ impl DataSource {
         DataSource {
             block: std::sync::Arc::new(block),
             seed,
+            delimiter: None,
         }
+    }
+
+    /// The same data, every `message` bytes ending with `delimiter`.
+    pub fn delimited(mut self, delimiter: u8, message: u64) -> DataSource {
+        self.delimiter = Some((delimiter, message.max(1)));
+        self
     }
 
     /// Where segment `k` starts in the block.
@@ -95,12 +105,34 @@ impl DataSource {
             buf[done..done + p.len()].copy_from_slice(p);
             done += p.len();
         });
+        if let Some((d, m)) = self.delimiter {
+            // The message ends that fall in this range.
+            let end = offset + buf.len() as u64;
+            let mut at = (offset / m) * m + m - 1;
+            while at < end {
+                if at >= offset {
+                    buf[(at - offset) as usize] = d;
+                }
+                at += m;
+            }
+        }
     }
 
     /// xxh3-64 of the first `len` bytes of the stream.
     pub fn hash(&self, len: u64) -> u64 {
         let mut h = XxHash3_64::new();
-        self.pieces(0, len, |p| h.write(p));
+        if self.delimiter.is_none() {
+            self.pieces(0, len, |p| h.write(p));
+        } else {
+            let mut chunk = vec![0; 64 * 1024];
+            let mut at = 0;
+            while at < len {
+                let n = (len - at).min(chunk.len() as u64) as usize;
+                self.fill(at, &mut chunk[..n]);
+                h.write(&chunk[..n]);
+                at += n as u64;
+            }
+        }
         h.finish()
     }
 }
@@ -368,9 +400,68 @@ impl Sender {
     }
 }
 
+/// A growable receive buffer read into with `read_until` a delimiter
+/// (asio's dynamic_string_buffer / dynamic_vector_buffer / streambuf). It
+/// grows by doubling; every reallocation copies the bytes it already holds,
+/// an application-level copy. A complete message is consumed, and the
+/// capacity stays for the next one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DynamicBuffer {
+    /// Bytes of the current (incomplete) message held.
+    pub held: u64,
+    pub capacity: u64,
+    /// Message length: every `message`-th stream byte is a delimiter.
+    pub message: u64,
+    pub grows: u64,
+    /// Bytes copied by reallocations.
+    pub grow_bytes: u64,
+    pub messages: u64,
+}
+
+/// The smallest allocation of a dynamic buffer (asio's read_until
+/// prepares 512 bytes at a time).
+pub const DYNAMIC_MIN: u64 = 512;
+
+impl DynamicBuffer {
+    /// `n` bytes read at stream offset `at`: append them, growing as
+    /// needed, and consume every message that completes. Returns (grows,
+    /// bytes copied by them, messages completed) for this read.
+    pub fn read(&mut self, at: u64, n: u64) -> (u64, u64, u64) {
+        let (g0, b0, m0) = (self.grows, self.grow_bytes, self.messages);
+        let (mut pos, end) = (at, at + n);
+        while pos < end {
+            let to_delimiter = self.message - pos % self.message;
+            let k = to_delimiter.min(end - pos);
+            let mut left = k;
+            while left > 0 {
+                if self.held == self.capacity {
+                    // Full: realloc, and the bytes held move along.
+                    if self.held > 0 {
+                        self.grows += 1;
+                        self.grow_bytes += self.held;
+                    }
+                    self.capacity = (self.capacity * 2).max(DYNAMIC_MIN);
+                }
+                let put = left.min(self.capacity - self.held);
+                self.held += put;
+                left -= put;
+            }
+            pos += k;
+            if k == to_delimiter {
+                self.messages += 1;
+                self.held = 0;
+            }
+        }
+        (self.grows - g0, self.grow_bytes - b0, self.messages - m0)
+    }
+}
+
 /// A receiving application and its socket's receive-side bookkeeping.
 pub struct Receiver {
     pub path: RecvPath,
+    /// The growable buffer messages are read into, for dynamic kinds.
+    pub dynamic: Option<DynamicBuffer>,
+    pub kind: crate::config::BufferKind,
     /// Regions per `readv` call.
     pub iovecs: u32,
     /// io_uring submissions made.
@@ -424,6 +515,11 @@ impl Receiver {
         let size = cfg.read_size.min(cfg.bytes.min(u32::MAX as u64) as u32) as usize;
         Receiver {
             path: cfg.recv,
+            dynamic: cfg.buffer.kind.dynamic().then(|| DynamicBuffer {
+                message: cfg.write_size.max(1) as u64,
+                ..DynamicBuffer::default()
+            }),
+            kind: cfg.buffer.kind,
             iovecs: cfg.iovecs.max(1),
             sqes: 0,
             read_size: size,
@@ -457,6 +553,7 @@ mod tests {
             recv: RecvPath::Read,
             iovecs: 1,
             buffer: BufferConfig::default(),
+            framing: None,
         }
     }
 
@@ -492,6 +589,19 @@ mod tests {
     }
 
     #[test]
+    fn delimited_data_ends_every_message_with_the_delimiter() {
+        let a = DataSource::new(5).delimited(b'\n', 100);
+        let mut bytes = vec![0; 1000];
+        a.fill(0, &mut bytes[..333]);
+        a.fill(333, &mut bytes[333..]);
+        let ends: Vec<usize> = (0..1000).filter(|&i| bytes[i] == b'\n').collect();
+        assert_eq!(ends, (0..10).map(|k| k * 100 + 99).collect::<Vec<_>>());
+        let mut h = XxHash3_64::new();
+        h.write(&bytes);
+        assert_eq!(a.hash(1000), h.finish());
+    }
+
+    #[test]
     fn stream_hash_is_the_hash_of_the_bytes() {
         let a = DataSource::new(9);
         let mut bytes = vec![0; 150_000];
@@ -499,6 +609,21 @@ mod tests {
         let mut h = XxHash3_64::new();
         h.write(&bytes);
         assert_eq!(a.hash(150_000), h.finish());
+    }
+
+    #[test]
+    fn a_dynamic_buffer_doubles_and_copies_what_it_holds() {
+        let mut d = DynamicBuffer {
+            message: 3000,
+            ..DynamicBuffer::default()
+        };
+        // 512 -> 1024 -> 2048 -> 4096 while 3000 bytes arrive 1000 at a time.
+        assert_eq!(d.read(0, 1000), (1, 512, 0));
+        assert_eq!(d.read(1000, 1000), (1, 1024, 0));
+        assert_eq!(d.read(2000, 1000), (1, 2048, 1));
+        // The capacity stays: the next message needs no growth.
+        assert_eq!(d.read(3000, 3000), (0, 0, 1));
+        assert_eq!(d.held, 0);
     }
 
     #[test]

@@ -324,7 +324,11 @@ impl<'o> World<'o> {
                 local_port: fc.port,
                 remote_port: client_port,
             });
-            let data = DataSource::new(rng.next_u64());
+            let mut data = DataSource::new(rng.next_u64());
+            if let Some(fr) = fc.framing {
+                // One send call = one message, ending with the delimiter.
+                data = data.delimited(fr.delimiter, fc.write_size as u64);
+            }
             flows.push(Flow {
                 from: fc.from,
                 to: fc.to,
@@ -992,6 +996,22 @@ impl<'o> World<'o> {
                 host.acct
                     .charge(c, Step::SplicePipeRef, pages, n, cost.skb_alloc * pages);
                 host.acct.charge(c, Step::SpliceToFile, 1, n, cost.copy(n));
+            }
+        }
+        if let Some(d) = &mut r.dynamic {
+            // read_until: the bytes land in a growing buffer.
+            let (grows, copied, messages) = d.read(r.received, n);
+            if grows > 0 {
+                let ns = cost.copy(copied) + cost.skb_alloc * grows;
+                host.acct
+                    .charge_ctx(c, Step::DynamicGrow, (grows, copied), ns, ctx);
+            }
+            if r.kind == crate::config::BufferKind::Streambuf {
+                host.acct.note_ctx(*c, Step::StreambufCommit, 1, n, ctx);
+            }
+            if messages > 0 {
+                host.acct
+                    .note_ctx(*c, Step::ReadUntilMessage, messages, 0, ctx);
             }
         }
         let (eaten, pages) = r.rcv_queue.consume_to(r.received + n);
