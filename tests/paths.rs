@@ -280,3 +280,20 @@ fn a_streambuf_prepares_commits_and_consumes_every_message() {
     let messages = step(&v, "receiver", "application: read_until message complete").0;
     assert_eq!(messages, v["flows"][0]["writes"].as_u64().unwrap());
 }
+
+#[test]
+fn zerocopy_receive_into_an_unaligned_buffer_maps_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(root().join("scenarios/zerocopy_receive.toml"))
+        .unwrap()
+        .replace(r#"align = "page""#, r#"align = "cacheline""#);
+    let file = dir.path().join("unaligned.toml");
+    std::fs::write(&file, text).unwrap();
+    let v = run(file.to_str().unwrap(), &dir.path().join("caps"));
+    assert_eq!(
+        step(&v, "receiver", "tcp_zerocopy_receive -> vm_insert_pages").0,
+        0
+    );
+    let received = v["flows"][0]["bytes_received"].as_u64().unwrap();
+    assert_eq!(stage_bytes(&v, "receiver", "socket->app", "copy"), received);
+}

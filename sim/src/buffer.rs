@@ -25,6 +25,32 @@ pub fn pages_spanned(page_offset: u64, len: u64) -> u64 {
     last - first + 1
 }
 
+/// What a receive buffer did with the bytes of one read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Received {
+    /// Reallocations (or other moves of the bytes it holds).
+    pub grows: u64,
+    /// Bytes those moves copied: application-level copies.
+    pub copied: u64,
+    /// Messages completed and consumed.
+    pub messages: u64,
+}
+
+/// A kind of buffer the receiving application reads into. The model calls
+/// [`ReceiveBuffer::read`] after every read with the stream offset and the
+/// count of the bytes the kernel copied in; the buffer says what that cost
+/// the application on top (reallocation copies) and which messages it
+/// completed. The dynamic kinds of the scenario format implement it
+/// ([`crate::syscall::DynamicBuffer`]); a Rust program can plug in its own
+/// with [`crate::world::World::set_receive_buffer`] (see
+/// `examples/custom_buffer.rs`).
+pub trait ReceiveBuffer {
+    /// The kind's name, for the report.
+    fn name(&self) -> &'static str;
+    /// `n` bytes were read at stream offset `at`.
+    fn read(&mut self, at: u64, n: u64) -> Received;
+}
+
 /// Where a buffer is in its lifecycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BufferState {

@@ -304,8 +304,14 @@ steps! {
     ErrqueueSyscall => ("completion", Syscall, Syscall, "recvmsg(MSG_ERRQUEUE) -> ip_recv_error"),
     /// The application waits for a completion to free a buffer.
     CompletionWait => ("completion", Wait, None, "waiting for a completion: poll(POLLERR) / io_uring_enter(GETEVENTS)"),
-    /// A send buffer handed back to the application's pool.
-    BufferReturned => ("completion", Handler, None, "application: buffer back in pool"),
+    /// Lifecycle: the application hands the buffer to the kernel.
+    BufferInitiated => ("app", Handler, None, "lifecycle: initiated (ownership passes to the kernel)"),
+    /// Lifecycle: the call returned but the kernel still holds the pages.
+    BufferPending => ("app", Handler, None, "lifecycle: pending (must not be touched)"),
+    /// Lifecycle: the kernel is done with the buffer.
+    BufferComplete => ("app", Handler, None, "lifecycle: complete (ownership returns)"),
+    /// Lifecycle: the application learnt of it; the buffer may be reused.
+    BufferReturned => ("completion", Handler, None, "lifecycle: handler invoked, buffer back in pool (may be reused)"),
 }
 
 impl Step {

@@ -219,7 +219,10 @@ pub struct Sender {
     /// Completion ranges queued on the error queue, not yet reaped.
     pub errqueue: VecDeque<(u32, u32)>,
     /// Buffers whose completions are on the error queue.
+    /// Buffers whose sends completed, with the sends' stream ranges: for
+    /// the lifecycle events, then handed back when the completion is reaped.
     pub completed_buffers: Vec<u32>,
+    pub just_completed: Vec<(u32, u64, u64)>,
     pub retransmitted_segments: u64,
     pub wake_pending: bool,
     pub reuse: Reuse,
@@ -275,6 +278,7 @@ impl Sender {
             zc: VecDeque::new(),
             errqueue: VecDeque::new(),
             completed_buffers: Vec::new(),
+            just_completed: Vec::new(),
             retransmitted_segments: 0,
             wake_pending: false,
             reuse: cfg.buffer.reuse,
@@ -395,6 +399,7 @@ impl Sender {
                 _ => self.errqueue.push_back((z.id, z.id)),
             }
             self.completed_buffers.push(z.buffer);
+            self.just_completed.push((z.buffer, z.start, z.end));
         }
         (sends, pages, bytes)
     }
@@ -421,6 +426,21 @@ pub struct DynamicBuffer {
 /// The smallest allocation of a dynamic buffer (asio's read_until
 /// prepares 512 bytes at a time).
 pub const DYNAMIC_MIN: u64 = 512;
+
+impl crate::buffer::ReceiveBuffer for DynamicBuffer {
+    fn name(&self) -> &'static str {
+        "dynamic (doubling)"
+    }
+
+    fn read(&mut self, at: u64, n: u64) -> crate::buffer::Received {
+        let (grows, copied, messages) = DynamicBuffer::read(self, at, n);
+        crate::buffer::Received {
+            grows,
+            copied,
+            messages,
+        }
+    }
+}
 
 impl DynamicBuffer {
     /// `n` bytes read at stream offset `at`: append them, growing as
@@ -459,9 +479,13 @@ impl DynamicBuffer {
 /// A receiving application and its socket's receive-side bookkeeping.
 pub struct Receiver {
     pub path: RecvPath,
-    /// The growable buffer messages are read into, for dynamic kinds.
-    pub dynamic: Option<DynamicBuffer>,
+    /// The buffer messages are read into, for dynamic kinds (or one a Rust
+    /// program plugged in).
+    pub dynamic: Option<Box<dyn crate::buffer::ReceiveBuffer>>,
     pub kind: crate::config::BufferKind,
+    /// Whether the receive buffer is page-aligned (zero-copy receive can
+    /// only map pages onto page-aligned addresses).
+    pub aligned: bool,
     /// Regions per `readv` call.
     pub iovecs: u32,
     /// io_uring submissions made.
@@ -515,11 +539,14 @@ impl Receiver {
         let size = cfg.read_size.min(cfg.bytes.min(u32::MAX as u64) as u32) as usize;
         Receiver {
             path: cfg.recv,
-            dynamic: cfg.buffer.kind.dynamic().then(|| DynamicBuffer {
-                message: cfg.write_size.max(1) as u64,
-                ..DynamicBuffer::default()
+            dynamic: cfg.buffer.kind.dynamic().then(|| {
+                Box::new(DynamicBuffer {
+                    message: cfg.write_size.max(1) as u64,
+                    ..DynamicBuffer::default()
+                }) as Box<dyn crate::buffer::ReceiveBuffer>
             }),
             kind: cfg.buffer.kind,
+            aligned: cfg.buffer.align == crate::config::Align::Page,
             iovecs: cfg.iovecs.max(1),
             sqes: 0,
             read_size: size,

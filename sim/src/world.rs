@@ -375,6 +375,21 @@ impl<'o> World<'o> {
         Ok(w)
     }
 
+    /// Replaces the buffer flow `flow`'s receiver reads into with a kind of
+    /// the caller's (see [`crate::buffer::ReceiveBuffer`]).
+    pub fn set_receive_buffer(
+        &mut self,
+        flow: usize,
+        buffer: Box<dyn crate::buffer::ReceiveBuffer>,
+    ) -> Result<(), RunError> {
+        let f = self
+            .flows
+            .get_mut(flow)
+            .ok_or_else(|| RunError::Config(ConfigError(format!("there is no flow {flow}"))))?;
+        f.receiver.dynamic = Some(buffer);
+        Ok(())
+    }
+
     /// Runs until every flow is done, nothing is left to do, or the time
     /// limit is reached.
     pub fn run(&mut self) -> RunReport {
@@ -589,6 +604,10 @@ impl<'o> World<'o> {
                         host.acct.charge(c, Step::PutUserPages, pages, bytes, unpin);
                         host.acct
                             .charge(c, Step::ZerocopyComplete, sends, bytes, cb);
+                        for (b, a, e) in s.just_completed.drain(..) {
+                            let ctx = Ctx::stream(f, a, e - a).with_buffer(b);
+                            host.acct.note_ctx(*c, Step::BufferComplete, 1, e - a, ctx);
+                        }
                     }
                     let wake = wake
                         || (sends > 0
@@ -715,6 +734,9 @@ impl<'o> World<'o> {
                             calls * sc
                         };
                         host.acct.charge_ctx(c, step, (calls, len), ns, ctx);
+                        if !s.path.from_file() {
+                            host.acct.note_ctx(*c, Step::BufferInitiated, 1, len, ctx);
+                        }
                         if s.path.io_uring() {
                             s.sqes += 1;
                             let last = s.issued + len >= s.total;
@@ -876,6 +898,16 @@ impl<'o> World<'o> {
                         if s.path.io_uring() {
                             host.acct.note(*c, Step::IoUringCqe, 1, op.len);
                         }
+                        let ctx = Ctx::stream(f, op.start, op.len).with_buffer(op.buffer);
+                        if s.path.zero_copy() {
+                            // The kernel keeps the pages: hands off until
+                            // the completion.
+                            host.acct.note_ctx(*c, Step::BufferPending, 1, op.len, ctx);
+                        } else if !s.path.from_file() {
+                            // Copied: ownership is back as the call returns.
+                            host.acct.note_ctx(*c, Step::BufferComplete, 1, op.len, ctx);
+                            host.acct.note_ctx(*c, Step::BufferReturned, 1, op.len, ctx);
+                        }
                         if s.path.zero_copy() {
                             s.zc.back_mut().expect("the send's ubuf").queued_all = true;
                             if s.reuse == Reuse::Immediately {
@@ -963,8 +995,9 @@ impl<'o> World<'o> {
             RecvPath::ZerocopyReceive => {
                 // Header split left the payload page-aligned: whole pages
                 // are mapped, the tail that does not fill a page is copied.
+                // Pages map only onto a page-aligned receive address.
                 host.acct.charge(c, Step::ZcRecvSyscall, 1, n, sc);
-                let pages = n / PAGE_SIZE;
+                let pages = if r.aligned { n / PAGE_SIZE } else { 0 };
                 let mapped = pages * PAGE_SIZE;
                 if pages > 0 {
                     let ns = cost.page_pin * pages;
@@ -1000,7 +1033,8 @@ impl<'o> World<'o> {
         }
         if let Some(d) = &mut r.dynamic {
             // read_until: the bytes land in a growing buffer.
-            let (grows, copied, messages) = d.read(r.received, n);
+            let got = d.read(r.received, n);
+            let (grows, copied, messages) = (got.grows, got.copied, got.messages);
             if grows > 0 {
                 let ns = cost.copy(copied) + cost.skb_alloc * grows;
                 host.acct
@@ -2147,5 +2181,56 @@ pub(crate) mod tests {
         let rx = &r.hosts[1].counters;
         assert_eq!(rx.get(Step::HeaderSplit).count, rx.get(Step::WireRx).count);
         assert_eq!(r.hosts[0].counters.get(Step::HeaderSplit).count, 0);
+    }
+
+    /// The lifecycle events of buffer 0, in order.
+    struct Lifecycle(Vec<(Nanos, Step)>);
+
+    impl Observer for Lifecycle {
+        fn wants_events(&self) -> bool {
+            true
+        }
+        fn event(&mut self, e: &Event) {
+            let life = [
+                Step::BufferInitiated,
+                Step::BufferPending,
+                Step::BufferComplete,
+                Step::BufferReturned,
+            ];
+            if e.ctx.buffer() == Some(0) && life.contains(&e.step) {
+                self.0.push((e.time, e.step));
+            }
+        }
+    }
+
+    #[test]
+    fn a_zero_copy_buffer_goes_initiated_pending_complete_handler_in_order() {
+        let sc = scenario(1 << 20, 65536, SendPath::MsgZerocopy);
+        let mut obs = Lifecycle(Vec::new());
+        run(&sc, &mut obs).unwrap();
+        let first: Vec<Step> = obs.0.iter().take(4).map(|&(_, s)| s).collect();
+        assert_eq!(
+            first,
+            [
+                Step::BufferInitiated,
+                Step::BufferPending,
+                Step::BufferComplete,
+                Step::BufferReturned
+            ]
+        );
+        assert!(obs.0.windows(2).all(|w| w[0].0 <= w[1].0), "in time order");
+        // The copy path hands the buffer back as the call returns.
+        let sc = scenario(1 << 20, 65536, SendPath::Write);
+        let mut obs = Lifecycle(Vec::new());
+        run(&sc, &mut obs).unwrap();
+        let steps: Vec<Step> = obs.0.iter().take(3).map(|&(_, s)| s).collect();
+        assert_eq!(
+            steps,
+            [
+                Step::BufferInitiated,
+                Step::BufferComplete,
+                Step::BufferReturned
+            ]
+        );
     }
 }
