@@ -131,18 +131,11 @@ struct Support {
 /// What this version parses but refuses as "not supported yet". To enable a
 /// feature, add its value to `runs` (or delete the line), then map the value
 /// where the key is read.
-const NOT_SUPPORTED_YET: &[Support] = &[
-    Support {
-        key: "flow.framing.kind",
-        runs: Some(&["delimited"]),
-        quoted: true,
-    },
-    Support {
-        key: "tap",
-        runs: None,
-        quoted: false,
-    },
-];
+const NOT_SUPPORTED_YET: &[Support] = &[Support {
+    key: "tap",
+    runs: None,
+    quoted: false,
+}];
 
 /// `Some(message)` if this version refuses `value` for `key` (`value` is
 /// `None` for a table present at all).
@@ -1455,14 +1448,18 @@ fn read_framing(t: &Table<'_, '_>) -> R<FramingConfig> {
             ))),
         }
     })?;
-    for key in ["header", "trailer"] {
-        if let Some(f) = t.get(key) {
-            f.size(1, 1 << 20)?;
-        }
-    }
+    let part = |f: &Field<'_, '_>| f.size(1, 1 << 20).map(|n| n as u32);
+    let header = t.or("header", 16, part)?;
+    let trailer = t.or("trailer", 4, part)?;
     Ok(FramingConfig {
-        kind: FramingKind::Delimited,
+        kind: match name {
+            "length_prefixed" => FramingKind::LengthPrefixed,
+            "header_body_trailer" => FramingKind::HeaderBodyTrailer,
+            _ => FramingKind::Delimited,
+        },
         delimiter,
+        header,
+        trailer,
     })
 }
 
@@ -2338,12 +2335,7 @@ bytes = \"1MiB\"
 
     #[test]
     fn other_unbuilt_features_are_refused() {
-        let cases: &[(&str, &str, &str, &str)] = &[(
-            "[[flow]]",
-            "framing = { kind = \"length_prefixed\" }",
-            "flow[0].framing.kind",
-            "\"length_prefixed\" is not supported yet (this version supports \"delimited\")",
-        )];
+        let cases: &[(&str, &str, &str, &str)] = &[];
         for (header, line, key, message) in cases {
             let e = err_with(header, line);
             assert_eq!(e.key.as_deref(), Some(*key), "{line}");

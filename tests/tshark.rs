@@ -79,6 +79,7 @@ fn tshark_finds_no_errors_and_every_payload_byte() {
         "scenarios/copy.toml",
         "scenarios/zero_copy.toml",
         "scenarios/offloads.toml",
+        "scenarios/framing.toml",
         soft.to_str().unwrap(),
     ] {
         let dir = tempfile::tempdir().unwrap();

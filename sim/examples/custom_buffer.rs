@@ -58,6 +58,8 @@ fn main() {
     sc.flows[0].framing = Some(FramingConfig {
         kind: FramingKind::Delimited,
         delimiter: b'\n',
+        header: 0,
+        trailer: 0,
     });
     let mut obs = NoObserver;
     let mut world = World::new(&sc, &mut obs).expect("a valid scenario");

@@ -295,12 +295,38 @@ impl BufferKind {
 pub enum FramingKind {
     /// Every message (one send call) ends with `delimiter`.
     Delimited,
+    /// Every message is an 8-character hexadecimal body length, then the
+    /// body (`write_size` bytes): a gather write of header and body, and a
+    /// composed read of header, then body.
+    LengthPrefixed,
+    /// Every message is a `header`, the body (`write_size` bytes) and a
+    /// `trailer`: a gather write of three regions whose header and trailer
+    /// are built in temporary buffers, and a composed read of the three.
+    HeaderBodyTrailer,
 }
+
+/// Bytes of a `length_prefixed` header: the body length in hex.
+pub const LENGTH_PREFIX: u32 = 8;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FramingConfig {
     pub kind: FramingKind,
     pub delimiter: u8,
+    pub header: u32,
+    pub trailer: u32,
+}
+
+impl FramingConfig {
+    /// The parts of one message with a body of `body` bytes, in order.
+    pub fn parts(&self, body: u64) -> Vec<u64> {
+        match self.kind {
+            FramingKind::Delimited => vec![body],
+            FramingKind::LengthPrefixed => vec![LENGTH_PREFIX as u64, body],
+            FramingKind::HeaderBodyTrailer => {
+                vec![self.header as u64, body, self.trailer as u64]
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -542,6 +568,30 @@ impl Scenario {
                 ));
             }
             if let Some(fr) = f.framing {
+                if fr.kind != FramingKind::Delimited
+                    && !matches!(f.send, SendPath::Write | SendPath::Writev)
+                {
+                    return err(format!(
+                        "flow {i}: framing with header parts is a gather write: it needs \
+                         send = \"write\" or \"writev\""
+                    ));
+                }
+                if fr.kind == FramingKind::HeaderBodyTrailer && (fr.header == 0 || fr.trailer == 0)
+                {
+                    return err(format!(
+                        "flow {i}: header_body_trailer needs a header and a trailer of at least \
+                         one byte"
+                    ));
+                }
+                if fr.kind == FramingKind::Delimited && f.buffer.kind.dynamic() {
+                    // read_until: fine.
+                } else if f.buffer.kind.dynamic() {
+                    return err(format!(
+                        "flow {i}: buffer.kind = {:?} reads with read_until, which needs \
+                         framing kind = \"delimited\"",
+                        f.buffer.kind.name()
+                    ));
+                }
                 if fr.delimiter.is_ascii_alphanumeric()
                     || fr.delimiter == b'-'
                     || fr.delimiter == b'.'

@@ -285,6 +285,10 @@ steps! {
     CopyToUser => ("socket->app", Copy, Copy, "copy_to_user (skb_copy_datagram_iter)"),
     /// Receive-queue sk_buffs the reads consumed, freed.
     RxSkbFree => ("socket->app", Free, Stack, "tcp_recvmsg -> tcp_eat_recv_skb"),
+    /// Framing: header and trailer built in temporary buffers.
+    FramingTemp => ("app", Alloc, Stack, "application: header/trailer temporaries for the gather write"),
+    /// Framing: one part of a message (header, body, trailer) read whole.
+    FramingPart => ("app", Handler, None, "application: composed read, message part complete"),
     /// A dynamic receive buffer reallocated: the bytes it held are copied.
     DynamicGrow => ("app", Copy, Copy, "application: dynamic buffer grows (realloc copies what it holds)"),
     /// A streambuf's prepare/commit around a read.

@@ -52,6 +52,9 @@ pub struct DataSource {
     /// Delimited framing: `(delimiter, message length)`: the last byte of
     /// every message is the delimiter.
     delimiter: Option<(u8, u64)>,
+    /// Length-prefixed framing: `(message length, body length)`: every
+    /// message starts with the body length in 8 hex digits.
+    prefix: Option<(u64, u64)>,
 }
 
 impl DataSource {
@@ -65,7 +68,15 @@ impl DataSource {
             block: std::sync::Arc::new(block),
             seed,
             delimiter: None,
+            prefix: None,
         }
+    }
+
+    /// The same data, every `message` bytes starting with the body length
+    /// (`message - 8`) in 8 hex digits.
+    pub fn length_prefixed(mut self, message: u64) -> DataSource {
+        self.prefix = Some((message.max(9), message.saturating_sub(8)));
+        self
     }
 
     /// The same data, every `message` bytes ending with `delimiter`.
@@ -105,6 +116,20 @@ impl DataSource {
             buf[done..done + p.len()].copy_from_slice(p);
             done += p.len();
         });
+        if let Some((m, body)) = self.prefix {
+            let header = format!("{:08x}", body.min(u32::MAX as u64));
+            let end = offset + buf.len() as u64;
+            let mut start = (offset / m) * m;
+            while start < end {
+                for (i, &b) in header.as_bytes().iter().enumerate() {
+                    let at = start + i as u64;
+                    if at >= offset && at < end {
+                        buf[(at - offset) as usize] = b;
+                    }
+                }
+                start += m;
+            }
+        }
         if let Some((d, m)) = self.delimiter {
             // The message ends that fall in this range.
             let end = offset + buf.len() as u64;
@@ -121,7 +146,7 @@ impl DataSource {
     /// xxh3-64 of the first `len` bytes of the stream.
     pub fn hash(&self, len: u64) -> u64 {
         let mut h = XxHash3_64::new();
-        if self.delimiter.is_none() {
+        if self.delimiter.is_none() && self.prefix.is_none() {
             self.pieces(0, len, |p| h.write(p));
         } else {
             let mut chunk = vec![0; 64 * 1024];
@@ -228,6 +253,9 @@ pub struct Sender {
     pub reuse: Reuse,
     /// Regions per `writev` call.
     pub iovecs: u32,
+    /// The parts of one framed message (header, body, trailer), when the
+    /// application frames with headers: a gather write of them.
+    pub parts: Vec<u64>,
     /// io_uring submissions made.
     pub sqes: u64,
     /// io_uring_fixed: the pool is registered (pinned).
@@ -283,6 +311,12 @@ impl Sender {
             wake_pending: false,
             reuse: cfg.buffer.reuse,
             iovecs: cfg.iovecs.max(1),
+            parts: match cfg.framing {
+                Some(f) if f.kind != crate::config::FramingKind::Delimited => {
+                    f.parts(cfg.write_size as u64)
+                }
+                _ => Vec::new(),
+            },
             sqes: 0,
             registered: false,
             violations: Vec::new(),
@@ -320,9 +354,35 @@ impl Sender {
         }
     }
 
-    /// Bytes per iovec region of a `writev` call of `len` bytes.
-    pub fn region_len(&self, len: u64) -> u64 {
-        len.div_ceil(self.iovecs as u64).max(1)
+    /// Bytes one send call moves: a whole framed message, or `write_size`.
+    pub fn message_len(&self) -> u64 {
+        if self.parts.is_empty() {
+            self.write_size
+        } else {
+            self.parts.iter().sum()
+        }
+    }
+
+    /// Where the region holding byte `at` of a call of `len` bytes ends:
+    /// the framed message's parts, or `iovecs` equal regions.
+    pub fn region_end(&self, at: u64, len: u64) -> u64 {
+        if self.parts.is_empty() {
+            let region = len.div_ceil(self.iovecs as u64).max(1);
+            return ((at / region + 1) * region).min(len);
+        }
+        let mut end = 0;
+        for p in &self.parts {
+            end += p;
+            if at < end {
+                return end.min(len);
+            }
+        }
+        len
+    }
+
+    /// Whether byte `at` of a call starts a region.
+    pub fn region_starts(&self, at: u64, len: u64) -> bool {
+        at == 0 || self.region_end(at - 1, len) == at
     }
 
     /// Pages every pool buffer spans, together (io_uring registration).
@@ -486,6 +546,9 @@ pub struct Receiver {
     /// Whether the receive buffer is page-aligned (zero-copy receive can
     /// only map pages onto page-aligned addresses).
     pub aligned: bool,
+    /// The parts of a framed message the reader reads one at a time (a
+    /// composed read: header, then body, then trailer).
+    pub parts: Vec<u64>,
     /// Regions per `readv` call.
     pub iovecs: u32,
     /// io_uring submissions made.
@@ -505,6 +568,23 @@ pub struct Receiver {
 }
 
 impl Receiver {
+    /// Bytes from stream offset `at` to the end of the message part it is
+    /// in (`u64::MAX` when the stream is not framed in parts).
+    pub fn part_left(&self, at: u64) -> u64 {
+        if self.parts.is_empty() {
+            return u64::MAX;
+        }
+        let m: u64 = self.parts.iter().sum();
+        let mut within = at % m;
+        for p in &self.parts {
+            if within < *p {
+                return p - within;
+            }
+            within -= p;
+        }
+        m
+    }
+
     /// `tcp_data_queue` for a segment with sequence number `seq` and `len`
     /// payload bytes (a SYN teaches the ISN). `None` for a segment with no
     /// payload or before the SYN.
@@ -547,6 +627,12 @@ impl Receiver {
             }),
             kind: cfg.buffer.kind,
             aligned: cfg.buffer.align == crate::config::Align::Page,
+            parts: match cfg.framing {
+                Some(f) if f.kind != crate::config::FramingKind::Delimited => {
+                    f.parts(cfg.write_size as u64)
+                }
+                _ => Vec::new(),
+            },
             iovecs: cfg.iovecs.max(1),
             sqes: 0,
             read_size: size,
@@ -626,6 +712,20 @@ mod tests {
         let mut h = XxHash3_64::new();
         h.write(&bytes);
         assert_eq!(a.hash(1000), h.finish());
+    }
+
+    #[test]
+    fn length_prefixed_data_starts_every_message_with_its_body_length() {
+        let a = DataSource::new(5).length_prefixed(108);
+        let mut bytes = vec![0; 300];
+        a.fill(0, &mut bytes[..111]);
+        a.fill(111, &mut bytes[111..]);
+        assert_eq!(&bytes[0..8], b"00000064");
+        assert_eq!(&bytes[108..116], b"00000064");
+        assert_eq!(&bytes[216..224], b"00000064");
+        let mut h = XxHash3_64::new();
+        h.write(&bytes);
+        assert_eq!(a.hash(300), h.finish());
     }
 
     #[test]

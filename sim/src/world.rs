@@ -24,7 +24,9 @@ use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr};
 
 use crate::buffer::{pages_spanned, PAGE_SIZE};
-use crate::config::{ConfigError, Congestion, HostConfig, RecvPath, Reuse, Scenario, SendPath};
+use crate::config::{
+    ConfigError, Congestion, FramingKind, HostConfig, RecvPath, Reuse, Scenario, SendPath,
+};
 use crate::cost::CostModel;
 use crate::engine::{EventQueue, Nanos, Rng};
 use crate::event::{Counters, Ctx, Direction, Event, Observer, Step};
@@ -325,9 +327,17 @@ impl<'o> World<'o> {
                 remote_port: client_port,
             });
             let mut data = DataSource::new(rng.next_u64());
-            if let Some(fr) = fc.framing {
+            match fc.framing.map(|f| f.kind) {
                 // One send call = one message, ending with the delimiter.
-                data = data.delimited(fr.delimiter, fc.write_size as u64);
+                Some(FramingKind::Delimited) => {
+                    let fr = fc.framing.expect("framed");
+                    data = data.delimited(fr.delimiter, fc.write_size as u64);
+                }
+                Some(FramingKind::LengthPrefixed) => {
+                    let m = fc.framing.expect("framed").parts(fc.write_size as u64);
+                    data = data.length_prefixed(m.iter().sum());
+                }
+                _ => {}
             }
             flows.push(Flow {
                 from: fc.from,
@@ -705,7 +715,14 @@ impl<'o> World<'o> {
                             s.note_reuse(id, *c);
                             id
                         };
-                        let len = s.write_size.min(s.total - s.issued);
+                        let len = s.message_len().min(s.total - s.issued);
+                        if s.parts.len() == 3 {
+                            // The header and trailer are built in
+                            // temporary buffers for the gather write.
+                            let ns = 2 * host.cost.skb_alloc;
+                            host.acct
+                                .charge(c, Step::FramingTemp, 2, s.parts[0] + s.parts[2], ns);
+                        }
                         if s.keeps_bytes() {
                             // The application writes its data into the
                             // buffer: the NIC will read these very bytes.
@@ -719,6 +736,8 @@ impl<'o> World<'o> {
                         }
                         let call = |st: Step, calls: u64| (st, calls);
                         let (step, calls) = match s.path {
+                            // A framed message is a gather write.
+                            SendPath::Write if !s.parts.is_empty() => call(Step::WritevSyscall, 1),
                             SendPath::Write => call(Step::WriteSyscall, 1),
                             SendPath::Writev => call(Step::WritevSyscall, 1),
                             SendPath::MsgZerocopy => call(Step::SendmsgSyscall, 1),
@@ -800,8 +819,9 @@ impl<'o> World<'o> {
                         let seq = op.start + op.done;
                         let cost = &host.cost;
                         let ctx = Ctx::stream(f, seq, n).with_buffer(op.buffer);
+                        let gather = s.path == SendPath::Writev || !s.parts.is_empty();
                         match s.path {
-                            SendPath::Write | SendPath::IoUring => {
+                            SendPath::Write | SendPath::IoUring if !gather => {
                                 let addr = s.page_frag_cursor;
                                 s.page_frag_cursor += n;
                                 let mem = FragMem::Kernel;
@@ -815,19 +835,19 @@ impl<'o> World<'o> {
                                     ctx,
                                 );
                             }
-                            SendPath::Writev => {
-                                // One copy and one frag per iovec region.
-                                let region = s.region_len(op.len);
+                            SendPath::Write | SendPath::Writev | SendPath::IoUring => {
+                                // One copy and one frag per iovec region
+                                // (or per part of a framed message).
                                 let mut at = op.done;
                                 while at < op.done + n {
-                                    let end = ((at / region + 1) * region).min(op.done + n);
+                                    let end = s.region_end(at, op.len).min(op.done + n);
                                     let k = end - at;
                                     let addr = s.page_frag_cursor;
                                     s.page_frag_cursor += k;
                                     let mem = FragMem::Kernel;
                                     let sq = op.start + at;
                                     // A region continued after a wait joins its frag.
-                                    let frags = if at.is_multiple_of(region) {
+                                    let frags = if s.region_starts(at, op.len) {
                                         s.write_queue.append_region(
                                             sq,
                                             addr,
@@ -959,9 +979,11 @@ impl<'o> World<'o> {
         // One read(2) of up to read_size bytes. The simulator hashes the
         // bytes where smoltcp holds them (at most two pieces when its ring
         // wraps); the modelled copy_to_user is charged below.
+        // A composed read takes one message part at a time.
+        let limit = (r.read_size as u64).min(r.part_left(r.received));
         let mut n = 0u64;
-        while n < r.read_size as u64 {
-            let want = r.read_size - n as usize;
+        while n < limit {
+            let want = (limit - n) as usize;
             let hash = &mut r.hash;
             let got = sock
                 .recv(|data| {
@@ -1030,6 +1052,9 @@ impl<'o> World<'o> {
                     .charge(c, Step::SplicePipeRef, pages, n, cost.skb_alloc * pages);
                 host.acct.charge(c, Step::SpliceToFile, 1, n, cost.copy(n));
             }
+        }
+        if !r.parts.is_empty() && n == r.part_left(r.received) {
+            host.acct.note_ctx(*c, Step::FramingPart, 1, n, ctx);
         }
         if let Some(d) = &mut r.dynamic {
             // read_until: the bytes land in a growing buffer.

@@ -6,7 +6,9 @@
 //! page reference dropped, every pooled buffer returned.
 
 use proptest::prelude::*;
-use simnet_sim::config::{PoolKind, RecvPath, Scenario, SendPath};
+use simnet_sim::config::{
+    BufferKind, FramingConfig, FramingKind, PoolKind, RecvPath, Scenario, SendPath,
+};
 use simnet_sim::event::NoObserver;
 use simnet_sim::report::Outcome;
 use simnet_sim::world::World;
@@ -64,6 +66,7 @@ proptest! {
         recv in arb_recv(),
         iovecs in 1u32..20,
         pool in arb_pool(),
+        framing in 0u8..4,
     ) {
         let mut sc = Scenario::two_hosts(bytes, write_size, send);
         sc.seed = seed;
@@ -77,6 +80,21 @@ proptest! {
         sc.flows[0].buffer.pool_size = pool_size;
         // Registered buffers are a fixed set.
         sc.flows[0].buffer.pool = if send == SendPath::IoUringFixed { PoolKind::Fixed } else { pool };
+        // Framing: none, delimited into a dynamic buffer, or (for the copy
+        // paths, a gather write) length-prefixed or header/body/trailer.
+        let gather = matches!(send, SendPath::Write | SendPath::Writev);
+        let kind = match framing {
+            1 => Some(FramingKind::Delimited),
+            2 if gather => Some(FramingKind::LengthPrefixed),
+            3 if gather => Some(FramingKind::HeaderBodyTrailer),
+            _ => None,
+        };
+        if let Some(kind) = kind {
+            sc.flows[0].framing = Some(FramingConfig { kind, delimiter: b'\n', header: 16, trailer: 4 });
+            if kind == FramingKind::Delimited {
+                sc.flows[0].buffer.kind = BufferKind::DynamicVector;
+            }
+        }
         for h in &mut sc.hosts {
             h.nic.tx_ring = tx_ring;
             h.nic.rx_ring = rx_ring;
