@@ -63,6 +63,7 @@ pub struct FlowJson {
 pub struct PoolJson {
     pub kind: &'static str,
     pub allocations: u64,
+    pub heap_allocations: u64,
     pub hits: u64,
     pub misses: u64,
     pub waits: u64,
@@ -172,6 +173,7 @@ fn flow_json(f: &FlowReport) -> FlowJson {
         pool: PoolJson {
             kind: f.pool,
             allocations: f.pool_stats.allocations,
+            heap_allocations: f.pool_stats.heap_allocations,
             hits: f.pool_stats.hits,
             misses: f.pool_stats.misses,
             waits: f.pool_stats.waits,

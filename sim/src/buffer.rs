@@ -9,7 +9,7 @@
 //! Does not know about sockets: [`crate::syscall`] decides when a buffer
 //! becomes pending and when its completion hands it back.
 
-use crate::config::PoolKind;
+use crate::config::{BufferKind, PoolKind};
 
 /// Bytes per page (x86-64 base pages).
 pub const PAGE_SIZE: u64 = 4096;
@@ -82,8 +82,12 @@ pub struct AppBuffer {
 /// What a pool did, for the report.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PoolStats {
-    /// Buffers allocated from the heap.
+    /// Buffers the pool created.
     pub allocations: u64,
+    /// Heap allocations those took: one each for `vec`/`string`, none for
+    /// an `array` (stack storage), one shared block for all the `bytes`
+    /// slices.
+    pub heap_allocations: u64,
     /// Requests served by a buffer the pool already had.
     pub hits: u64,
     /// Requests that needed a new allocation.
@@ -108,6 +112,8 @@ pub struct PoolStats {
 #[derive(Debug)]
 pub struct BufferPool {
     kind: PoolKind,
+    /// The buffers' kind (where their storage comes from).
+    storage: BufferKind,
     capacity: u32,
     size: usize,
     page_offset: u64,
@@ -127,8 +133,20 @@ impl BufferPool {
     /// A pool of `size`-byte buffers, each starting `page_offset` bytes
     /// into a page.
     pub fn new(kind: PoolKind, capacity: u32, size: usize, page_offset: u64) -> BufferPool {
+        BufferPool::with_storage(kind, BufferKind::Vec, capacity, size, page_offset)
+    }
+
+    /// A pool whose buffers are of kind `storage`.
+    pub fn with_storage(
+        kind: PoolKind,
+        storage: BufferKind,
+        capacity: u32,
+        size: usize,
+        page_offset: u64,
+    ) -> BufferPool {
         let mut p = BufferPool {
             kind,
+            storage,
             capacity: capacity.max(1),
             size,
             page_offset,
@@ -149,6 +167,12 @@ impl BufferPool {
     /// A new buffer from the heap, in a dead slot if there is one.
     fn allocate(&mut self) -> u32 {
         self.stats.allocations += 1;
+        self.stats.heap_allocations += match self.storage {
+            BufferKind::Array => 0,
+            // Slices of one reference-counted block.
+            BufferKind::Bytes => u64::from(self.stats.heap_allocations == 0),
+            _ => 1,
+        };
         let buf = |id| AppBuffer {
             id,
             size: self.size,
@@ -323,6 +347,19 @@ mod tests {
         assert_eq!(p.stats.allocations, 3);
         p.release(0);
         assert_eq!(p.in_use(), 2);
+    }
+
+    #[test]
+    fn arrays_take_no_heap_and_bytes_share_one_block() {
+        for (storage, heap) in [
+            (BufferKind::Array, 0),
+            (BufferKind::Bytes, 1),
+            (BufferKind::Vec, 4),
+        ] {
+            let mut p = BufferPool::with_storage(PoolKind::Fixed, storage, 4, 16, 0);
+            let _ = p.acquire();
+            assert_eq!(p.stats.heap_allocations, heap, "{storage:?}");
+        }
     }
 
     #[test]

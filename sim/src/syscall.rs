@@ -288,8 +288,9 @@ impl Sender {
             issued: 0,
             acked: 0,
             max_sent_end: 0,
-            pool: BufferPool::new(
+            pool: BufferPool::with_storage(
                 cfg.buffer.pool,
+                cfg.buffer.kind,
                 cfg.buffer.pool_size,
                 size,
                 cfg.buffer.align.page_offset(),
