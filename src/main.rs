@@ -1,15 +1,16 @@
 //! `simnet`: run a scenario, print where every byte was copied, pinned or
 //! DMA'd, and write pcapng captures of the wire.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use simnet::capture::Captures;
 use simnet::trace::{Tee, Trace};
 use simnet::{output, scenario};
-use simnet_sim::event::NoObserver;
-use simnet_sim::report::Outcome;
+use simnet_sim::config::{PoolKind, Scenario};
+use simnet_sim::event::{NoObserver, Observer};
+use simnet_sim::report::{Outcome, RunReport};
 
 #[derive(Parser)]
 #[command(
@@ -67,7 +68,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    let result = match cli.command {
         Command::Run {
             file,
             json,
@@ -83,7 +84,53 @@ fn main() -> ExitCode {
             all,
             pcap,
         } => trace(file, buffer, flow, (!all).then_some(use_index), pcap),
+    };
+    match result {
+        Ok(code) => code,
+        Err(Fail { code, message }) => {
+            eprintln!("simnet: {message}");
+            ExitCode::from(code)
+        }
     }
+}
+
+/// Why a command stopped: the message for the user and the exit code (2
+/// for a bad scenario or argument, 1 otherwise).
+struct Fail {
+    code: u8,
+    message: String,
+}
+
+fn bad_input(message: String) -> Fail {
+    Fail { code: 2, message }
+}
+
+fn failed(message: String) -> Fail {
+    Fail { code: 1, message }
+}
+
+fn load(file: &Path) -> Result<Scenario, Fail> {
+    scenario::load(file).map_err(|e| bad_input(e.to_string()))
+}
+
+/// Captures go to `pcap`, or `captures/<scenario name>`.
+fn open_captures(sc: &Scenario, pcap: Option<PathBuf>) -> Result<(Captures, PathBuf), Fail> {
+    let dir = pcap.unwrap_or_else(|| PathBuf::from("captures").join(&sc.name));
+    let hosts: Vec<String> = sc.hosts.iter().map(|h| h.name.clone()).collect();
+    let cap = Captures::create(&dir, &hosts, sc.link.mtu)
+        .map_err(|e| failed(format!("cannot create captures in {}: {e}", dir.display())))?;
+    Ok((cap, dir))
+}
+
+fn finish_captures(cap: Captures, dir: &Path) -> Result<Vec<String>, Fail> {
+    let paths = cap
+        .finish()
+        .map_err(|e| failed(format!("writing captures in {} failed: {e}", dir.display())))?;
+    Ok(paths.iter().map(|p| p.display().to_string()).collect())
+}
+
+fn simulate(sc: &Scenario, file: &Path, obs: &mut dyn Observer) -> Result<RunReport, Fail> {
+    simnet_sim::run(sc, obs).map_err(|e| bad_input(format!("{}: {e}", file.display())))
 }
 
 fn trace(
@@ -92,67 +139,38 @@ fn trace(
     flow: u16,
     use_index: Option<usize>,
     pcap: Option<PathBuf>,
-) -> ExitCode {
-    let sc = match scenario::load(&file) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("simnet: {e}");
-            return ExitCode::from(2);
-        }
-    };
+) -> Result<ExitCode, Fail> {
+    let sc = load(&file)?;
     let Some(fc) = sc.flows.get(flow as usize) else {
-        eprintln!(
-            "simnet: {}: there is no flow {flow} (the scenario has {})",
+        return Err(bad_input(format!(
+            "{}: there is no flow {flow} (the scenario has {})",
             file.display(),
             sc.flows.len()
-        );
-        return ExitCode::from(2);
+        )));
     };
-    if fc.buffer.pool == simnet_sim::config::PoolKind::Fixed && buffer >= fc.buffer.pool_size {
-        eprintln!(
-            "simnet: {}: flow {flow} has buffers 0..{} (pool_size {}), not {buffer}",
+    if fc.buffer.pool == PoolKind::Fixed && buffer >= fc.buffer.pool_size {
+        return Err(bad_input(format!(
+            "{}: flow {flow} has buffers 0..{} (pool_size {}), not {buffer}",
             file.display(),
             fc.buffer.pool_size,
             fc.buffer.pool_size
-        );
-        return ExitCode::from(2);
+        )));
     }
-    let host_names: Vec<String> = sc.hosts.iter().map(|h| h.name.clone()).collect();
-    let mut t = Trace::new(flow, buffer, use_index, host_names.clone(), fc.port);
-    let dir = pcap.unwrap_or_else(|| PathBuf::from("captures").join(&sc.name));
-    let mut cap = match Captures::create(&dir, &host_names, sc.link.mtu) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("simnet: cannot create captures in {}: {e}", dir.display());
-            return ExitCode::from(1);
-        }
-    };
-    let report = {
-        let mut tee = Tee {
+    let hosts: Vec<String> = sc.hosts.iter().map(|h| h.name.clone()).collect();
+    let mut t = Trace::new(flow, buffer, use_index, hosts, fc.port);
+    let (mut cap, dir) = open_captures(&sc, pcap)?;
+    let report = simulate(
+        &sc,
+        &file,
+        &mut Tee {
             a: &mut t,
             b: &mut cap,
-        };
-        match simnet_sim::run(&sc, &mut tee) {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("simnet: {}: {e}", file.display());
-                return ExitCode::from(2);
-            }
-        }
-    };
-    let captures = match cap.finish() {
-        Ok(paths) => paths
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect::<Vec<_>>(),
-        Err(e) => {
-            eprintln!("simnet: writing captures in {} failed: {e}", dir.display());
-            return ExitCode::from(1);
-        }
-    };
+        },
+    )?;
+    let captures = finish_captures(cap, &dir)?;
     print!("{}", t.render(&captures));
     println!("outcome {}", report.outcome.name());
-    ExitCode::SUCCESS
+    Ok(ExitCode::SUCCESS)
 }
 
 fn run(
@@ -161,69 +179,30 @@ fn run(
     pcap: Option<PathBuf>,
     no_pcap: bool,
     seed: Option<u64>,
-) -> ExitCode {
-    let mut sc = match scenario::load(&file) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("simnet: {e}");
-            return ExitCode::from(2);
-        }
-    };
+) -> Result<ExitCode, Fail> {
+    let mut sc = load(&file)?;
     if let Some(seed) = seed {
         sc.seed = seed;
     }
-    let host_names: Vec<String> = sc.hosts.iter().map(|h| h.name.clone()).collect();
     let (report, captures) = if no_pcap {
-        match simnet_sim::run(&sc, &mut NoObserver) {
-            Ok(r) => (r, Vec::new()),
-            Err(e) => {
-                eprintln!("simnet: {}: {e}", file.display());
-                return ExitCode::from(2);
-            }
-        }
+        (simulate(&sc, &file, &mut NoObserver)?, Vec::new())
     } else {
-        let dir = pcap.unwrap_or_else(|| PathBuf::from("captures").join(&sc.name));
-        let mut cap = match Captures::create(&dir, &host_names, sc.link.mtu) {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("simnet: cannot create captures in {}: {e}", dir.display());
-                return ExitCode::from(1);
-            }
-        };
-        let report = match simnet_sim::run(&sc, &mut cap) {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("simnet: {}: {e}", file.display());
-                return ExitCode::from(2);
-            }
-        };
-        match cap.finish() {
-            Ok(paths) => (
-                report,
-                paths.iter().map(|p| p.display().to_string()).collect(),
-            ),
-            Err(e) => {
-                eprintln!("simnet: writing captures in {} failed: {e}", dir.display());
-                return ExitCode::from(1);
-            }
-        }
+        let (mut cap, dir) = open_captures(&sc, pcap)?;
+        let report = simulate(&sc, &file, &mut cap)?;
+        (report, finish_captures(cap, &dir)?)
     };
     if json {
         let s = output::summary(&report, &captures);
-        match serde_json::to_string_pretty(&s) {
-            Ok(text) => println!("{text}"),
-            Err(e) => {
-                eprintln!("simnet: cannot encode the summary: {e}");
-                return ExitCode::from(1);
-            }
-        }
+        let text = serde_json::to_string_pretty(&s)
+            .map_err(|e| failed(format!("cannot encode the summary: {e}")))?;
+        println!("{text}");
     } else {
         print!("{}", output::table(&report, &sc.description, &captures));
     }
     if report.outcome == Outcome::Ok {
-        ExitCode::SUCCESS
+        Ok(ExitCode::SUCCESS)
     } else {
         eprintln!("simnet: outcome {}", report.outcome.name());
-        ExitCode::from(1)
+        Ok(ExitCode::from(1))
     }
 }
