@@ -57,6 +57,16 @@ pub struct FlowJson {
     pub lifetime_violations: Vec<ViolationJson>,
     /// The send buffers' pool.
     pub pool: PoolJson,
+    /// With `echo = true`: what came back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub echo: Option<EchoJson>,
+}
+
+#[derive(Serialize)]
+pub struct EchoJson {
+    pub bytes_written_back: u64,
+    pub bytes_read_back: u64,
+    pub read_back_xxh3: String,
 }
 
 #[derive(Serialize)]
@@ -170,6 +180,11 @@ fn flow_json(f: &FlowReport) -> FlowJson {
                 reused_at_ns: v.at,
             })
             .collect(),
+        echo: f.echo.map(|e| EchoJson {
+            bytes_written_back: e.bytes_written_back,
+            bytes_read_back: e.bytes_read_back,
+            read_back_xxh3: format!("{:016x}", e.read_back_hash),
+        }),
         pool: PoolJson {
             kind: f.pool,
             allocations: f.pool_stats.allocations,
@@ -454,6 +469,15 @@ pub fn table(r: &RunReport, description: &str, captures: &[String]) -> String {
             f.sent_hash,
             f.received_hash
         );
+        if let Some(e) = &f.echo {
+            let _ = writeln!(
+                o,
+                "  echo: {} written back, {} read back (xxh3 {:016x})",
+                human_bytes(e.bytes_written_back),
+                human_bytes(e.bytes_read_back),
+                e.read_back_hash
+            );
+        }
     }
     let w = &r.wire;
     let _ = writeln!(

@@ -862,6 +862,7 @@ const FLOW_KEYS: &[&str] = &[
     "iovecs",
     "buffer",
     "framing",
+    "echo",
 ];
 const BUFFER_KEYS: &[&str] = &["kind", "align", "pool", "pool_size", "reuse"];
 
@@ -1417,7 +1418,9 @@ fn read_flow(i: usize, t: &Table<'_, '_>, hosts: &[(HostConfig, Range<usize>)]) 
         Some(b) => read_buffer(&b)?,
         None => BufferConfig::default(),
     };
+    let echo = t.or("echo", false, |f| f.boolean())?;
     Ok(FlowConfig {
+        echo,
         from,
         to,
         port,

@@ -162,3 +162,29 @@ fn pnet_verifies_checksums_and_reassembles_the_senders_bytes() {
         }
     }
 }
+
+#[test]
+fn echo_returns_every_byte_and_each_side_copies_both_ways() {
+    let dir = tempfile::tempdir().unwrap();
+    let (v, out) = run_json("scenarios/echo.toml", dir.path());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(v["outcome"], "ok");
+    let f = &v["flows"][0];
+    assert_eq!(f["integrity"], "ok");
+    let n = 8u64 << 20;
+    assert_eq!(f["bytes_received"], n);
+    assert_eq!(f["echo"]["bytes_written_back"], n);
+    assert_eq!(f["echo"]["bytes_read_back"], n);
+    assert_eq!(f["echo"]["read_back_xxh3"], f["sent_xxh3"]);
+    // write() and read() on both sides: four CPU copies of every byte.
+    for host in ["client", "server"] {
+        assert_eq!(stage_bytes(&v, host, "app->socket", "copy"), n, "{host}");
+        assert_eq!(stage_bytes(&v, host, "socket->app", "copy"), n, "{host}");
+    }
+    // Both directions cross the wire.
+    assert!(v["wire"]["bytes"].as_u64().unwrap() > 2 * n);
+}

@@ -416,6 +416,9 @@ pub struct FlowConfig {
     pub buffer: BufferConfig,
     /// Message framing, if the application frames its stream.
     pub framing: Option<FramingConfig>,
+    /// The receiving application writes back everything it reads, and the
+    /// sending one reads it back and checks it (an echo server and client).
+    pub echo: bool,
 }
 
 /// A scenario the model cannot run, with the reason.
@@ -469,6 +472,7 @@ impl Scenario {
                 iovecs: 1,
                 buffer: BufferConfig::default(),
                 framing: None,
+                echo: false,
             }],
         }
     }

@@ -71,11 +71,28 @@ pub struct FlowReport {
     pub pool_stats: crate::buffer::PoolStats,
     /// Buffers never handed back.
     pub leaked_buffers: u64,
+    /// With `echo`: what came back.
+    pub echo: Option<EchoReport>,
+}
+
+/// The return half of an echoed flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EchoReport {
+    /// Bytes the receiving application wrote back.
+    pub bytes_written_back: u64,
+    /// Bytes the sending application read back, and their xxh3-64.
+    pub bytes_read_back: u64,
+    pub read_back_hash: u64,
 }
 
 impl FlowReport {
+    /// Every byte arrived intact, and with `echo` came back intact too.
     pub fn integrity_ok(&self) -> bool {
-        self.bytes_sent == self.bytes_received && self.sent_hash == self.received_hash
+        self.bytes_sent == self.bytes_received
+            && self.sent_hash == self.received_hash
+            && self.echo.is_none_or(|e| {
+                e.bytes_read_back == self.bytes_sent && e.read_back_hash == self.sent_hash
+            })
     }
 
     /// Application bytes per second of virtual time, first write to last read.

@@ -262,6 +262,25 @@ pub struct Sender {
     pub registered: bool,
     /// Buffers rewritten while the kernel still held them.
     pub violations: Vec<Violation>,
+    /// With `echo`: what the peer wrote back, read on the same socket.
+    pub echo: Option<EchoIn>,
+}
+
+/// The sending application's read-back of an echoed stream (`echo = true`).
+#[derive(Default)]
+pub struct EchoIn {
+    pub received: u64,
+    pub hash: XxHash3_64,
+    pub reads: u64,
+}
+
+/// The receiving application's write-back (`echo = true`): bytes read and
+/// not yet written back, at most `cap` of them (its buffer).
+pub struct EchoOut {
+    pub pending: VecDeque<u8>,
+    pub cap: usize,
+    pub written: u64,
+    pub writes: u64,
 }
 
 /// A buffer the application wrote into while a zero-copy send from it was
@@ -321,6 +340,7 @@ impl Sender {
             sqes: 0,
             registered: false,
             violations: Vec::new(),
+            echo: cfg.echo.then(EchoIn::default),
         }
     }
 
@@ -566,6 +586,8 @@ pub struct Receiver {
     pub blocked: bool,
     pub closed: bool,
     pub wake_pending: bool,
+    /// With `echo`: what is still to be written back.
+    pub echo: Option<EchoOut>,
 }
 
 impl Receiver {
@@ -646,6 +668,12 @@ impl Receiver {
             blocked: false,
             closed: false,
             wake_pending: false,
+            echo: cfg.echo.then(|| EchoOut {
+                pending: VecDeque::with_capacity(size),
+                cap: size,
+                written: 0,
+                writes: 0,
+            }),
         }
     }
 }
@@ -668,6 +696,7 @@ mod tests {
             iovecs: 1,
             buffer: BufferConfig::default(),
             framing: None,
+            echo: false,
         }
     }
 

@@ -36,10 +36,11 @@ use crate::nic::{
     TX_DESC_PREFETCH, TX_FIFO_BYTES, TX_WTHRESH,
 };
 use crate::page_pool::PagePool;
-use crate::report::{FlowReport, HostReport, Latency, Outcome, RunReport, WireReport};
+use crate::report::{EchoReport, FlowReport, HostReport, Latency, Outcome, RunReport, WireReport};
 use crate::skb::{FragMem, RxQueued};
 use crate::syscall::{
-    DataSource, Receiver, SendState, Sender, WriteOp, ZcSend, KERNEL_FRAG_BASE, PAGE_FRAG_SIZE,
+    DataSource, EchoIn, EchoOut, Receiver, SendState, Sender, WriteOp, ZcSend, KERNEL_FRAG_BASE,
+    PAGE_FRAG_SIZE,
 };
 use crate::wire::{Link, Verdict};
 
@@ -240,7 +241,19 @@ struct Flow {
 
 impl Flow {
     fn done(&self) -> bool {
-        self.sender.state == SendState::Done && self.receiver.received >= self.sender.total
+        let total = self.sender.total;
+        self.sender.state == SendState::Done
+            && self.receiver.received >= total
+            && self
+                .receiver
+                .echo
+                .as_ref()
+                .is_none_or(|e| e.written >= total)
+            && self
+                .sender
+                .echo
+                .as_ref()
+                .is_none_or(|e| e.received >= total)
     }
 }
 
@@ -586,6 +599,7 @@ impl<'o> World<'o> {
             let (send_queue, send_capacity, may_send) =
                 (sock.send_queue(), sock.send_capacity(), sock.may_send());
             let readable = sock.can_recv() || !sock.may_recv();
+            let can_send = sock.can_send();
             let flow = &mut self.flows[f];
             match role {
                 Role::Sender => {
@@ -621,14 +635,16 @@ impl<'o> World<'o> {
                     }
                     let wake = wake
                         || (sends > 0
-                            && matches!(s.state, SendState::WaitCompletion | SendState::Draining));
+                            && matches!(s.state, SendState::WaitCompletion | SendState::Draining))
+                        || (s.echo.is_some() && readable && sock_open(s));
                     if wake {
                         wake_app(&mut self.q, &mut s.wake_pending, *c, f, false);
                     }
                 }
                 Role::Receiver => {
                     let r = &mut flow.receiver;
-                    if r.blocked && readable {
+                    let echo_waits = r.echo.as_ref().is_some_and(|e| !e.pending.is_empty());
+                    if r.blocked && (readable || (echo_waits && can_send)) {
                         wake_app(&mut self.q, &mut r.wake_pending, *c, f, true);
                     }
                 }
@@ -645,6 +661,9 @@ impl<'o> World<'o> {
         let h = flow.from;
         let host = &mut self.hosts[h];
         let s = &mut flow.sender;
+        if let Some(e) = &mut s.echo {
+            echo_read_back(host, flow.send_handle, e, f, c);
+        }
         loop {
             match s.state {
                 SendState::Connecting => {
@@ -959,7 +978,14 @@ impl<'o> World<'o> {
         let h = flow.to;
         let host = &mut self.hosts[h];
         let r = &mut flow.receiver;
+        if let Some(e) = &mut r.echo {
+            echo_write_back(host, flow.recv_handle, e, f, c);
+        }
         if r.received >= flow.sender.total {
+            if r.echo.as_ref().is_some_and(|e| !e.pending.is_empty()) {
+                r.blocked = true; // the write-back waits for send space
+                return;
+            }
             if !r.closed {
                 host.socket(flow.recv_handle).close();
                 r.closed = true;
@@ -975,20 +1001,33 @@ impl<'o> World<'o> {
             r.blocked = true;
             return;
         }
+        // An echo server reads no more than its buffer has room for.
+        let room = r
+            .echo
+            .as_ref()
+            .map_or(u64::MAX, |e| (e.cap - e.pending.len()) as u64);
+        if room == 0 {
+            r.blocked = true;
+            return;
+        }
         r.blocked = false;
         // One read(2) of up to read_size bytes. The simulator hashes the
         // bytes where smoltcp holds them (at most two pieces when its ring
         // wraps); the modelled copy_to_user is charged below.
         // A composed read takes one message part at a time.
-        let limit = (r.read_size as u64).min(r.part_left(r.received));
+        let limit = (r.read_size as u64).min(r.part_left(r.received)).min(room);
         let mut n = 0u64;
         while n < limit {
             let want = (limit - n) as usize;
             let hash = &mut r.hash;
+            let echo = &mut r.echo;
             let got = sock
                 .recv(|data| {
                     let k = data.len().min(want);
                     hash.write(&data[..k]);
+                    if let Some(e) = echo {
+                        e.pending.extend(&data[..k]);
+                    }
                     (k, k)
                 })
                 .unwrap_or(0);
@@ -1090,6 +1129,10 @@ impl<'o> World<'o> {
             flow.pending_writes.pop_front();
             let _ = flow.latency.record((*c - t0).max(1));
         }
+        let flow = &mut self.flows[f];
+        if let Some(e) = &mut flow.receiver.echo {
+            echo_write_back(&mut self.hosts[h], flow.recv_handle, e, f, c);
+        }
         // tcp_recvmsg -> tcp_cleanup_rbuf may announce the opened window.
         self.poll_stack(h, c);
         let r = &mut self.flows[f].receiver;
@@ -1121,11 +1164,17 @@ impl<'o> World<'o> {
             let offloads = host.cfg.nic.offloads;
             // Which flow sent it, and which stream bytes it carries.
             let mut payload = None;
+            let mut echo_payload = 0;
             if d.tcp {
                 let ep = host
                     .endpoints
                     .iter()
                     .find(|e| e.local_port == d.src_port && e.remote_port == d.dst_port);
+                if ep.is_some_and(|e| e.role == Role::Receiver) && d.payload_len > 0 {
+                    // An echo server's write-back: a linear skb of copied
+                    // bytes, not part of any measured stream.
+                    echo_payload = d.payload_len as u64;
+                }
                 if let Some(ep) = ep.filter(|e| e.role == Role::Sender) {
                     let f = ep.flow as usize;
                     let s = &mut self.flows[f].sender;
@@ -1157,6 +1206,9 @@ impl<'o> World<'o> {
                         cost.per_packet_tx,
                         Ctx::stream(f as usize, off, len as u64),
                     );
+                } else if echo_payload > 0 {
+                    host.acct
+                        .charge(c, Step::TcpXmit, 1, echo_payload, cost.per_packet_tx);
                 } else {
                     host.acct
                         .charge(c, Step::CtrlXmit, 1, 0, cost.per_packet_tx);
@@ -1756,6 +1808,11 @@ impl<'o> World<'o> {
                 pool: s.pool.kind().name(),
                 pool_stats: s.pool.stats,
                 leaked_buffers: s.pool.in_use() as u64,
+                echo: s.echo.as_ref().map(|e| EchoReport {
+                    bytes_written_back: r.echo.as_ref().map_or(0, |o| o.written),
+                    bytes_read_back: e.received,
+                    read_back_hash: e.hash.finish(),
+                }),
             };
             if matches!(outcome, Outcome::Ok | Outcome::Integrity) && !fr.violations.is_empty() {
                 outcome = Outcome::LifetimeViolation;
@@ -1914,6 +1971,75 @@ fn patch_from_user(s: &mut Sender, off: u64, len: u32, frame: &mut [u8]) {
 
 /// Schedules an application step of flow `f` at `at`, unless one is
 /// already pending.
+/// Whether the sender still has a read-back to wait for.
+fn sock_open(s: &Sender) -> bool {
+    s.echo.as_ref().is_some_and(|e| e.received < s.total)
+}
+
+/// The echo client reads back what the peer returned: one `read(2)` per
+/// call, copied to user space and checked against what it sent.
+fn echo_read_back(host: &mut Host, handle: SocketHandle, e: &mut EchoIn, f: usize, c: &mut Nanos) {
+    let sock = host.sockets.get_mut::<tcp::Socket>(handle);
+    let mut n = 0u64;
+    while sock.can_recv() {
+        let hash = &mut e.hash;
+        let got = sock
+            .recv(|data| {
+                hash.write(data);
+                (data.len(), data.len())
+            })
+            .unwrap_or(0);
+        if got == 0 {
+            break;
+        }
+        n += got as u64;
+    }
+    if n == 0 {
+        return;
+    }
+    let ctx = Ctx::stream(f, e.received, n);
+    let cost = &host.cost;
+    host.acct
+        .charge_ctx(c, Step::ReadSyscall, (1, n), cost.syscall, ctx);
+    host.acct
+        .charge_ctx(c, Step::CopyToUser, (1, n), cost.copy(n), ctx);
+    e.received += n;
+    e.reads += 1;
+}
+
+/// The echo server writes back what it has read: `write(2)` calls that
+/// copy from its buffer into the socket, as far as the send buffer allows.
+fn echo_write_back(
+    host: &mut Host,
+    handle: SocketHandle,
+    e: &mut EchoOut,
+    f: usize,
+    c: &mut Nanos,
+) {
+    let sock = host.sockets.get_mut::<tcp::Socket>(handle);
+    let mut n = 0u64;
+    while !e.pending.is_empty() {
+        let (a, _) = e.pending.as_slices();
+        let k = sock.send_slice(a).unwrap_or(0);
+        if k == 0 {
+            break;
+        }
+        e.pending.drain(..k);
+        n += k as u64;
+    }
+    if n == 0 {
+        return;
+    }
+    let ctx = Ctx::stream(f, e.written, n);
+    let cost = &host.cost;
+    host.acct
+        .charge_ctx(c, Step::WriteSyscall, (1, n), cost.syscall, ctx);
+    host.acct
+        .charge_ctx(c, Step::CopyFromUser, (1, n), cost.copy(n), ctx);
+    e.written += n;
+    e.writes += 1;
+}
+
 fn wake_app(q: &mut EventQueue<Ev>, pending: &mut bool, at: Nanos, f: usize, recv: bool) {
     if !*pending {
         *pending = true;
