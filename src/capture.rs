@@ -123,6 +123,14 @@ fn write_chunks(
 impl Captures {
     /// Opens `<dir>/<host>-eth0.pcapng` (as a temporary file) for each host.
     pub fn create(dir: &Path, hosts: &[String], mtu: u32) -> io::Result<Captures> {
+        let hosts: Vec<Option<&str>> = hosts.iter().map(|h| Some(h.as_str())).collect();
+        Captures::create_some(dir, &hosts, mtu)
+    }
+
+    /// [`Captures::create`] for the hosts that are `Some` (host `i`'s frames
+    /// go to `hosts[i]`'s file; a `None` host has no port to capture, like
+    /// the kernel's side of a TAP run).
+    pub fn create_some(dir: &Path, hosts: &[Option<&str>], mtu: u32) -> io::Result<Captures> {
         fs::create_dir_all(dir)?;
         let (to_disk, chunks) = mpsc::sync_channel(CHUNKS_IN_FLIGHT);
         let (spare_tx, spare_rx) = mpsc::sync_channel(CHUNKS_IN_FLIGHT + hosts.len());
@@ -130,11 +138,19 @@ impl Captures {
         let mut files = Vec::new();
         let mut sinks = Vec::new();
         for (i, name) in hosts.iter().enumerate() {
+            let Some(name) = name else {
+                sinks.push(Sink {
+                    writer: None,
+                    tmp: PathBuf::new(),
+                    path: PathBuf::new(),
+                });
+                continue;
+            };
             let path = dir.join(format!("{name}-eth0.pcapng"));
             let tmp = dir.join(format!(".{name}-eth0.pcapng.tmp"));
             files.push(File::create(&tmp)?);
             let chunk_writer = ChunkWriter {
-                file: i,
+                file: files.len() - 1,
                 cur: Vec::with_capacity(CHUNK + 16 * 1024),
                 to_disk: to_disk.clone(),
                 spare: spare.clone(),
@@ -196,7 +212,7 @@ impl Captures {
             return Err(e);
         }
         let mut paths = Vec::new();
-        for s in &self.sinks {
+        for s in self.sinks.iter().filter(|s| !s.tmp.as_os_str().is_empty()) {
             fs::rename(&s.tmp, &s.path)?;
             paths.push(s.path.clone());
         }
@@ -205,7 +221,11 @@ impl Captures {
     }
 
     fn discard(&mut self) {
-        for s in &mut self.sinks {
+        for s in self
+            .sinks
+            .iter_mut()
+            .filter(|s| !s.tmp.as_os_str().is_empty())
+        {
             s.writer = None;
             let _ = fs::remove_file(&s.tmp);
         }

@@ -3,10 +3,13 @@
 //! The model lives in `simnet-sim`; this crate reads scenario files into its
 //! types ([`scenario`]), runs it, and writes what the user asked for: the
 //! report table or JSON summary ([`output`]) and pcapng captures
-//! ([`capture`]).
+//! ([`capture`]). With a `[tap]` table, [`tap`] bridges one simulated host
+//! to the Linux kernel through a TAP device.
 #![deny(unsafe_code)]
 
 pub mod capture;
 pub mod output;
 pub mod scenario;
+#[allow(unsafe_code)] // one borrow of the TAP device's descriptor for poll
+pub mod tap;
 pub mod trace;

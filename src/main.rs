@@ -6,11 +6,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use simnet::capture::Captures;
+use simnet::tap::{self, KernelSide, Tap};
 use simnet::trace::{Tee, Trace};
 use simnet::{output, scenario};
 use simnet_sim::config::{PoolKind, Scenario};
 use simnet_sim::event::{NoObserver, Observer};
 use simnet_sim::report::{Outcome, RunReport};
+use simnet_sim::world::World;
 
 #[derive(Parser)]
 #[command(
@@ -116,8 +118,12 @@ fn load(file: &Path) -> Result<Scenario, Fail> {
 /// Captures go to `pcap`, or `captures/<scenario name>`.
 fn open_captures(sc: &Scenario, pcap: Option<PathBuf>) -> Result<(Captures, PathBuf), Fail> {
     let dir = pcap.unwrap_or_else(|| PathBuf::from("captures").join(&sc.name));
-    let hosts: Vec<String> = sc.hosts.iter().map(|h| h.name.clone()).collect();
-    let cap = Captures::create(&dir, &hosts, sc.link.mtu)
+    // The kernel's side of a TAP run has no simulated port to capture.
+    let kernel = sc.tap.as_ref().map(|t| t.kernel_host());
+    let hosts: Vec<Option<&str>> = (sc.hosts.iter().enumerate())
+        .map(|(i, h)| (Some(i) != kernel).then_some(h.name.as_str()))
+        .collect();
+    let cap = Captures::create_some(&dir, &hosts, sc.link.mtu)
         .map_err(|e| failed(format!("cannot create captures in {}: {e}", dir.display())))?;
     Ok((cap, dir))
 }
@@ -130,7 +136,34 @@ fn finish_captures(cap: Captures, dir: &Path) -> Result<Vec<String>, Fail> {
 }
 
 fn simulate(sc: &Scenario, file: &Path, obs: &mut dyn Observer) -> Result<RunReport, Fail> {
-    simnet_sim::run(sc, obs).map_err(|e| bad_input(format!("{}: {e}", file.display())))
+    let bad = |e: simnet_sim::RunError| bad_input(format!("{}: {e}", file.display()));
+    let Some(t) = &sc.tap else {
+        return simnet_sim::run(sc, obs).map_err(bad);
+    };
+    let mut world = World::new(sc, obs).map_err(bad)?;
+    let k = &sc.hosts[t.kernel_host()];
+    let kernel = KernelSide {
+        address: k.address,
+        prefix_len: k.prefix_len,
+        mtu: sc.link.mtu,
+    };
+    let mut port =
+        Tap::create(&t.device, kernel, tap::stop_flag()).map_err(|e| failed(e.to_string()))?;
+    let me = &sc.hosts[t.host];
+    eprintln!(
+        "simnet: {} is up; the kernel is {} there, simnet's host {:?} is {} (Ctrl-C stops)",
+        port.name(),
+        k.address,
+        me.name,
+        me.address
+    );
+    let report = world.run_external(&mut port);
+    if let Some(e) = world.port_error() {
+        eprintln!("simnet: the TAP device failed: {e}");
+    }
+    // Closing the descriptor removes the device.
+    drop(port);
+    Ok(report)
 }
 
 fn trace(

@@ -21,8 +21,9 @@
 use simnet_sim::config::{
     Align, BufferConfig, BufferKind, Congestion, Faults, FlowConfig, FramingConfig, FramingKind,
     HostConfig, LinkConfig, NicConfig, Offloads, PoolKind, RecvPath, Reuse, Scenario, SendPath,
-    SocketConfig, DEFAULT_COPYBREAK, DEFAULT_IRQ_COALESCE, DEFAULT_NAPI_BUDGET, DEFAULT_POOL_SIZE,
-    DEFAULT_RING, DEFAULT_SOCKBUF, IOV_MAX, MAX_MTU, MAX_RING, MIN_MTU, MIN_RING,
+    SocketConfig, TapConfig, DEFAULT_COPYBREAK, DEFAULT_IRQ_COALESCE, DEFAULT_NAPI_BUDGET,
+    DEFAULT_POOL_SIZE, DEFAULT_RING, DEFAULT_SOCKBUF, IOV_MAX, MAX_MTU, MAX_RING, MIN_MTU,
+    MIN_RING,
 };
 use simnet_sim::cost::CostModel;
 use std::collections::HashMap;
@@ -131,11 +132,7 @@ struct Support {
 /// What this version parses but refuses as "not supported yet". To enable a
 /// feature, add its value to `runs` (or delete the line), then map the value
 /// where the key is read.
-const NOT_SUPPORTED_YET: &[Support] = &[Support {
-    key: "tap",
-    runs: None,
-    quoted: false,
-}];
+const NOT_SUPPORTED_YET: &[Support] = &[];
 
 /// `Some(message)` if this version refuses `value` for `key` (`value` is
 /// `None` for a table present at all).
@@ -924,10 +921,6 @@ fn read(text: &str) -> R<Scenario> {
     })?;
     let root = Table::new(String::new(), doc.span(), doc.get_ref(), ROOT_KEYS)?;
 
-    if let Some(tap) = root.get("tap") {
-        refuse_table(&tap, "tap")?;
-    }
-
     let (name, description, seed, time_limit) = match root.get("scenario") {
         Some(f) => {
             let t = f.table(SCENARIO_KEYS)?;
@@ -951,7 +944,12 @@ fn read(text: &str) -> R<Scenario> {
     let link = read_link(&root)?;
     let hosts = read_hosts(&root)?;
     let flows = read_flows(&root, &hosts)?;
+    let tap = match root.get("tap") {
+        Some(f) => Some(read_tap(&f.table(TAP_KEYS)?, &hosts)?),
+        None => None,
+    };
     Ok(Scenario {
+        tap,
         name,
         description,
         seed,
@@ -962,11 +960,32 @@ fn read(text: &str) -> R<Scenario> {
     })
 }
 
-fn refuse_table(f: &Field<'_, '_>, key: &str) -> R<()> {
-    match not_supported_yet(key, None) {
-        Some(message) => Err(f.err(message)),
-        None => Ok(()),
-    }
+const TAP_KEYS: &[&str] = &["host", "device"];
+
+/// `[tap]`: the simulated host whose port is bridged, and the device name.
+fn read_tap(t: &Table<'_, '_>, hosts: &[(HostConfig, Range<usize>)]) -> R<TapConfig> {
+    let host = host_index(&t.require("host")?, hosts)?;
+    let device = t.or("device", "simnet0".to_string(), |f| {
+        let name = f.string("an interface name")?;
+        // dev_valid_name(): at most IFNAMSIZ - 1 bytes, no '/', ':' or
+        // whitespace, not "." or "..".
+        let ok = !name.is_empty()
+            && name.len() <= 15
+            && name != "."
+            && name != ".."
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if ok {
+            Ok(name.to_string())
+        } else {
+            Err(f.err(format!(
+                "expected an interface name (1 to 15 of A-Z a-z 0-9 - _ .), found {}",
+                describe(f.value())
+            )))
+        }
+    })?;
+    Ok(TapConfig { host, device })
 }
 
 /// The scenario's name is also the default capture folder's name.
@@ -2372,12 +2391,29 @@ bytes = \"1MiB\"
     }
 
     #[test]
-    fn tap_table_is_refused() {
-        let e = err(&format!(
-            "{MINIMAL}[tap]\nhost = \"a\"\ndevice = \"simnet0\"\n"
+    fn tap_names_a_host_and_a_valid_device() {
+        let s = ok(&format!(
+            "{MINIMAL}[tap]\nhost = \"b\"\ndevice = \"sim-0\"\n"
         ));
-        assert_at(&e, 14, 1, "tap");
-        assert_eq!(e.message, "[tap] is not supported yet");
+        assert_eq!(
+            s.tap,
+            Some(TapConfig {
+                host: 1,
+                device: "sim-0".into()
+            })
+        );
+        let e = err(&format!("{MINIMAL}[tap]\nhost = \"c\"\n"));
+        assert_at(&e, 15, 8, "tap.host");
+        let e = err(&format!(
+            "{MINIMAL}[tap]\nhost = \"a\"\ndevice = \"eth0/x\"\n"
+        ));
+        assert_at(&e, 16, 10, "tap.device");
+        assert!(e.message.starts_with("expected an interface name"), "{e}");
+        let long = "d".repeat(16);
+        let e = err(&format!(
+            "{MINIMAL}[tap]\nhost = \"a\"\ndevice = \"{long}\"\n"
+        ));
+        assert_eq!(e.key.as_deref(), Some("tap.device"));
     }
 
     #[test]
@@ -2398,7 +2434,6 @@ bytes = \"1MiB\"
     fn the_not_supported_table_is_the_only_gate() {
         assert_eq!(not_supported_yet("flow.send", Some("write")), None);
         assert_eq!(not_supported_yet("flow.port", Some("1")), None);
-        assert!(not_supported_yet("tap", None).is_some());
         assert_eq!(
             not_supported_yet("hosts.NAME.nic.offload", Some("gro")),
             None

@@ -106,11 +106,11 @@ fn binary_garbage_is_not_a_text_file() {
 }
 
 #[test]
-fn later_features_are_refused_as_not_supported_yet() {
-    let text = format!("{GOOD}\n[tap]\nhost = \"a\"\ndevice = \"simnet0\"\n");
+fn a_tap_device_name_the_kernel_would_refuse_is_an_error_before_any_device() {
+    let text = format!("{GOOD}\n[tap]\nhost = \"a\"\ndevice = \"my tap\"\n");
     let err = run_bad(text.as_bytes());
-    assert!(err.contains("not supported yet"), "{err}");
-    assert!(err.contains("key `tap`"), "{err}");
+    assert!(err.contains("key `tap.device`"), "{err}");
+    assert!(err.contains("expected an interface name"), "{err}");
 }
 
 #[test]

@@ -52,6 +52,26 @@ pub struct Scenario {
     /// Exactly two hosts, in the order the file names them.
     pub hosts: Vec<HostConfig>,
     pub flows: Vec<FlowConfig>,
+    /// Real traffic: one host's port bridged to a TAP device, the Linux
+    /// kernel playing the other host.
+    pub tap: Option<TapConfig>,
+}
+
+/// `[tap]`: which host keeps its NIC, and the device its port is bridged
+/// to. The other host is absent; the kernel answers at its address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TapConfig {
+    /// Index into [`Scenario::hosts`] of the simulated host.
+    pub host: usize,
+    /// Interface name of the TAP device simnet creates.
+    pub device: String,
+}
+
+impl TapConfig {
+    /// The absent host, whose part the kernel plays.
+    pub fn kernel_host(&self) -> usize {
+        1 - self.host
+    }
 }
 
 /// The wire between the two hosts (both directions alike).
@@ -474,6 +494,7 @@ impl Scenario {
                 framing: None,
                 echo: false,
             }],
+            tap: None,
         }
     }
 

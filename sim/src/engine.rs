@@ -70,6 +70,12 @@ impl<E> EventQueue<E> {
         self.heap.pop().map(|e| (e.time, e.event))
     }
 
+    /// Time of the earliest event, without taking it.
+    #[inline]
+    pub fn peek_time(&self) -> Option<Nanos> {
+        self.heap.peek().map(|e| e.time)
+    }
+
     pub fn len(&self) -> usize {
         self.heap.len()
     }

@@ -11,6 +11,10 @@
 //! [`event::Observer`]s and returns a [`report::RunReport`]; the `simnet`
 //! command-line tool turns those into tables, JSON and captures.
 //!
+//! With a `[tap]` table one host's port leads to a real network instead of
+//! the simulated wire, through an [`external::ExternalPort`] the tool
+//! provides (with the wall clock that run follows).
+//!
 //! What this crate does not do: parse scenario files (the tool does, into a
 //! [`config::Scenario`]), write files, or read the wall clock.
 #![deny(unsafe_code)]
@@ -20,6 +24,7 @@ pub mod config;
 pub mod cost;
 pub mod engine;
 pub mod event;
+pub mod external;
 pub mod kernel;
 pub mod nic;
 pub mod page_pool;

@@ -22,6 +22,11 @@ pub enum Outcome {
     Stalled,
     /// The application rewrote a buffer the kernel still held.
     LifetimeViolation,
+    /// Stopped on the user's request (Ctrl-C, SIGTERM) before the flows
+    /// finished (external-port runs only).
+    Interrupted,
+    /// The external port failed (a TAP device gone, an I/O error).
+    PortError,
 }
 
 impl Outcome {
@@ -33,6 +38,8 @@ impl Outcome {
             Outcome::Integrity => "integrity",
             Outcome::Stalled => "stalled",
             Outcome::LifetimeViolation => "lifetime_violation",
+            Outcome::Interrupted => "interrupted",
+            Outcome::PortError => "port_error",
         }
     }
 }
@@ -73,13 +80,25 @@ pub struct FlowReport {
     pub leaked_buffers: u64,
     /// With `echo`: what came back.
     pub echo: Option<EchoReport>,
+    /// With `[tap]`: which end of the flow the Linux kernel was.
+    pub kernel_side: Option<KernelSide>,
+}
+
+/// The end of a flow a real kernel played (through a TAP device).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KernelSide {
+    /// The kernel's program sent; simnet received (and maybe echoed).
+    Sender,
+    /// simnet sent; the kernel's program received (and maybe echoed).
+    Receiver,
 }
 
 /// The return half of an echoed flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EchoReport {
-    /// Bytes the receiving application wrote back.
+    /// Bytes the receiving application wrote back, and their xxh3-64.
     pub bytes_written_back: u64,
+    pub written_back_hash: u64,
     /// Bytes the sending application read back, and their xxh3-64.
     pub bytes_read_back: u64,
     pub read_back_hash: u64,
@@ -87,12 +106,35 @@ pub struct EchoReport {
 
 impl FlowReport {
     /// Every byte arrived intact, and with `echo` came back intact too.
+    /// Where the kernel is one end, simnet checks what it can see: as the
+    /// receiver, that every byte came and was written back as read; as the
+    /// sender, that every byte was acknowledged and (echoed) came back.
     pub fn integrity_ok(&self) -> bool {
-        self.bytes_sent == self.bytes_received
-            && self.sent_hash == self.received_hash
-            && self.echo.is_none_or(|e| {
-                e.bytes_read_back == self.bytes_sent && e.read_back_hash == self.sent_hash
-            })
+        match self.kernel_side {
+            None => {
+                self.bytes_sent == self.bytes_received
+                    && self.sent_hash == self.received_hash
+                    && self.echo.is_none_or(|e| {
+                        e.bytes_written_back == self.bytes_received
+                            && e.written_back_hash == self.received_hash
+                            && e.bytes_read_back == self.bytes_sent
+                            && e.read_back_hash == self.sent_hash
+                    })
+            }
+            Some(KernelSide::Sender) => {
+                self.bytes_received == self.bytes_sent
+                    && self.echo.is_none_or(|e| {
+                        e.bytes_written_back == self.bytes_received
+                            && e.written_back_hash == self.received_hash
+                    })
+            }
+            Some(KernelSide::Receiver) => {
+                self.bytes_received == self.bytes_sent
+                    && self.echo.is_none_or(|e| {
+                        e.bytes_read_back == self.bytes_sent && e.read_back_hash == self.sent_hash
+                    })
+            }
+        }
     }
 
     /// Application bytes per second of virtual time, first write to last read.

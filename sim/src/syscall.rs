@@ -280,6 +280,8 @@ pub struct EchoOut {
     pub pending: VecDeque<u8>,
     pub cap: usize,
     pub written: u64,
+    /// xxh3-64 of what was written back.
+    pub hash: XxHash3_64,
     pub writes: u64,
 }
 
@@ -583,6 +585,8 @@ pub struct Receiver {
     pub hash: XxHash3_64,
     pub reads: u64,
     pub last_read: Nanos,
+    /// When the first bytes were read.
+    pub first_read: Option<Nanos>,
     pub blocked: bool,
     pub closed: bool,
     pub wake_pending: bool,
@@ -665,6 +669,7 @@ impl Receiver {
             hash: XxHash3_64::new(),
             reads: 0,
             last_read: 0,
+            first_read: None,
             blocked: false,
             closed: false,
             wake_pending: false,
@@ -672,6 +677,7 @@ impl Receiver {
                 pending: VecDeque::with_capacity(size),
                 cap: size,
                 written: 0,
+                hash: XxHash3_64::new(),
                 writes: 0,
             }),
         }

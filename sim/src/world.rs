@@ -30,13 +30,16 @@ use crate::config::{
 use crate::cost::CostModel;
 use crate::engine::{EventQueue, Nanos, Rng};
 use crate::event::{Counters, Ctx, Direction, Event, Observer, Step};
+use crate::external::ExternalPort;
 use crate::kernel::{self, Port, TxFrame};
 use crate::nic::{
     Dma, RxRing, TxRing, CMD_EOP, CMD_RS, DESC_SIZE, MAX_DATA_PER_TXD, MAX_DESC_PER_FRAME,
     TX_DESC_PREFETCH, TX_FIFO_BYTES, TX_WTHRESH,
 };
 use crate::page_pool::PagePool;
-use crate::report::{EchoReport, FlowReport, HostReport, Latency, Outcome, RunReport, WireReport};
+use crate::report::{
+    EchoReport, FlowReport, HostReport, KernelSide, Latency, Outcome, RunReport, WireReport,
+};
 use crate::skb::{FragMem, RxQueued};
 use crate::syscall::{
     DataSource, EchoIn, EchoOut, Receiver, SendState, Sender, WriteOp, ZcSend, KERNEL_FRAG_BASE,
@@ -55,6 +58,8 @@ const PAGE_CACHE_BASE: u64 = 0xffff_ea00_0000_0000;
 /// First ephemeral port; flow `i` connects from `EPHEMERAL_BASE + i`
 /// (Linux `ip_local_port_range` starts at 32768; IANA's range at 49152).
 const EPHEMERAL_BASE: u16 = 49152;
+/// Longest an external-port run sleeps between checks for a stop request.
+const MAX_WAIT: Nanos = 10_000_000;
 /// Modelled bus address of the sk_buff heads the driver maps.
 const SKB_HEAD_BASE: u64 = 0xffff_8881_0000_0000;
 
@@ -109,7 +114,20 @@ struct Endpoint {
     role: Role,
     handle: SocketHandle,
     local_port: u16,
+    /// The peer's port; [`ANY_PORT`] for a listener whose peer is a real
+    /// kernel, which picks its own ephemeral port.
     remote_port: u16,
+}
+
+/// Any remote port (port 0 is never used by TCP).
+const ANY_PORT: u16 = 0;
+
+impl Endpoint {
+    /// Whether a segment from `remote` to `local` is this endpoint's.
+    #[inline]
+    fn matches(&self, local: u16, remote: u16) -> bool {
+        self.local_port == local && (self.remote_port == remote || self.remote_port == ANY_PORT)
+    }
 }
 
 struct Host {
@@ -279,6 +297,11 @@ pub struct World<'o> {
     verify_rx: bool,
     /// Check ring ownership invariants after every event (tests).
     pub check_invariants: bool,
+    /// With `[tap]`: the absent host, whose part a real peer plays.
+    kernel_host: Option<usize>,
+    /// Frames the bridged port put on the real wire, not yet handed over.
+    to_port: Vec<Vec<u8>>,
+    port_error: Option<String>,
 }
 
 /// Runs a scenario to completion.
@@ -337,7 +360,16 @@ impl<'o> World<'o> {
                 role: Role::Receiver,
                 handle: recv_handle,
                 local_port: fc.port,
-                remote_port: client_port,
+                // A real kernel connects from a port of its choosing.
+                remote_port: if scenario
+                    .tap
+                    .as_ref()
+                    .is_some_and(|t| t.kernel_host() == fc.from)
+                {
+                    ANY_PORT
+                } else {
+                    client_port
+                },
             });
             let mut data = DataSource::new(rng.next_u64());
             match fc.framing.map(|f| f.kind) {
@@ -380,13 +412,22 @@ impl<'o> World<'o> {
             want_frames,
             verify_rx: scenario.link.faults.corrupt > 0.0,
             check_invariants: false,
+            kernel_host: scenario.tap.as_ref().map(|t| t.kernel_host()),
+            to_port: Vec::new(),
+            port_error: None,
         };
         for h in 0..2 {
+            if w.kernel_host == Some(h) {
+                continue; // absent: its sockets are never polled
+            }
             w.rx_refill(h, &mut 0, false);
             w.q.push(0, Ev::Poll { host: h as u8 });
             w.hosts[h].poll_at = Some(0);
         }
         for f in 0..w.flows.len() {
+            if w.kernel_host == Some(w.flows[f].to) {
+                continue; // the real peer reads
+            }
             w.q.push(
                 0,
                 Ev::App {
@@ -437,12 +478,12 @@ impl<'o> World<'o> {
                 }
             }
             // Only an application step can finish a flow.
-            if app && self.flows.iter().all(Flow::done) {
+            if app && self.all_done() {
                 break;
             }
         }
         let outcome = outcome.unwrap_or_else(|| {
-            if !self.flows.iter().all(Flow::done) {
+            if !self.all_done() {
                 Outcome::Stalled
             } else {
                 Outcome::Ok
@@ -450,6 +491,117 @@ impl<'o> World<'o> {
         });
         let expected = expected.join().unwrap_or_default();
         self.report(outcome, &expected)
+    }
+
+    /// Runs with host `tap.host`'s port bridged to `port`, on the wall
+    /// clock `port` keeps: events run when their time has come, frames from
+    /// the port arrive at the NIC when they come. Ends when every flow is
+    /// done (and simnet's sockets have delivered everything), at the time
+    /// limit, when the user asks, or when the port fails.
+    pub fn run_external(&mut self, port: &mut dyn ExternalPort) -> RunReport {
+        let expected = expected_hashes(&self.flows);
+        let Some(peer) = self.kernel_host else {
+            return self.report(Outcome::PortError, &expected.join().unwrap_or_default());
+        };
+        let h = 1 - peer;
+        let limit = self.scenario.time_limit;
+        let outcome = loop {
+            let now = port.now();
+            while self.q.peek_time().is_some_and(|t| t <= now) {
+                let (t, ev) = self.q.pop().expect("peeked");
+                self.now = t;
+                self.dispatch(t, ev);
+                self.flush_events();
+            }
+            if let Err(e) = self.flush_port(port) {
+                self.port_error = Some(e.to_string());
+                break Outcome::PortError;
+            }
+            if self.all_done() {
+                break Outcome::Ok;
+            }
+            if port.stop_requested() {
+                break Outcome::Interrupted;
+            }
+            if now >= limit {
+                break Outcome::TimeLimit;
+            }
+            // Sleep until the next event is due (at most 10 ms, to notice
+            // a stop request), or a frame comes.
+            let wait = self.q.peek_time().map_or(MAX_WAIT, |t| t - now.min(t));
+            let mut buf = self.free.pop().unwrap_or_default();
+            match port.recv(&mut buf, wait.min(MAX_WAIT)) {
+                Ok(true) => {
+                    let t = port.now().max(self.now);
+                    self.now = t;
+                    self.nic_receive(h, t, buf);
+                    self.flush_events();
+                }
+                Ok(false) => self.free.push(buf),
+                Err(e) => {
+                    self.port_error = Some(e.to_string());
+                    break Outcome::PortError;
+                }
+            }
+        };
+        self.now = self.now.max(port.now().min(limit));
+        let expected = expected.join().unwrap_or_default();
+        self.report(outcome, &expected)
+    }
+
+    /// Why the external port failed, if it did.
+    pub fn port_error(&self) -> Option<&str> {
+        self.port_error.as_deref()
+    }
+
+    /// Hands the frames the bridged port sent to the real wire.
+    fn flush_port(&mut self, port: &mut dyn ExternalPort) -> std::io::Result<()> {
+        let mut result = Ok(());
+        for frame in self.to_port.drain(..) {
+            if result.is_ok() {
+                result = port.send(&frame);
+            }
+            self.free.push(frame);
+        }
+        result
+    }
+
+    /// Whether every flow has finished. With a real peer, simnet's sockets
+    /// must also have had everything acknowledged and their FIN sent and
+    /// acknowledged, or the peer could miss the end of a stream.
+    fn all_done(&self) -> bool {
+        let Some(k) = self.kernel_host else {
+            return self.flows.iter().all(Flow::done);
+        };
+        self.flows.iter().all(|fl| {
+            let total = fl.sender.total;
+            let echoed = |r: &Receiver| r.echo.as_ref().is_none_or(|e| e.written >= total);
+            let read_back = |s: &Sender| s.echo.as_ref().is_none_or(|e| e.received >= total);
+            let (host, handle, app_done) = if fl.from == k {
+                let r = &fl.receiver;
+                (
+                    fl.to,
+                    fl.recv_handle,
+                    r.received >= total && echoed(r) && r.closed,
+                )
+            } else if fl.to == k {
+                let s = &fl.sender;
+                (
+                    fl.from,
+                    fl.send_handle,
+                    s.state == SendState::Done && read_back(s),
+                )
+            } else {
+                return fl.done();
+            };
+            let sock = self.hosts[host].sockets.get::<tcp::Socket>(handle);
+            app_done
+                && sock.send_queue() == 0
+                && matches!(
+                    sock.state(),
+                    tcp::State::FinWait2 | tcp::State::TimeWait | tcp::State::Closed
+                )
+        })
     }
 
     fn flush_events(&mut self) {
@@ -1122,6 +1274,7 @@ impl<'o> World<'o> {
         r.received += n;
         r.reads += 1;
         r.last_read = *c;
+        r.first_read.get_or_insert(*c);
         while let Some(&(end, t0)) = flow.pending_writes.front() {
             if end > r.received {
                 break;
@@ -1169,7 +1322,7 @@ impl<'o> World<'o> {
                 let ep = host
                     .endpoints
                     .iter()
-                    .find(|e| e.local_port == d.src_port && e.remote_port == d.dst_port);
+                    .find(|e| e.matches(d.src_port, d.dst_port));
                 if ep.is_some_and(|e| e.role == Role::Receiver) && d.payload_len > 0 {
                     // An echo server's write-back: a linear skb of copied
                     // bytes, not part of any measured stream.
@@ -1444,11 +1597,10 @@ impl<'o> World<'o> {
             // tcp_v4_rcv -> tcp_data_queue: the socket's receive queue.
             let mut held = false;
             if let Some(g) = seg {
-                let ep = host.endpoints.iter().find(|e| {
-                    e.role == Role::Receiver
-                        && e.local_port == g.dst_port
-                        && e.remote_port == g.src_port
-                });
+                let ep = host
+                    .endpoints
+                    .iter()
+                    .find(|e| e.role == Role::Receiver && e.matches(g.dst_port, g.src_port));
                 if let Some(ep) = ep {
                     let r = &mut self.flows[ep.flow as usize].receiver;
                     let queued = r.segment(g.seq, g.payload_len, g.syn(), merged);
@@ -1694,13 +1846,23 @@ impl<'o> World<'o> {
                 if let Some(bit) = corrupt_bit {
                     frame[(bit / 8) as usize] ^= 1 << (bit % 8);
                 }
-                if let Some(at) = duplicate_at {
+                if let Some(at) = duplicate_at.filter(|_| self.kernel_host != Some(peer)) {
                     let mut dup = self.free.pop().unwrap_or_default();
                     dup.clear();
                     dup.extend_from_slice(&frame);
                     let slot = self.put_on_wire(dup);
                     let host = peer as u8;
                     self.q.push(at, Ev::Arrive { host, slot });
+                }
+                if self.kernel_host == Some(peer) {
+                    // The real wire: the frame leaves now; the peer's
+                    // kernel sees it when the TAP device hands it over.
+                    if duplicate_at.is_some() {
+                        self.to_port.push(frame.clone());
+                    }
+                    self.to_port.push(frame);
+                    self.nic_fill(h, t);
+                    return;
                 }
                 let slot = self.put_on_wire(frame);
                 let host = peer as u8;
@@ -1808,12 +1970,33 @@ impl<'o> World<'o> {
                 pool: s.pool.kind().name(),
                 pool_stats: s.pool.stats,
                 leaked_buffers: s.pool.in_use() as u64,
-                echo: s.echo.as_ref().map(|e| EchoReport {
-                    bytes_written_back: r.echo.as_ref().map_or(0, |o| o.written),
-                    bytes_read_back: e.received,
-                    read_back_hash: e.hash.finish(),
+                echo: r.echo.as_ref().map(|o| EchoReport {
+                    bytes_written_back: o.written,
+                    written_back_hash: o.hash.finish(),
+                    bytes_read_back: s.echo.as_ref().map_or(0, |e| e.received),
+                    read_back_hash: s.echo.as_ref().map_or(0, |e| e.hash.finish()),
                 }),
+                kernel_side: None,
             };
+            let mut fr = fr;
+            if self.kernel_host == Some(fl.from) {
+                // The kernel sent: simnet knows its bytes only as received.
+                fr.kernel_side = Some(KernelSide::Sender);
+                fr.sent_hash = fr.received_hash;
+                fr.bytes_sent = s.total;
+                fr.send = "kernel";
+                fr.writes = 0;
+                fr.first_write_ns = r.first_read.unwrap_or(0);
+            } else if self.kernel_host == Some(fl.to) {
+                // The kernel received: what it acknowledged, and (echoed)
+                // what it sent back.
+                fr.kernel_side = Some(KernelSide::Receiver);
+                fr.bytes_received = s.acked;
+                fr.received_hash = fr.echo.map_or(0, |e| e.read_back_hash);
+                fr.recv = "kernel";
+                fr.reads = 0;
+                fr.last_read_ns = self.now;
+            }
             if matches!(outcome, Outcome::Ok | Outcome::Integrity) && !fr.violations.is_empty() {
                 outcome = Outcome::LifetimeViolation;
             } else if outcome == Outcome::Ok && !fr.integrity_ok() {
@@ -1823,6 +2006,9 @@ impl<'o> World<'o> {
         }
         let mut hosts = Vec::new();
         for (h, host) in self.hosts.iter().enumerate() {
+            if self.kernel_host == Some(h) {
+                continue; // not simulated: the kernel's numbers are its own
+            }
             let mut peak = 0;
             let mut leaked = 0;
             for fl in &self.flows {
@@ -1883,7 +2069,12 @@ impl<'o> World<'o> {
                 );
             }
         }
-        for (h, hr) in hosts.iter().enumerate() {
+        for hr in hosts {
+            let h = self
+                .hosts
+                .iter()
+                .position(|x| x.name == hr.name)
+                .unwrap_or(0);
             let u = hr.cpu_busy_ns as f64 / span;
             if u > best.0 {
                 let top = hr
@@ -1934,9 +2125,10 @@ fn rx_ctx(host: &Host, flows: &[Flow], frame: &[u8]) -> Ctx {
     let Some(g) = kernel::tcp_segment(frame) else {
         return Ctx::NONE;
     };
-    let ep = host.endpoints.iter().find(|e| {
-        e.role == Role::Receiver && e.local_port == g.dst_port && e.remote_port == g.src_port
-    });
+    let ep = host
+        .endpoints
+        .iter()
+        .find(|e| e.role == Role::Receiver && e.matches(g.dst_port, g.src_port));
     match ep {
         Some(ep) if g.payload_len > 0 => {
             let f = ep.flow as usize;
@@ -2024,6 +2216,7 @@ fn echo_write_back(
         if k == 0 {
             break;
         }
+        e.hash.write(&a[..k]);
         e.pending.drain(..k);
         n += k as u64;
     }

@@ -139,3 +139,65 @@ pub fn reassemble_stream(path: &Path, data_port: u16) -> Vec<u8> {
     }
     stream
 }
+
+pub fn tshark(args: &[&str]) -> String {
+    let out = Command::new("tshark")
+        .args(args)
+        .output()
+        .expect("tshark is installed (apt-get install tshark); .ci/run installs it");
+    assert!(
+        out.status.success(),
+        "tshark {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+/// Checks a capture with Wireshark's dissectors: no expert error, no
+/// malformed frame, no bad checksum; the TCP payload of the frames matching
+/// `filter` adds up to `bytes` and every one has a Good checksum.
+pub fn check_capture(path: &Path, filter: &str, bytes: u64) {
+    let p = path.to_str().unwrap();
+    let checks = [
+        "-o",
+        "tcp.check_checksum:TRUE",
+        "-o",
+        "ip.check_checksum:TRUE",
+    ];
+    // Frames Wireshark flags: expert errors, malformed, bad checksums.
+    let mut args = vec!["-n", "-r", p];
+    args.extend_from_slice(&checks);
+    args.extend_from_slice(&[
+        "-Y",
+        "_ws.expert.severity == error || _ws.malformed || ip.checksum.status == \"Bad\" || tcp.checksum.status == \"Bad\"",
+    ]);
+    let bad = tshark(&args);
+    assert!(bad.trim().is_empty(), "{p}: tshark flags frames:\n{bad}");
+    // Every frame was dissected as Ethernet and the checksums were checked.
+    let mut args = vec!["-n", "-r", p];
+    args.extend_from_slice(&checks);
+    let filter = format!("({filter}) && tcp.len > 0");
+    args.extend_from_slice(&[
+        "-Y",
+        &filter,
+        "-T",
+        "fields",
+        "-e",
+        "tcp.len",
+        "-e",
+        "tcp.checksum.status",
+    ]);
+    let rows = tshark(&args);
+    let mut total = 0u64;
+    for line in rows.lines() {
+        let mut cols = line.split('\t');
+        total += cols.next().unwrap().parse::<u64>().unwrap();
+        // tcp.checksum.status: 0 bad, 1 good, 2 unverified.
+        assert_eq!(
+            cols.next(),
+            Some("1"),
+            "{p}: checksum status not Good: {line}"
+        );
+    }
+    assert_eq!(total, bytes, "{p}: TCP payload of {filter}");
+}

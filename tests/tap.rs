@@ -1,0 +1,310 @@
+//! Real traffic through a TAP device, the Linux kernel as the peer.
+//!
+//! Every test runs on a thread of its own that first moves into a private,
+//! empty network namespace (`unshare(CLONE_NEWNET)`): the TAP device simnet
+//! creates, the kernel's address and all traffic live there and vanish with
+//! the thread. Nothing is sent anywhere else. Needs root (CAP_SYS_ADMIN for
+//! the namespace, CAP_NET_ADMIN for the device) and tshark: ignored by plain
+//! `cargo test`; `.ci/run` runs as root with `--include-ignored`, so there a
+//! missing privilege fails the test loudly.
+
+mod common;
+
+use common::*;
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sched::{unshare, CloneFlags};
+use serde_json::Value;
+use xxhash_rust::xxh3::xxh3_64;
+
+const MIB8: usize = 8 << 20;
+const DEVICE: &str = "simnet0";
+
+/// Runs `f` on a new thread inside a new, private network namespace.
+fn in_netns<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::spawn(move || {
+        unshare(CloneFlags::CLONE_NEWNET)
+            .expect("unshare(CLONE_NEWNET) failed: the TAP tests need root (CI runs them as root)");
+        f()
+    })
+    .join()
+    .expect("the test thread panicked")
+}
+
+/// Whether an interface of that name exists in this thread's namespace.
+fn device_exists(name: &str) -> bool {
+    nix::net::if_::if_nametoindex(name).is_ok()
+}
+
+/// 8 MiB the kernel-side client sends (xorshift, so a lost or reordered
+/// chunk cannot compare equal).
+fn payload() -> Vec<u8> {
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    (0..MIB8)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+fn spawn_simnet(scenario: &Path, pcap: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_simnet"))
+        .args(["run", scenario.to_str().unwrap(), "--json", "--pcap"])
+        .arg(pcap)
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("simnet starts")
+}
+
+/// Waits for simnet to end (killing it after a minute) and reads its JSON.
+fn finish(mut child: Child) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "simnet failed: {stderr}");
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("no JSON from simnet ({e}); stderr:\n{stderr}"))
+}
+
+/// Connects to simnet's server, retrying while the device comes up.
+fn connect(addr: &str) -> TcpStream {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match TcpStream::connect_timeout(&addr.parse().unwrap(), Duration::from_secs(1)) {
+            Ok(s) => return s,
+            Err(e) if Instant::now() > deadline => panic!("cannot connect to {addr}: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs root and tshark; .ci/run runs it"]
+fn kernel_client_sends_8_mib_to_simnets_echo_server_and_reads_them_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().to_path_buf();
+    let (v, back, data) = in_netns(move || {
+        assert!(!device_exists(DEVICE), "a fresh namespace has no {DEVICE}");
+        let child = spawn_simnet(&root().join("scenarios/tap_echo.toml"), &pcap);
+        let data = payload();
+        let mut s = connect("192.168.69.1:7");
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut w = s.try_clone().unwrap();
+        let out = data.clone();
+        let writer = std::thread::spawn(move || {
+            w.write_all(&out).unwrap();
+            w.shutdown(Shutdown::Write).unwrap();
+        });
+        let mut back = Vec::new();
+        s.read_to_end(&mut back).unwrap();
+        writer.join().unwrap();
+        drop(s);
+        let v = finish(child);
+        assert!(!device_exists(DEVICE), "simnet left {DEVICE} behind");
+        (v, back, data)
+    });
+    // The kernel's side: every byte came back, in order.
+    assert_eq!(back.len(), MIB8);
+    assert!(back == data, "the echoed bytes differ from those sent");
+    // simnet's side.
+    assert_eq!(v["outcome"], "ok");
+    let f = &v["flows"][0];
+    assert_eq!(f["integrity"], "ok");
+    assert_eq!(f["from"], "kernel");
+    assert_eq!(f["bytes_received"], MIB8 as u64);
+    assert_eq!(f["received_xxh3"], format!("{:016x}", xxh3_64(&data)));
+    assert_eq!(f["echo"]["bytes_written_back"], MIB8 as u64);
+    // The same accounting as in simulation: read() and write() copies,
+    // descriptors and DMA both ways; only simnet's host is reported.
+    assert_eq!(stage_bytes(&v, "sim", "socket->app", "copy"), MIB8 as u64);
+    assert_eq!(stage_bytes(&v, "sim", "app->socket", "copy"), MIB8 as u64);
+    let h = &v["hosts"]["sim"];
+    assert!(h["tx_descriptors"].as_u64().unwrap() > 0);
+    assert!(h["rx_descriptors"].as_u64().unwrap() > 0);
+    assert!(h["dma_read_bytes"].as_u64().unwrap() >= MIB8 as u64);
+    assert!(h["dma_write_bytes"].as_u64().unwrap() >= MIB8 as u64);
+    assert!(v["hosts"].get("kernel").is_none());
+    // The capture: both directions, checksums valid, nothing flagged.
+    let cap = dir.path().join("sim-eth0.pcapng");
+    assert_eq!(v["captures"][0], cap.to_str().unwrap());
+    assert!(!dir.path().join("kernel-eth0.pcapng").exists());
+    check_capture(&cap, "tcp.dstport == 7", MIB8 as u64);
+    check_capture(&cap, "tcp.srcport == 7", MIB8 as u64);
+}
+
+#[test]
+#[ignore = "needs root and tshark; .ci/run runs it"]
+fn simnet_client_sends_8_mib_to_a_kernel_echo_server_and_reads_them_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(root().join("scenarios/tap_echo.toml"))
+        .unwrap()
+        .replace(
+            "from = \"kernel\"\nto = \"sim\"\nport = 7",
+            "from = \"sim\"\nto = \"kernel\"\nport = 9000",
+        );
+    assert!(text.contains("port = 9000"));
+    let scenario = dir.path().join("tap_client.toml");
+    std::fs::write(&scenario, text).unwrap();
+    let pcap = dir.path().join("cap");
+    let (v, received) = in_netns(move || {
+        // The kernel's echo server, listening before simnet connects.
+        let listener = TcpListener::bind("0.0.0.0:9000").unwrap();
+        let child = spawn_simnet(&scenario, &pcap);
+        let (mut s, peer) = listener.accept().unwrap();
+        assert_eq!(peer.ip().to_string(), "192.168.69.1");
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut received = Vec::with_capacity(MIB8);
+        let mut buf = vec![0u8; 64 << 10];
+        loop {
+            let n = s.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            received.extend_from_slice(&buf[..n]);
+            s.write_all(&buf[..n]).unwrap();
+        }
+        s.shutdown(Shutdown::Write).unwrap();
+        let v = finish(child);
+        assert!(!device_exists(DEVICE), "simnet left {DEVICE} behind");
+        (v, received)
+    });
+    // The kernel received exactly what simnet says it wrote...
+    assert_eq!(received.len(), MIB8);
+    let f = &v["flows"][0];
+    assert_eq!(f["sent_xxh3"], format!("{:016x}", xxh3_64(&received)));
+    // ...and simnet read every byte back intact.
+    assert_eq!(v["outcome"], "ok");
+    assert_eq!(f["integrity"], "ok");
+    assert_eq!(f["bytes_sent"], MIB8 as u64);
+    assert_eq!(f["echo"]["bytes_read_back"], MIB8 as u64);
+    assert_eq!(f["echo"]["read_back_xxh3"], f["sent_xxh3"]);
+    assert_eq!(stage_bytes(&v, "sim", "app->socket", "copy"), MIB8 as u64);
+    assert_eq!(stage_bytes(&v, "sim", "socket->app", "copy"), MIB8 as u64);
+    let cap = dir.path().join("cap/sim-eth0.pcapng");
+    check_capture(&cap, "tcp.dstport == 9000", MIB8 as u64);
+    check_capture(&cap, "tcp.srcport == 9000", MIB8 as u64);
+}
+
+#[test]
+#[ignore = "needs root; .ci/run runs it"]
+fn without_privilege_the_error_names_what_is_missing() {
+    // An unprivileged user (nobody, no capabilities) runs a copy of the
+    // binary and scenario it can read.
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("simnet");
+    std::fs::copy(env!("CARGO_BIN_EXE_simnet"), &bin).unwrap();
+    let scenario = dir.path().join("tap_echo.toml");
+    std::fs::copy(root().join("scenarios/tap_echo.toml"), &scenario).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = in_netns(move || {
+        let out = Command::new("setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "--inh-caps=-all",
+                "--bounding-set=-all",
+            ])
+            .arg(&bin)
+            .args(["run", scenario.to_str().unwrap(), "--no-pcap"])
+            .current_dir(dir.path())
+            .output()
+            .expect("setpriv (util-linux) runs; .ci/run installs it");
+        assert!(!device_exists(DEVICE));
+        out
+    });
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot create TAP device \"simnet0\""),
+        "{stderr}"
+    );
+    assert!(stderr.contains("CAP_NET_ADMIN"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(out.stdout.is_empty(), "no report without a run");
+}
+
+#[test]
+#[ignore = "needs root; .ci/run runs it"]
+fn an_existing_interface_of_that_name_is_refused_and_left_alone() {
+    let out = in_netns(|| {
+        let made = Command::new("ip")
+            .args(["tuntap", "add", "dev", DEVICE, "mode", "tap"])
+            .status()
+            .expect("ip (iproute2) runs");
+        assert!(made.success());
+        let out = simnet(&["run", "scenarios/tap_echo.toml", "--no-pcap"]);
+        assert!(
+            device_exists(DEVICE),
+            "simnet removed an interface it did not create"
+        );
+        out
+    });
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("already exists"), "{stderr}");
+}
+
+#[test]
+#[ignore = "needs root; .ci/run runs it"]
+fn sigterm_ends_the_run_cleanly_report_captures_and_no_device() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().to_path_buf();
+    let (out, gone, ping) = in_netns(move || {
+        let child = spawn_simnet(&root().join("scenarios/tap_echo.toml"), &pcap);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !device_exists(DEVICE) {
+            assert!(Instant::now() < deadline, "simnet never created {DEVICE}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // Some traffic first: a ping the simulated stack answers.
+        let ping = Command::new("ping")
+            .args(["-c", "2", "-i", "0.2", "-W", "2", "192.168.69.1"])
+            .output()
+            .expect("ping (iputils-ping) runs; .ci/run installs it");
+        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+        let out = child.wait_with_output().unwrap();
+        (out, !device_exists(DEVICE), ping)
+    });
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(gone, "the device outlived simnet");
+    assert!(
+        ping.status.success(),
+        "the simulated host did not answer ping: {}",
+        String::from_utf8_lossy(&ping.stdout)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("no report after SIGTERM ({e}): {stderr}"));
+    assert_eq!(v["outcome"], "interrupted");
+    let cap = dir.path().join("sim-eth0.pcapng");
+    assert!(
+        cap.exists(),
+        "the capture was not closed and renamed into place"
+    );
+    assert!(!read_pcapng(&cap).is_empty(), "ARP and ping were captured");
+    let tmp: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(tmp.is_empty(), "temporary capture files left: {tmp:?}");
+}
