@@ -306,6 +306,12 @@ pub struct World<'o> {
 
 /// Runs a scenario to completion.
 pub fn run(scenario: &Scenario, obs: &mut dyn Observer) -> Result<RunReport, RunError> {
+    if scenario.tap.is_some() {
+        return Err(RunError::Config(ConfigError(
+            "a [tap] scenario runs against a real network: use World::run_external with a port"
+                .into(),
+        )));
+    }
     let mut w = World::new(scenario, obs)?;
     Ok(w.run())
 }
@@ -458,6 +464,10 @@ impl<'o> World<'o> {
     /// limit is reached.
     pub fn run(&mut self) -> RunReport {
         let expected = expected_hashes(&self.flows);
+        if self.kernel_host.is_some() {
+            // Half the scenario is a real kernel: see `run_external`.
+            return self.report(Outcome::PortError, &expected.join().unwrap_or_default());
+        }
         let limit = self.scenario.time_limit;
         let mut outcome = None;
         while let Some((t, ev)) = self.q.pop() {
