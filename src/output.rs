@@ -9,7 +9,7 @@
 
 use serde::Serialize;
 use simnet_sim::event::{CpuCategory, Step};
-use simnet_sim::report::{FlowReport, HostReport, RunReport};
+use simnet_sim::report::{FlowReport, HostReport, KernelSide, RunReport};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -60,11 +60,16 @@ pub struct FlowJson {
     /// With `echo = true`: what came back.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub echo: Option<EchoJson>,
+    /// With `[tap]`: which end the Linux kernel played, `"sender"` or
+    /// `"receiver"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kernel_side: Option<&'static str>,
 }
 
 #[derive(Serialize)]
 pub struct EchoJson {
     pub bytes_written_back: u64,
+    pub written_back_xxh3: String,
     pub bytes_read_back: u64,
     pub read_back_xxh3: String,
 }
@@ -180,8 +185,13 @@ fn flow_json(f: &FlowReport) -> FlowJson {
                 reused_at_ns: v.at,
             })
             .collect(),
+        kernel_side: f.kernel_side.map(|k| match k {
+            KernelSide::Sender => "sender",
+            KernelSide::Receiver => "receiver",
+        }),
         echo: f.echo.map(|e| EchoJson {
             bytes_written_back: e.bytes_written_back,
+            written_back_xxh3: format!("{:016x}", e.written_back_hash),
             bytes_read_back: e.bytes_read_back,
             read_back_xxh3: format!("{:016x}", e.read_back_hash),
         }),
@@ -432,15 +442,25 @@ pub fn table(r: &RunReport, description: &str, captures: &[String]) -> String {
             f.writes,
             f.reads
         );
-        let _ = writeln!(
-            o,
-            "  goodput {}; write latency (call -> peer read) p50 {} p99 {} max {}; retransmitted segments {}",
-            human_rate(f.goodput_bps()),
-            human_ns(f.write_latency.p50),
-            human_ns(f.write_latency.p99),
-            human_ns(f.write_latency.max),
-            f.retransmitted_segments
-        );
+        if f.kernel_side.is_some() {
+            // One end is a real program: its calls are not seen.
+            let _ = writeln!(
+                o,
+                "  goodput {} (wall clock); retransmitted segments {}",
+                human_rate(f.goodput_bps()),
+                f.retransmitted_segments
+            );
+        } else {
+            let _ = writeln!(
+                o,
+                "  goodput {}; write latency (call -> peer read) p50 {} p99 {} max {}; retransmitted segments {}",
+                human_rate(f.goodput_bps()),
+                human_ns(f.write_latency.p50),
+                human_ns(f.write_latency.p99),
+                human_ns(f.write_latency.max),
+                f.retransmitted_segments
+            );
+        }
         for (i, v) in f.violations.iter().enumerate() {
             if i == 5 {
                 let _ = writeln!(o, "  ... and {} more", f.violations.len() - 5);
@@ -469,14 +489,33 @@ pub fn table(r: &RunReport, description: &str, captures: &[String]) -> String {
             f.sent_hash,
             f.received_hash
         );
-        if let Some(e) = &f.echo {
-            let _ = writeln!(
-                o,
-                "  echo: {} written back, {} read back (xxh3 {:016x})",
-                human_bytes(e.bytes_written_back),
-                human_bytes(e.bytes_read_back),
-                e.read_back_hash
-            );
+        match (&f.echo, f.kernel_side) {
+            (None, _) => {}
+            (Some(e), Some(KernelSide::Sender)) => {
+                let _ = writeln!(
+                    o,
+                    "  echo: {} written back to the kernel's program (xxh3 {:016x})",
+                    human_bytes(e.bytes_written_back),
+                    e.written_back_hash
+                );
+            }
+            (Some(e), Some(KernelSide::Receiver)) => {
+                let _ = writeln!(
+                    o,
+                    "  echo: {} read back from the kernel's program (xxh3 {:016x})",
+                    human_bytes(e.bytes_read_back),
+                    e.read_back_hash
+                );
+            }
+            (Some(e), None) => {
+                let _ = writeln!(
+                    o,
+                    "  echo: {} written back, {} read back (xxh3 {:016x})",
+                    human_bytes(e.bytes_written_back),
+                    human_bytes(e.bytes_read_back),
+                    e.read_back_hash
+                );
+            }
         }
     }
     let w = &r.wire;

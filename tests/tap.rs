@@ -23,6 +23,8 @@ use xxhash_rust::xxh3::xxh3_64;
 
 const MIB8: usize = 8 << 20;
 const DEVICE: &str = "simnet0";
+/// The kernel's address in tap_echo.toml.
+const KERNEL: Option<&str> = Some("192.168.69.2");
 
 /// Runs `f` on a new thread inside a new, private network namespace.
 fn in_netns<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
@@ -127,6 +129,8 @@ fn kernel_client_sends_8_mib_to_simnets_echo_server_and_reads_them_back() {
     let f = &v["flows"][0];
     assert_eq!(f["integrity"], "ok");
     assert_eq!(f["from"], "kernel");
+    assert_eq!(f["kernel_side"], "sender");
+    assert_eq!(f["echo"]["written_back_xxh3"], f["received_xxh3"]);
     assert_eq!(f["bytes_received"], MIB8 as u64);
     assert_eq!(f["received_xxh3"], format!("{:016x}", xxh3_64(&data)));
     assert_eq!(f["echo"]["bytes_written_back"], MIB8 as u64);
@@ -144,8 +148,8 @@ fn kernel_client_sends_8_mib_to_simnets_echo_server_and_reads_them_back() {
     let cap = dir.path().join("sim-eth0.pcapng");
     assert_eq!(v["captures"][0], cap.to_str().unwrap());
     assert!(!dir.path().join("kernel-eth0.pcapng").exists());
-    check_capture(&cap, "tcp.dstport == 7", MIB8 as u64);
-    check_capture(&cap, "tcp.srcport == 7", MIB8 as u64);
+    check_capture_from_kernel(&cap, "tcp.dstport == 7", MIB8 as u64, KERNEL);
+    check_capture_from_kernel(&cap, "tcp.srcport == 7", MIB8 as u64, KERNEL);
 }
 
 #[test]
@@ -192,13 +196,14 @@ fn simnet_client_sends_8_mib_to_a_kernel_echo_server_and_reads_them_back() {
     assert_eq!(v["outcome"], "ok");
     assert_eq!(f["integrity"], "ok");
     assert_eq!(f["bytes_sent"], MIB8 as u64);
+    assert_eq!(f["kernel_side"], "receiver");
     assert_eq!(f["echo"]["bytes_read_back"], MIB8 as u64);
     assert_eq!(f["echo"]["read_back_xxh3"], f["sent_xxh3"]);
     assert_eq!(stage_bytes(&v, "sim", "app->socket", "copy"), MIB8 as u64);
     assert_eq!(stage_bytes(&v, "sim", "socket->app", "copy"), MIB8 as u64);
     let cap = dir.path().join("cap/sim-eth0.pcapng");
-    check_capture(&cap, "tcp.dstport == 9000", MIB8 as u64);
-    check_capture(&cap, "tcp.srcport == 9000", MIB8 as u64);
+    check_capture_from_kernel(&cap, "tcp.dstport == 9000", MIB8 as u64, KERNEL);
+    check_capture_from_kernel(&cap, "tcp.srcport == 9000", MIB8 as u64, KERNEL);
 }
 
 #[test]
@@ -269,9 +274,20 @@ fn sigterm_ends_the_run_cleanly_report_captures_and_no_device() {
     let pcap = dir.path().to_path_buf();
     let (out, gone, ping) = in_netns(move || {
         let child = spawn_simnet(&root().join("scenarios/tap_echo.toml"), &pcap);
+        // Up, with the kernel's address (simnet configures it just after
+        // creating the device).
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !device_exists(DEVICE) {
-            assert!(Instant::now() < deadline, "simnet never created {DEVICE}");
+        let up = || {
+            let link = Command::new("ip")
+                .args(["-o", "link", "show", "dev", DEVICE])
+                .output();
+            link.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(",UP"))
+        };
+        while !up() {
+            assert!(
+                Instant::now() < deadline,
+                "simnet never brought {DEVICE} up"
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
         // Some traffic first: a ping the simulated stack answers.
@@ -289,8 +305,9 @@ fn sigterm_ends_the_run_cleanly_report_captures_and_no_device() {
     assert!(gone, "the device outlived simnet");
     assert!(
         ping.status.success(),
-        "the simulated host did not answer ping: {}",
-        String::from_utf8_lossy(&ping.stdout)
+        "the simulated host did not answer ping: {}{}",
+        String::from_utf8_lossy(&ping.stdout),
+        String::from_utf8_lossy(&ping.stderr)
     );
     let v: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("no report after SIGTERM ({e}): {stderr}"));
