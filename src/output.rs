@@ -333,9 +333,12 @@ pub fn table(r: &RunReport, description: &str, captures: &[String]) -> String {
     if !description.is_empty() {
         let _ = writeln!(o, "{}", wrap(description, 78, "  "));
     }
+    // A run with a real kernel at one end follows the wall clock.
+    let real = r.flows.iter().any(|f| f.kernel_side.is_some());
     let _ = writeln!(
         o,
-        "virtual time {}; outcome {}",
+        "{} time {}; outcome {}",
+        if real { "wall-clock" } else { "virtual" },
         human_ns(r.simulated_ns),
         r.outcome.name()
     );
