@@ -67,6 +67,7 @@ proptest! {
         iovecs in 1u32..20,
         pool in arb_pool(),
         framing in 0u8..4,
+        echo in proptest::bool::ANY,
     ) {
         let mut sc = Scenario::two_hosts(bytes, write_size, send);
         sc.seed = seed;
@@ -76,6 +77,7 @@ proptest! {
         sc.flows[0].read_size = read_size;
         sc.flows[0].recv = recv;
         sc.flows[0].iovecs = iovecs;
+        sc.flows[0].echo = echo;
         sc.hosts[1].nic.header_split = recv == RecvPath::ZerocopyReceive;
         sc.flows[0].buffer.pool_size = pool_size;
         // Registered buffers are a fixed set.
@@ -114,6 +116,9 @@ proptest! {
         prop_assert_eq!(f.bytes_sent, bytes);
         prop_assert_eq!(f.bytes_received, bytes);
         prop_assert_eq!(f.sent_hash, f.received_hash);
+        prop_assert!(f.integrity_ok());
+        // An echo comes back whole.
+        prop_assert_eq!(f.echo.map(|e| (e.bytes_written_back, e.bytes_read_back)), echo.then_some((bytes, bytes)));
         // Every Rx page is in the ring, back in the pool or released.
         for h in &r.hosts {
             let p = &h.page_pool;
