@@ -348,7 +348,7 @@ pub struct RxRing {
 }
 
 impl RxRing {
-    /// A ring with no buffers posted yet; see [`RxRing::refill`].
+    /// A ring with no buffers posted yet; see [`RxRing::post`].
     pub fn new(size: u16, buf_len: usize) -> RxRing {
         let desc = (0..size)
             .map(|i| RxDesc {

@@ -5,12 +5,14 @@
 //! polls, so a CPU-bound host slows the flow), its smoltcp interface and
 //! sockets, the driver half of its NIC (posting and cleaning descriptors,
 //! doorbells, refilling the Rx ring) and the glue that wakes applications.
+//! With `[tap]` ([`World::run_external`]) one host is absent: the other's
+//! port sends to and receives from an [`ExternalPort`] on its wall clock.
 //!
 //! Does not decide what a step costs ([`crate::cost`]), how descriptors
 //! change hands ([`crate::nic`]), what the wire does to a frame
 //! ([`crate::wire`]) or what an application buffer is ([`crate::syscall`],
 //! [`crate::buffer`]). Does no I/O: frames and events go to the
-//! [`Observer`].
+//! [`Observer`], real frames to and from the [`ExternalPort`].
 
 use std::collections::VecDeque;
 use std::fmt;
