@@ -154,13 +154,13 @@ fn kernel_client_sends_8_mib_to_simnets_echo_server_and_reads_them_back() {
 
 #[test]
 #[ignore = "needs root and tshark; .ci/run runs it"]
-fn simnet_client_sends_8_mib_to_a_kernel_echo_server_and_reads_them_back() {
+fn simnet_client_sends_8_mib_with_msg_zerocopy_to_a_kernel_echo_server_and_reads_them_back() {
     let dir = tempfile::tempdir().unwrap();
     let text = std::fs::read_to_string(root().join("scenarios/tap_echo.toml"))
         .unwrap()
         .replace(
             "from = \"kernel\"\nto = \"sim\"\nport = 7",
-            "from = \"sim\"\nto = \"kernel\"\nport = 9000",
+            "from = \"sim\"\nto = \"kernel\"\nport = 9000\nsend = \"msg_zerocopy\"",
         );
     assert!(text.contains("port = 9000"));
     let scenario = dir.path().join("tap_client.toml");
@@ -199,8 +199,15 @@ fn simnet_client_sends_8_mib_to_a_kernel_echo_server_and_reads_them_back() {
     assert_eq!(f["kernel_side"], "receiver");
     assert_eq!(f["echo"]["bytes_read_back"], MIB8 as u64);
     assert_eq!(f["echo"]["read_back_xxh3"], f["sent_xxh3"]);
-    assert_eq!(stage_bytes(&v, "sim", "app->socket", "copy"), MIB8 as u64);
+    // MSG_ZEROCOPY against a real kernel: pages pinned, not copied, and
+    // every pin released by a completion; the read-back is copied.
+    assert_eq!(stage_bytes(&v, "sim", "app->socket", "copy"), 0);
     assert_eq!(stage_bytes(&v, "sim", "socket->app", "copy"), MIB8 as u64);
+    let h = &v["hosts"]["sim"];
+    assert!(h["pinned_pages"].as_u64().unwrap() >= (MIB8 / 4096) as u64);
+    assert_eq!(h["pinned_pages"], h["unpinned_pages"]);
+    assert!(h["completions"].as_u64().unwrap() > 0);
+    assert_eq!(f["lifetime_violations"].as_array().unwrap().len(), 0);
     let cap = dir.path().join("cap/sim-eth0.pcapng");
     check_capture_from_kernel(&cap, "tcp.dstport == 9000", MIB8 as u64, KERNEL);
     check_capture_from_kernel(&cap, "tcp.srcport == 9000", MIB8 as u64, KERNEL);

@@ -64,8 +64,11 @@ impl Device for Queues {
 }
 
 /// The "kernel": an echo client that sends `data`, reads it all back and
-/// closes; time moves only when the model waits.
+/// closes; or (`server`) an echo server. Time moves only when the model
+/// waits.
 struct FakeKernel {
+    server: bool,
+    pending: Vec<u8>,
     now: Nanos,
     dev: Queues,
     iface: Interface,
@@ -77,7 +80,27 @@ struct FakeKernel {
 }
 
 impl FakeKernel {
+    /// An echo server listening on `port`.
+    fn server(port: u16) -> FakeKernel {
+        let mut k = FakeKernel::unconnected(Vec::new());
+        k.server = true;
+        let s = k.sockets.get_mut::<tcp::Socket>(k.handle);
+        s.listen(port).unwrap();
+        k
+    }
+
+    /// An echo client of simnet's server at 192.168.69.1:7.
     fn new(data: Vec<u8>) -> FakeKernel {
+        let mut k = FakeKernel::unconnected(data);
+        let cx = k.iface.context();
+        k.sockets
+            .get_mut::<tcp::Socket>(k.handle)
+            .connect(cx, (Ipv4Address::new(192, 168, 69, 1), 7), 40000)
+            .unwrap();
+        k
+    }
+
+    fn unconnected(data: Vec<u8>) -> FakeKernel {
         let mut dev = Queues::default();
         let mac = EthernetAddress([0x02, 0, 0, 0, 0, 0x99]);
         let mut iface = Interface::new(
@@ -95,12 +118,9 @@ impl FakeKernel {
             tcp::SocketBuffer::new(vec![0; 256 << 10]),
         );
         let handle = sockets.add(sock);
-        let cx = iface.context();
-        sockets
-            .get_mut::<tcp::Socket>(handle)
-            .connect(cx, (Ipv4Address::new(192, 168, 69, 1), 7), 40000)
-            .unwrap();
         FakeKernel {
+            server: false,
+            pending: Vec::new(),
             now: 0,
             dev,
             iface,
@@ -117,6 +137,23 @@ impl FakeKernel {
         let ts = Instant::from_micros((self.now / 1000) as i64);
         self.iface.poll(ts, &mut self.dev, &mut self.sockets);
         let s = self.sockets.get_mut::<tcp::Socket>(self.handle);
+        if self.server {
+            while s.can_recv() {
+                s.recv(|b| {
+                    self.back.extend_from_slice(b);
+                    self.pending.extend_from_slice(b);
+                    (b.len(), ())
+                })
+                .unwrap();
+            }
+            let k = s.send_slice(&self.pending).unwrap_or(0);
+            self.pending.drain(..k);
+            if self.pending.is_empty() && !s.may_recv() && s.may_send() {
+                s.close();
+            }
+            self.iface.poll(ts, &mut self.dev, &mut self.sockets);
+            return;
+        }
         if s.can_send() && self.sent < self.data.len() {
             self.sent += s.send_slice(&self.data[self.sent..]).unwrap();
             if self.sent == self.data.len() {
@@ -211,4 +248,34 @@ fn a_real_peer_connects_from_its_own_port_and_gets_every_byte_echoed() {
 fn a_tap_scenario_cannot_run_in_pure_simulation() {
     let sc = tap_scenario(1024);
     assert!(simnet_sim::run(&sc, &mut NoObserver).is_err());
+}
+
+#[test]
+fn simnet_connects_to_a_real_listener_and_reads_its_echo_back() {
+    let n = 300_000u64;
+    let mut sc = tap_scenario(n);
+    // The flow now goes from simnet's host (1) to the kernel (0), port 9000.
+    sc.flows[0].from = 1;
+    sc.flows[0].to = 0;
+    sc.flows[0].port = 9000;
+    sc.flows[0].send = SendPath::MsgZerocopy;
+    let mut obs = NoObserver;
+    let mut w = World::new(&sc, &mut obs).unwrap();
+    let mut peer = FakeKernel::server(9000);
+    let r = w.run_external(&mut peer);
+    assert_eq!(r.outcome, Outcome::Ok);
+    assert_eq!(peer.back.len() as u64, n);
+    let f = &r.flows[0];
+    assert_eq!(f.kernel_side, Some(KernelSide::Receiver));
+    assert!(f.integrity_ok());
+    // What the peer received is what simnet says it sent, and came back.
+    assert_eq!(
+        twox_hash::XxHash3_64::oneshot(&peer.back),
+        f.sent_hash,
+        "the peer received other bytes"
+    );
+    assert_eq!(f.echo.unwrap().bytes_read_back, n);
+    let h = &r.hosts[0];
+    assert!(h.pinned_pages() > 0);
+    assert_eq!(h.pinned_pages(), h.unpinned_pages());
 }
