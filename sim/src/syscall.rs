@@ -270,6 +270,8 @@ pub struct Sender {
 #[derive(Default)]
 pub struct EchoIn {
     pub received: u64,
+    /// The peer closed before echoing everything (a real peer only).
+    pub eof: bool,
     pub hash: XxHash3_64,
     pub reads: u64,
 }
@@ -587,6 +589,8 @@ pub struct Receiver {
     pub last_read: Nanos,
     /// When the first bytes were read.
     pub first_read: Option<Nanos>,
+    /// The peer closed before sending everything (a real peer only).
+    pub eof: bool,
     pub blocked: bool,
     pub closed: bool,
     pub wake_pending: bool,
@@ -670,6 +674,7 @@ impl Receiver {
             reads: 0,
             last_read: 0,
             first_read: None,
+            eof: false,
             blocked: false,
             closed: false,
             wake_pending: false,

@@ -587,14 +587,17 @@ impl<'o> World<'o> {
         };
         self.flows.iter().all(|fl| {
             let total = fl.sender.total;
-            let echoed = |r: &Receiver| r.echo.as_ref().is_none_or(|e| e.written >= total);
-            let read_back = |s: &Sender| s.echo.as_ref().is_none_or(|e| e.received >= total);
+            // A real peer may also end the stream early (outcome
+            // `integrity` then says so).
+            let echoed = |r: &Receiver| r.echo.as_ref().is_none_or(|e| e.pending.is_empty());
+            let read_back =
+                |s: &Sender| s.echo.as_ref().is_none_or(|e| e.received >= total || e.eof);
             let (host, handle, app_done) = if fl.from == k {
                 let r = &fl.receiver;
                 (
                     fl.to,
                     fl.recv_handle,
-                    r.received >= total && echoed(r) && r.closed,
+                    (r.received >= total || r.eof) && echoed(r) && r.closed,
                 )
             } else if fl.to == k {
                 let s = &fl.sender;
@@ -1145,7 +1148,16 @@ impl<'o> World<'o> {
         if let Some(e) = &mut r.echo {
             echo_write_back(host, flow.recv_handle, e, f, c);
         }
-        if r.received >= flow.sender.total {
+        // The stream is over: every byte read, or the peer closed (or
+        // reset) early, which only a real peer can do.
+        let peer_gone = {
+            let sock = host.sockets.get::<tcp::Socket>(flow.recv_handle);
+            !sock.can_recv() && peer_closed(sock.state())
+        };
+        if peer_gone && r.received < flow.sender.total {
+            r.eof = true;
+        }
+        if r.received >= flow.sender.total || r.eof {
             if r.echo.as_ref().is_some_and(|e| !e.pending.is_empty()) {
                 r.blocked = true; // the write-back waits for send space
                 return;
@@ -2175,9 +2187,24 @@ fn patch_from_user(s: &mut Sender, off: u64, len: u32, frame: &mut [u8]) {
 
 /// Schedules an application step of flow `f` at `at`, unless one is
 /// already pending.
+/// Whether the peer has closed its side of the connection (FIN or RST).
+/// A listener or a connection still being set up has not.
+fn peer_closed(state: tcp::State) -> bool {
+    matches!(
+        state,
+        tcp::State::CloseWait
+            | tcp::State::LastAck
+            | tcp::State::Closing
+            | tcp::State::TimeWait
+            | tcp::State::Closed
+    )
+}
+
 /// Whether the sender still has a read-back to wait for.
 fn sock_open(s: &Sender) -> bool {
-    s.echo.as_ref().is_some_and(|e| e.received < s.total)
+    s.echo
+        .as_ref()
+        .is_some_and(|e| e.received < s.total && !e.eof)
 }
 
 /// The echo client reads back what the peer returned: one `read(2)` per
@@ -2185,6 +2212,7 @@ fn sock_open(s: &Sender) -> bool {
 fn echo_read_back(host: &mut Host, handle: SocketHandle, e: &mut EchoIn, f: usize, c: &mut Nanos) {
     let sock = host.sockets.get_mut::<tcp::Socket>(handle);
     let mut n = 0u64;
+    let closed = peer_closed(sock.state());
     while sock.can_recv() {
         let hash = &mut e.hash;
         let got = sock
@@ -2197,6 +2225,9 @@ fn echo_read_back(host: &mut Host, handle: SocketHandle, e: &mut EchoIn, f: usiz
             break;
         }
         n += got as u64;
+    }
+    if closed && !sock.can_recv() {
+        e.eof = true; // the peer closed: nothing more will come back
     }
     if n == 0 {
         return;

@@ -279,3 +279,22 @@ fn simnet_connects_to_a_real_listener_and_reads_its_echo_back() {
     assert!(h.pinned_pages() > 0);
     assert_eq!(h.pinned_pages(), h.unpinned_pages());
 }
+
+#[test]
+fn a_peer_that_closes_early_ends_the_run_with_an_integrity_failure() {
+    // The scenario expects 1 MiB; the peer sends 100 kB and closes.
+    let sc = tap_scenario(1 << 20);
+    let data: Vec<u8> = (0..100_000u32).map(|i| i as u8).collect();
+    let mut obs = NoObserver;
+    let mut w = World::new(&sc, &mut obs).unwrap();
+    let mut peer = FakeKernel::new(data.clone());
+    let r = w.run_external(&mut peer);
+    assert_eq!(r.outcome, Outcome::Integrity);
+    // Long before the time limit: the end of the stream ended the flow.
+    assert!(r.simulated_ns < 1_000_000_000, "{} ns", r.simulated_ns);
+    let f = &r.flows[0];
+    assert_eq!(f.bytes_received, 100_000);
+    assert!(!f.integrity_ok());
+    // What did come was echoed whole.
+    assert!(peer.back == data);
+}
