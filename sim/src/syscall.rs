@@ -273,7 +273,6 @@ pub struct EchoIn {
     /// The peer closed before echoing everything (a real peer only).
     pub eof: bool,
     pub hash: XxHash3_64,
-    pub reads: u64,
 }
 
 /// The receiving application's write-back (`echo = true`): bytes read and
@@ -284,7 +283,6 @@ pub struct EchoOut {
     pub written: u64,
     /// xxh3-64 of what was written back.
     pub hash: XxHash3_64,
-    pub writes: u64,
 }
 
 /// A buffer the application wrote into while a zero-copy send from it was
@@ -683,7 +681,6 @@ impl Receiver {
                 cap: size,
                 written: 0,
                 hash: XxHash3_64::new(),
-                writes: 0,
             }),
         }
     }

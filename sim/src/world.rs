@@ -803,7 +803,7 @@ impl<'o> World<'o> {
                     let wake = wake
                         || (sends > 0
                             && matches!(s.state, SendState::WaitCompletion | SendState::Draining))
-                        || (s.echo.is_some() && readable && sock_open(s));
+                        || (s.echo.is_some() && readable && awaits_echo(s));
                     if wake {
                         wake_app(&mut self.q, &mut s.wake_pending, *c, f, false);
                     }
@@ -1967,7 +1967,7 @@ impl<'o> World<'o> {
         for (i, fl) in self.flows.iter().enumerate() {
             let s = &fl.sender;
             let r = &fl.receiver;
-            let fr = FlowReport {
+            let mut fr = FlowReport {
                 from: self.hosts[fl.from].name.clone(),
                 to: self.hosts[fl.to].name.clone(),
                 port: fl.port,
@@ -2002,7 +2002,6 @@ impl<'o> World<'o> {
                 }),
                 kernel_side: None,
             };
-            let mut fr = fr;
             if self.kernel_host == Some(fl.from) {
                 // The kernel sent: simnet knows its bytes only as received.
                 fr.kernel_side = Some(KernelSide::Sender);
@@ -2201,7 +2200,7 @@ fn peer_closed(state: tcp::State) -> bool {
 }
 
 /// Whether the sender still has a read-back to wait for.
-fn sock_open(s: &Sender) -> bool {
+fn awaits_echo(s: &Sender) -> bool {
     s.echo
         .as_ref()
         .is_some_and(|e| e.received < s.total && !e.eof)
@@ -2239,7 +2238,6 @@ fn echo_read_back(host: &mut Host, handle: SocketHandle, e: &mut EchoIn, f: usiz
     host.acct
         .charge_ctx(c, Step::CopyToUser, (1, n), cost.copy(n), ctx);
     e.received += n;
-    e.reads += 1;
 }
 
 /// The echo server writes back what it has read: `write(2)` calls that
@@ -2273,7 +2271,6 @@ fn echo_write_back(
     host.acct
         .charge_ctx(c, Step::CopyFromUser, (1, n), cost.copy(n), ctx);
     e.written += n;
-    e.writes += 1;
 }
 
 fn wake_app(q: &mut EventQueue<Ev>, pending: &mut bool, at: Nanos, f: usize, recv: bool) {
