@@ -133,8 +133,7 @@ impl TxRing {
     /// Descriptors the driver can still post (e1000 `E1000_DESC_UNUSED`:
     /// one slot stays empty so that full and empty differ).
     pub fn unused(&self) -> u16 {
-        let n = self.size();
-        (self.next_to_clean + n - self.next_to_use - 1) % n
+        ring_unused(self.next_to_clean, self.next_to_use, self.size())
     }
 
     /// Driver writes one descriptor; returns its slot.
@@ -277,6 +276,12 @@ impl Owned for RxDesc {
 }
 
 /// The slot after `i` in a ring of `size`.
+/// Free slots between the driver's use and clean pointers, one kept empty
+/// so that full and empty differ (e1000 `E1000_DESC_UNUSED`).
+fn ring_unused(next_to_clean: u16, next_to_use: u16, size: u16) -> u16 {
+    (next_to_clean + size - next_to_use - 1) % size
+}
+
 fn ring_next(i: u16, size: u16) -> u16 {
     if i + 1 == size {
         0
@@ -380,8 +385,7 @@ impl RxRing {
 
     /// Slots the driver could post a buffer to (e1000 `E1000_DESC_UNUSED`).
     pub fn unused(&self) -> u16 {
-        let n = self.size();
-        (self.next_to_clean + n - self.next_to_use - 1) % n
+        ring_unused(self.next_to_clean, self.next_to_use, self.size())
     }
 
     /// NIC: the next posted slot, if it owns one.

@@ -689,23 +689,9 @@ impl Receiver {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{BufferConfig, RecvPath};
 
     fn flow(send: SendPath) -> FlowConfig {
-        FlowConfig {
-            from: 0,
-            to: 1,
-            port: 5001,
-            bytes: 1 << 20,
-            write_size: 65536,
-            read_size: 65536,
-            send,
-            recv: RecvPath::Read,
-            iovecs: 1,
-            buffer: BufferConfig::default(),
-            framing: None,
-            echo: false,
-        }
+        crate::config::Scenario::two_hosts(1 << 20, 65536, send).flows[0].clone()
     }
 
     fn zc_send(id: u32, start: u64, end: u64) -> ZcSend {
