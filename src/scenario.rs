@@ -115,59 +115,6 @@ pub fn parse(bytes: &[u8], file: &str) -> Result<Scenario, ScenarioError> {
 }
 
 // ---------------------------------------------------------------------------
-// Keys this version refuses.
-
-/// One key of the contract that this version cannot run in full.
-struct Support {
-    /// The key as `docs/scenario.md` names it (host names as `NAME`, no flow
-    /// index).
-    key: &'static str,
-    /// Values the model can run; any other valid value is refused. `None`
-    /// refuses the key (a whole table) whatever it holds.
-    runs: Option<&'static [&'static str]>,
-    /// Whether the values are strings (shown quoted) or numbers/booleans.
-    quoted: bool,
-}
-
-/// What this version parses but refuses as "not supported yet". To enable a
-/// feature, add its value to `runs` (or delete the line), then map the value
-/// where the key is read.
-const NOT_SUPPORTED_YET: &[Support] = &[];
-
-/// `Some(message)` if this version refuses `value` for `key` (`value` is
-/// `None` for a table present at all).
-fn not_supported_yet(key: &str, value: Option<&str>) -> Option<String> {
-    let entry = NOT_SUPPORTED_YET.iter().find(|s| s.key == key)?;
-    let Some(runs) = entry.runs else {
-        return Some(format!("[{key}] is not supported yet"));
-    };
-    let value = value.unwrap_or("");
-    if runs.contains(&value) {
-        return None;
-    }
-    let show = |v: &str| {
-        if entry.quoted {
-            format!("{v:?}")
-        } else {
-            v.to_string()
-        }
-    };
-    let supports = match runs {
-        [] => "none of them".to_string(),
-        [one] => show(one),
-        _ => {
-            let shown: Vec<String> = runs.iter().map(|v| show(v)).collect();
-            let (last, rest) = shown.split_last()?;
-            format!("{} and {last}", rest.join(", "))
-        }
-    };
-    Some(format!(
-        "{} is not supported yet (this version supports {supports})",
-        show(value)
-    ))
-}
-
-// ---------------------------------------------------------------------------
 // Errors with byte spans, located into lines and columns at the end.
 
 #[derive(Debug)]
@@ -427,15 +374,6 @@ impl<'a, 'i> Field<'a, 'i> {
                 truncate(s)
             ))),
             other => Err(self.err(format!("expected one of {list}, found {}", describe(other)))),
-        }
-    }
-
-    /// Refuses the value if this version cannot run it (see
-    /// [`NOT_SUPPORTED_YET`]).
-    fn supported(&self, key: &str, value: &str) -> R<()> {
-        match not_supported_yet(key, Some(value)) {
-            Some(message) => Err(self.err(message)),
-            None => Ok(()),
         }
     }
 
@@ -1140,14 +1078,7 @@ fn read_host(name: &str, t: &Table<'_, '_>) -> R<(HostConfig, Range<usize>)> {
         nic.copybreak = n.or("copybreak", DEFAULT_COPYBREAK, |f| {
             f.size(0, MAX_MTU.into()).map(|n| n as u32)
         })?;
-        nic.header_split = n.or("header_split", false, |f| {
-            let on = f.boolean()?;
-            f.supported(
-                "hosts.NAME.nic.header_split",
-                if on { "true" } else { "false" },
-            )?;
-            Ok(on)
-        })?;
+        nic.header_split = n.or("header_split", false, |f| f.boolean())?;
     }
     let mut socket = SocketConfig::default();
     if let Some(s) = t.table("socket", SOCKET_KEYS)? {
@@ -1259,7 +1190,6 @@ fn offloads(f: &Field<'_, '_>) -> R<Offloads> {
             return Err(item.err(format!("{name:?} is listed twice")));
         }
         seen.push(name);
-        item.supported("hosts.NAME.nic.offload", name)?;
         match name {
             "tx-checksum" => offloads.tx_checksum = true,
             "rx-checksum" => offloads.rx_checksum = true,
@@ -1404,7 +1334,6 @@ fn read_flow(i: usize, t: &Table<'_, '_>, hosts: &[(HostConfig, Range<usize>)]) 
     let read_size = t.or("read_size", 64 << 10, io_size)?;
     let send = t.or("send", SendPath::Write, |f| {
         let name = f.choice(SEND_NAMES)?;
-        f.supported("flow.send", name)?;
         match name {
             "write" => Ok(SendPath::Write),
             "writev" => Ok(SendPath::Writev),
@@ -1414,19 +1343,18 @@ fn read_flow(i: usize, t: &Table<'_, '_>, hosts: &[(HostConfig, Range<usize>)]) 
             "io_uring" => Ok(SendPath::IoUring),
             "io_uring_fixed" => Ok(SendPath::IoUringFixed),
             "io_uring_send_zc" => Ok(SendPath::IoUringSendZc),
-            _ => Err(f.err(format!("{name:?} is not supported yet"))),
+            _ => Err(f.err(format!("unknown value {name:?}"))),
         }
     })?;
     let recv = t.or("recv", RecvPath::Read, |f| {
         let name = f.choice(RECV_NAMES)?;
-        f.supported("flow.recv", name)?;
         match name {
             "read" => Ok(RecvPath::Read),
             "readv" => Ok(RecvPath::Readv),
             "zerocopy_receive" => Ok(RecvPath::ZerocopyReceive),
             "io_uring_provided" => Ok(RecvPath::IoUringProvided),
             "splice" => Ok(RecvPath::Splice),
-            _ => Err(f.err(format!("{name:?} is not supported yet"))),
+            _ => Err(f.err(format!("unknown value {name:?}"))),
         }
     })?;
     let iovecs = t.or("iovecs", 1, |f| {
@@ -1460,7 +1388,6 @@ const FRAMING_NAMES: &[&str] = &["length_prefixed", "delimited", "header_body_tr
 fn read_framing(t: &Table<'_, '_>) -> R<FramingConfig> {
     let kind = t.require("kind")?;
     let name = kind.choice(FRAMING_NAMES)?;
-    kind.supported("flow.framing.kind", name)?;
     let delimiter = t.or("delimiter", b'\n', |f| {
         let d = f.string("a one-byte delimiter like \"\\n\"")?;
         match d.as_bytes() {
@@ -1489,7 +1416,6 @@ fn read_buffer(t: &Table<'_, '_>) -> R<BufferConfig> {
     let d = BufferConfig::default();
     let kind = t.or("kind", d.kind, |f| {
         let name = f.choice(BUFFER_KIND_NAMES)?;
-        f.supported("flow.buffer.kind", name)?;
         Ok(match name {
             "vec" => BufferKind::Vec,
             "array" => BufferKind::Array,
@@ -1509,7 +1435,6 @@ fn read_buffer(t: &Table<'_, '_>) -> R<BufferConfig> {
     })?;
     let pool = t.or("pool", d.pool, |f| {
         let name = f.choice(POOL_NAMES)?;
-        f.supported("flow.buffer.pool", name)?;
         match name {
             "none" => Ok(PoolKind::None),
             "fixed" => Ok(PoolKind::Fixed),
@@ -1540,7 +1465,7 @@ fn read_buffer(t: &Table<'_, '_>) -> R<BufferConfig> {
 mod tests {
     use super::*;
 
-    /// The SCENARIO.md example without the parts this version refuses
+    /// The SCENARIO.md example, less the parts tested on their own
     /// (`offload` is empty, no `[flow.framing]`, no `[tap]`).
     const EXAMPLE: &str = r#"[scenario]
 name = "zero_copy"            # required; also the default capture folder name
@@ -2428,16 +2353,6 @@ bytes = \"1MiB\"
         );
         let e = err_with("[hosts.a]", "nic.offload = \"tso\"");
         assert!(e.message.starts_with("expected a list of offloads"), "{e}");
-    }
-
-    #[test]
-    fn the_not_supported_table_is_the_only_gate() {
-        assert_eq!(not_supported_yet("flow.send", Some("write")), None);
-        assert_eq!(not_supported_yet("flow.port", Some("1")), None);
-        assert_eq!(
-            not_supported_yet("hosts.NAME.nic.offload", Some("gro")),
-            None
-        );
     }
 
     // --- not text ----------------------------------------------------------
