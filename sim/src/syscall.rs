@@ -597,6 +597,11 @@ pub struct Receiver {
 }
 
 impl Receiver {
+    /// Whether an echo server still holds bytes to write back.
+    pub fn echo_pending(&self) -> bool {
+        self.echo.as_ref().is_some_and(|e| !e.pending.is_empty())
+    }
+
     /// Bytes from stream offset `at` to the end of the message part it is
     /// in (`u64::MAX` when the stream is not framed in parts).
     pub fn part_left(&self, at: u64) -> u64 {

@@ -261,19 +261,21 @@ struct Flow {
 
 impl Flow {
     fn done(&self) -> bool {
-        let total = self.sender.total;
-        self.sender.state == SendState::Done
-            && self.receiver.received >= total
-            && self
-                .receiver
-                .echo
-                .as_ref()
-                .is_none_or(|e| e.written >= total)
-            && self
-                .sender
-                .echo
-                .as_ref()
-                .is_none_or(|e| e.received >= total)
+        self.sender_done() && self.receiver_done()
+    }
+
+    /// The sending application has sent everything, had its zero-copy
+    /// buffers back and (echo) read everything back, or the peer closed.
+    fn sender_done(&self) -> bool {
+        let s = &self.sender;
+        s.state == SendState::Done && !awaits_echo(s)
+    }
+
+    /// The receiving application has read the whole stream (or a real peer
+    /// ended it early) and written back all it read.
+    fn receiver_done(&self) -> bool {
+        let r = &self.receiver;
+        (r.received >= self.sender.total || r.eof) && !r.echo_pending()
     }
 }
 
@@ -586,26 +588,14 @@ impl<'o> World<'o> {
             return self.flows.iter().all(Flow::done);
         };
         self.flows.iter().all(|fl| {
-            let total = fl.sender.total;
-            // A real peer may also end the stream early (outcome
-            // `integrity` then says so).
-            let echoed = |r: &Receiver| r.echo.as_ref().is_none_or(|e| e.pending.is_empty());
-            let read_back =
-                |s: &Sender| s.echo.as_ref().is_none_or(|e| e.received >= total || e.eof);
             let (host, handle, app_done) = if fl.from == k {
-                let r = &fl.receiver;
                 (
                     fl.to,
                     fl.recv_handle,
-                    (r.received >= total || r.eof) && echoed(r) && r.closed,
+                    fl.receiver_done() && fl.receiver.closed,
                 )
             } else if fl.to == k {
-                let s = &fl.sender;
-                (
-                    fl.from,
-                    fl.send_handle,
-                    s.state == SendState::Done && read_back(s),
-                )
+                (fl.from, fl.send_handle, fl.sender_done())
             } else {
                 return fl.done();
             };
@@ -803,15 +793,14 @@ impl<'o> World<'o> {
                     let wake = wake
                         || (sends > 0
                             && matches!(s.state, SendState::WaitCompletion | SendState::Draining))
-                        || (s.echo.is_some() && readable && awaits_echo(s));
+                        || (readable && awaits_echo(s));
                     if wake {
                         wake_app(&mut self.q, &mut s.wake_pending, *c, f, false);
                     }
                 }
                 Role::Receiver => {
                     let r = &mut flow.receiver;
-                    let echo_waits = r.echo.as_ref().is_some_and(|e| !e.pending.is_empty());
-                    if r.blocked && (readable || (echo_waits && can_send)) {
+                    if r.blocked && (readable || (r.echo_pending() && can_send)) {
                         wake_app(&mut self.q, &mut r.wake_pending, *c, f, true);
                     }
                 }
@@ -1158,7 +1147,7 @@ impl<'o> World<'o> {
             r.eof = true;
         }
         if r.received >= flow.sender.total || r.eof {
-            if r.echo.as_ref().is_some_and(|e| !e.pending.is_empty()) {
+            if r.echo_pending() {
                 r.blocked = true; // the write-back waits for send space
                 return;
             }
@@ -1870,20 +1859,22 @@ impl<'o> World<'o> {
                 if let Some(bit) = corrupt_bit {
                     frame[(bit / 8) as usize] ^= 1 << (bit % 8);
                 }
-                if let Some(at) = duplicate_at.filter(|_| self.kernel_host != Some(peer)) {
+                // The real wire (a TAP device): frames leave now; the
+                // peer's kernel sees them when the device hands them over.
+                let real = self.kernel_host == Some(peer);
+                if let Some(at) = duplicate_at {
                     let mut dup = self.free.pop().unwrap_or_default();
                     dup.clear();
                     dup.extend_from_slice(&frame);
-                    let slot = self.put_on_wire(dup);
-                    let host = peer as u8;
-                    self.q.push(at, Ev::Arrive { host, slot });
-                }
-                if self.kernel_host == Some(peer) {
-                    // The real wire: the frame leaves now; the peer's
-                    // kernel sees it when the TAP device hands it over.
-                    if duplicate_at.is_some() {
-                        self.to_port.push(frame.clone());
+                    if real {
+                        self.to_port.push(dup);
+                    } else {
+                        let slot = self.put_on_wire(dup);
+                        let host = peer as u8;
+                        self.q.push(at, Ev::Arrive { host, slot });
                     }
+                }
+                if real {
                     self.to_port.push(frame);
                     self.nic_fill(h, t);
                     return;
@@ -2184,8 +2175,6 @@ fn patch_from_user(s: &mut Sender, off: u64, len: u32, frame: &mut [u8]) {
     });
 }
 
-/// Schedules an application step of flow `f` at `at`, unless one is
-/// already pending.
 /// Whether the peer has closed its side of the connection (FIN or RST).
 /// A listener or a connection still being set up has not.
 fn peer_closed(state: tcp::State) -> bool {
@@ -2273,6 +2262,8 @@ fn echo_write_back(
     e.written += n;
 }
 
+/// Schedules an application step of flow `f` at `at`, unless one is
+/// already pending.
 fn wake_app(q: &mut EventQueue<Ev>, pending: &mut bool, at: Nanos, f: usize, recv: bool) {
     if !*pending {
         *pending = true;
