@@ -97,7 +97,8 @@ struct Sink {
 
 /// Writes one pcapng file per host.
 pub struct Captures {
-    sinks: Vec<Sink>,
+    /// By host; `None` for a host with no port to capture.
+    sinks: Vec<Option<Sink>>,
     thread: Option<JoinHandle<io::Result<()>>>,
     error: Option<io::Error>,
 }
@@ -137,13 +138,9 @@ impl Captures {
         let spare = std::sync::Arc::new(std::sync::Mutex::new(spare_rx));
         let mut files = Vec::new();
         let mut sinks = Vec::new();
-        for (i, name) in hosts.iter().enumerate() {
+        for name in hosts {
             let Some(name) = name else {
-                sinks.push(Sink {
-                    writer: None,
-                    tmp: PathBuf::new(),
-                    path: PathBuf::new(),
-                });
+                sinks.push(None);
                 continue;
             };
             let path = dir.join(format!("{name}-eth0.pcapng"));
@@ -155,11 +152,6 @@ impl Captures {
                 to_disk: to_disk.clone(),
                 spare: spare.clone(),
             };
-            sinks.push(Sink {
-                writer: None,
-                tmp,
-                path,
-            });
             let mut w = PcapNgWriter::new(chunk_writer).map_err(io::Error::other)?;
             let idb = InterfaceDescriptionBlock {
                 linktype: DataLink::ETHERNET,
@@ -170,7 +162,11 @@ impl Captures {
                 ],
             };
             w.write_pcapng_block(idb).map_err(io::Error::other)?;
-            sinks[i].writer = Some(w);
+            sinks.push(Some(Sink {
+                writer: Some(w),
+                tmp,
+                path,
+            }));
         }
         drop(to_disk);
         let thread = thread::Builder::new()
@@ -190,7 +186,7 @@ impl Captures {
             Some(e) => Err(e),
             None => Ok(()),
         };
-        for s in &mut self.sinks {
+        for s in self.sinks.iter_mut().flatten() {
             if let Some(w) = s.writer.take() {
                 let mut cw = w.into_inner();
                 if result.is_ok() {
@@ -212,7 +208,7 @@ impl Captures {
             return Err(e);
         }
         let mut paths = Vec::new();
-        for s in self.sinks.iter().filter(|s| !s.tmp.as_os_str().is_empty()) {
+        for s in self.sinks.iter().flatten() {
             fs::rename(&s.tmp, &s.path)?;
             paths.push(s.path.clone());
         }
@@ -221,11 +217,7 @@ impl Captures {
     }
 
     fn discard(&mut self) {
-        for s in self
-            .sinks
-            .iter_mut()
-            .filter(|s| !s.tmp.as_os_str().is_empty())
-        {
+        for s in self.sinks.iter_mut().flatten() {
             s.writer = None;
             let _ = fs::remove_file(&s.tmp);
         }
@@ -236,13 +228,13 @@ impl Captures {
 impl Drop for Captures {
     fn drop(&mut self) {
         // Not finished (an error or a panic): leave nothing half-written.
-        for s in &mut self.sinks {
+        for s in self.sinks.iter_mut().flatten() {
             s.writer = None;
         }
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-        for s in &self.sinks {
+        for s in self.sinks.iter().flatten() {
             let _ = fs::remove_file(&s.tmp);
         }
     }
@@ -257,7 +249,11 @@ impl Observer for Captures {
         if self.error.is_some() {
             return;
         }
-        let Some(w) = self.sinks.get_mut(host).and_then(|s| s.writer.as_mut()) else {
+        let Some(w) = self
+            .sinks
+            .get_mut(host)
+            .and_then(|s| s.as_mut()?.writer.as_mut())
+        else {
             return;
         };
         let epb = EnhancedPacketBlock {
