@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use simnet::capture::Captures;
-use simnet::tap::{self, KernelSide, Tap};
+use simnet::tap::{self, KernelLink, Tap};
 use simnet::trace::{Tee, Trace};
 use simnet::{output, scenario};
 use simnet_sim::config::{PoolKind, Scenario};
@@ -142,7 +142,7 @@ fn simulate(sc: &Scenario, file: &Path, obs: &mut dyn Observer) -> Result<RunRep
     };
     let mut world = World::new(sc, obs).map_err(bad)?;
     let k = &sc.hosts[t.kernel_host()];
-    let kernel = KernelSide {
+    let kernel = KernelLink {
         address: k.address,
         prefix_len: k.prefix_len,
         mtu: sc.link.mtu,

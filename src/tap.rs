@@ -95,7 +95,7 @@ pub fn stop_flag() -> Arc<AtomicBool> {
 
 /// The kernel's address on the device, and the link it sees.
 #[derive(Debug, Clone, Copy)]
-pub struct KernelSide {
+pub struct KernelLink {
     pub address: Ipv4Addr,
     pub prefix_len: u8,
     pub mtu: u32,
@@ -114,7 +114,7 @@ impl Tap {
     /// brings it up.
     pub fn create(
         device: &str,
-        kernel: KernelSide,
+        kernel: KernelLink,
         stop: Arc<AtomicBool>,
     ) -> Result<Tap, TapError> {
         // Asked of this network namespace (sysfs may show another one).
