@@ -12,24 +12,6 @@ use common::*;
 use serde_json::Value;
 use std::path::Path;
 
-fn run_ok(scenario: &str, dir: &Path) -> Value {
-    let (v, out) = run_json(scenario, dir);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(v["outcome"], "ok");
-    assert_eq!(v["flows"][0]["integrity"], "ok");
-    v
-}
-
-fn host(v: &Value, name: &str, field: &str) -> u64 {
-    v["hosts"][name][field]
-        .as_u64()
-        .unwrap_or_else(|| panic!("{name}.{field}"))
-}
-
 /// Bytes of one step row (host, models), or 0.
 fn step_bytes(v: &Value, host: &str, models_prefix: &str) -> u64 {
     v["stages"]

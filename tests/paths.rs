@@ -5,25 +5,6 @@ mod common;
 
 use common::*;
 use serde_json::Value;
-use std::path::Path;
-
-fn run(scenario: &str, dir: &Path) -> Value {
-    let (v, out) = run_json(scenario, dir);
-    assert!(
-        out.status.success(),
-        "{scenario}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(v["outcome"], "ok", "{scenario}");
-    assert_eq!(v["flows"][0]["integrity"], "ok", "{scenario}");
-    v
-}
-
-fn host(v: &Value, name: &str, field: &str) -> u64 {
-    v["hosts"][name][field]
-        .as_u64()
-        .unwrap_or_else(|| panic!("{name}.{field}"))
-}
 
 /// (count, bytes) of the stage rows whose `models` starts with `prefix`.
 fn step(v: &Value, host: &str, prefix: &str) -> (u64, u64) {
@@ -47,7 +28,7 @@ fn writes(v: &Value) -> u64 {
 #[test]
 fn writev_with_8_iovecs_copies_each_region_and_makes_8_frags_per_call() {
     let dir = tempfile::tempdir().unwrap();
-    let v = run("scenarios/scatter_gather.toml", dir.path());
+    let v = run_ok("scenarios/scatter_gather.toml", dir.path());
     let calls = writes(&v);
     assert_eq!(step(&v, "sender", "do_writev").0, calls);
     assert_eq!(step(&v, "sender", "skb_fill_page_desc").0, 8 * calls);
@@ -66,7 +47,7 @@ fn sendfile_and_splice_make_no_user_copy_and_pin_nothing() {
         [("scenarios/sendfile.toml", 1), ("scenarios/splice.toml", 2)]
     {
         let dir = tempfile::tempdir().unwrap();
-        let v = run(scenario, dir.path());
+        let v = run_ok(scenario, dir.path());
         assert_eq!(
             stage_bytes(&v, "sender", "app->socket", "copy"),
             0,
@@ -89,7 +70,7 @@ fn sendfile_and_splice_make_no_user_copy_and_pin_nothing() {
 #[test]
 fn splice_receive_copies_nothing_to_user_space() {
     let dir = tempfile::tempdir().unwrap();
-    let v = run("scenarios/splice.toml", dir.path());
+    let v = run_ok("scenarios/splice.toml", dir.path());
     assert_eq!(stage_bytes(&v, "receiver", "socket->app", "copy"), 0);
     let received = v["flows"][0]["bytes_received"].as_u64().unwrap();
     assert_eq!(
@@ -102,14 +83,14 @@ fn splice_receive_copies_nothing_to_user_space() {
 #[test]
 fn io_uring_fixed_pins_only_at_registration() {
     let dir = tempfile::tempdir().unwrap();
-    let big = run("scenarios/io_uring_fixed.toml", &dir.path().join("a"));
+    let big = run_ok("scenarios/io_uring_fixed.toml", &dir.path().join("a"));
     // Half the bytes: the same pins, made once and undone once.
     let text = std::fs::read_to_string(root().join("scenarios/io_uring_fixed.toml"))
         .unwrap()
         .replace(r#"bytes = "64MiB""#, r#"bytes = "16MiB""#);
     let small_file = dir.path().join("small.toml");
     std::fs::write(&small_file, text).unwrap();
-    let small = run(small_file.to_str().unwrap(), &dir.path().join("b"));
+    let small = run_ok(small_file.to_str().unwrap(), &dir.path().join("b"));
     // 8 page-aligned 64 KiB buffers: 128 pages.
     for v in [&big, &small] {
         assert_eq!(host(v, "sender", "pinned_pages"), 128);
@@ -132,7 +113,7 @@ fn io_uring_fixed_pins_only_at_registration() {
 #[test]
 fn io_uring_send_zc_posts_a_result_and_a_notification_per_request() {
     let dir = tempfile::tempdir().unwrap();
-    let v = run("scenarios/io_uring_send_zc.toml", dir.path());
+    let v = run_ok("scenarios/io_uring_send_zc.toml", dir.path());
     let requests = writes(&v);
     assert_eq!(
         host(&v, "sender", "completions"),
@@ -151,7 +132,7 @@ fn io_uring_send_zc_posts_a_result_and_a_notification_per_request() {
 #[test]
 fn zerocopy_receive_maps_whole_pages_and_copies_only_the_rest() {
     let dir = tempfile::tempdir().unwrap();
-    let v = run("scenarios/zerocopy_receive.toml", dir.path());
+    let v = run_ok("scenarios/zerocopy_receive.toml", dir.path());
     let received = v["flows"][0]["bytes_received"].as_u64().unwrap();
     let (pages, mapped) = step(&v, "receiver", "tcp_zerocopy_receive -> vm_insert_pages");
     assert_eq!(mapped, pages * 4096, "only whole pages are mapped");
@@ -178,7 +159,7 @@ fn io_uring_provided_receives_into_the_buffer_ring() {
         .replace(r#"recv = "read""#, r#"recv = "io_uring_provided""#);
     let file = dir.path().join("provided.toml");
     std::fs::write(&file, text).unwrap();
-    let v = run(file.to_str().unwrap(), &dir.path().join("caps"));
+    let v = run_ok(file.to_str().unwrap(), &dir.path().join("caps"));
     let reads = v["flows"][0]["reads"].as_u64().unwrap();
     assert_eq!(step(&v, "receiver", "io_recv -> io_buffer_select").0, reads);
     assert_eq!(step(&v, "receiver", "io_uring_enter").0, reads.div_ceil(8));
@@ -213,7 +194,7 @@ fn lifetime_bug_puts_the_new_bytes_on_the_wire_and_fails() {
 #[test]
 fn every_pool_policy_counts_what_it_did_and_returns_every_buffer() {
     let dir = tempfile::tempdir().unwrap();
-    let v = run("scenarios/pools.toml", dir.path());
+    let v = run_ok("scenarios/pools.toml", dir.path());
     let flows = v["flows"].as_array().unwrap();
     assert_eq!(flows.len(), 5);
     let pool = |i: usize, k: &str| flows[i]["pool"][k].as_u64().unwrap();
@@ -248,7 +229,7 @@ fn every_pool_policy_counts_what_it_did_and_returns_every_buffer() {
 #[test]
 fn a_dynamic_vector_receive_counts_its_growth_copies() {
     let dir = tempfile::tempdir().unwrap();
-    let v = run("scenarios/dynamic_buffer.toml", dir.path());
+    let v = run_ok("scenarios/dynamic_buffer.toml", dir.path());
     let (grows, copied) = step(&v, "receiver", "application: dynamic buffer grows");
     // 512 B doubling to 128 KiB for a 100 KiB message: 8 reallocations
     // copying 512 + 1024 + ... + 64 KiB bytes, once; the capacity stays.
@@ -271,7 +252,7 @@ fn a_dynamic_vector_receive_counts_its_growth_copies() {
 #[test]
 fn composed_operations_frame_every_message() {
     let dir = tempfile::tempdir().unwrap();
-    let v = run("scenarios/framing.toml", dir.path());
+    let v = run_ok("scenarios/framing.toml", dir.path());
     let flows = v["flows"].as_array().unwrap();
     assert_eq!(flows.len(), 3);
     let writes = |i: usize| flows[i]["writes"].as_u64().unwrap();
@@ -313,7 +294,7 @@ fn zerocopy_receive_into_an_unaligned_buffer_maps_nothing() {
         .replace(r#"align = "page""#, r#"align = "cacheline""#);
     let file = dir.path().join("unaligned.toml");
     std::fs::write(&file, text).unwrap();
-    let v = run(file.to_str().unwrap(), &dir.path().join("caps"));
+    let v = run_ok(file.to_str().unwrap(), &dir.path().join("caps"));
     assert_eq!(
         step(&v, "receiver", "tcp_zerocopy_receive -> vm_insert_pages").0,
         0

@@ -10,13 +10,7 @@ use std::path::Path;
 #[test]
 fn copy_path_copies_every_byte_once_each_way() {
     let dir = tempfile::tempdir().unwrap();
-    let (v, out) = run_json("scenarios/copy.toml", dir.path());
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(v["outcome"], "ok");
+    let v = run_ok("scenarios/copy.toml", dir.path());
     let f = &v["flows"][0];
     assert_eq!(f["integrity"], "ok");
     let sent = f["bytes_sent"].as_u64().unwrap();
@@ -39,13 +33,7 @@ fn copy_path_copies_every_byte_once_each_way() {
 #[test]
 fn zero_copy_path_pins_instead_of_copying() {
     let dir = tempfile::tempdir().unwrap();
-    let (v, out) = run_json("scenarios/zero_copy.toml", dir.path());
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(v["outcome"], "ok");
+    let v = run_ok("scenarios/zero_copy.toml", dir.path());
     let f = &v["flows"][0];
     assert_eq!(f["integrity"], "ok");
     let sent = f["bytes_sent"].as_u64().unwrap();
@@ -166,13 +154,7 @@ fn pnet_verifies_checksums_and_reassembles_the_senders_bytes() {
 #[test]
 fn echo_returns_every_byte_and_each_side_copies_both_ways() {
     let dir = tempfile::tempdir().unwrap();
-    let (v, out) = run_json("scenarios/echo.toml", dir.path());
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(v["outcome"], "ok");
+    let v = run_ok("scenarios/echo.toml", dir.path());
     let f = &v["flows"][0];
     assert_eq!(f["integrity"], "ok");
     let n = 8u64 << 20;

@@ -46,6 +46,27 @@ pub fn run_json(scenario: &str, dir: &Path) -> (Value, Output) {
     (v, out)
 }
 
+/// [`run_json`] for a run that must succeed: exit 0, outcome ok, the first
+/// flow intact.
+pub fn run_ok(scenario: &str, dir: &Path) -> Value {
+    let (v, out) = run_json(scenario, dir);
+    assert!(
+        out.status.success(),
+        "{scenario}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(v["outcome"], "ok", "{scenario}");
+    assert_eq!(v["flows"][0]["integrity"], "ok", "{scenario}");
+    v
+}
+
+/// One counter of one host in the JSON summary.
+pub fn host(v: &Value, name: &str, field: &str) -> u64 {
+    v["hosts"][name][field]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{name}.{field}"))
+}
+
 /// Sum of `bytes` over stage rows matching host, stage and kind.
 pub fn stage_bytes(v: &Value, host: &str, stage: &str, kind: &str) -> u64 {
     v["stages"]
