@@ -119,7 +119,7 @@ fn load(file: &Path) -> Result<Scenario, Fail> {
 fn open_captures(sc: &Scenario, pcap: Option<PathBuf>) -> Result<(Captures, PathBuf), Fail> {
     let dir = pcap.unwrap_or_else(|| PathBuf::from("captures").join(&sc.name));
     // The kernel's side of a TAP run has no simulated port to capture.
-    let kernel = sc.tap.as_ref().map(|t| t.kernel_host());
+    let kernel = sc.tap_hosts().map(|t| t.1);
     let hosts: Vec<Option<&str>> = (sc.hosts.iter().enumerate())
         .map(|(i, h)| (Some(i) != kernel).then_some(h.name.as_str()))
         .collect();
@@ -137,11 +137,11 @@ fn finish_captures(cap: Captures, dir: &Path) -> Result<Vec<String>, Fail> {
 
 fn simulate(sc: &Scenario, file: &Path, obs: &mut dyn Observer) -> Result<RunReport, Fail> {
     let bad = |e: simnet_sim::RunError| bad_input(format!("{}: {e}", file.display()));
-    let Some(t) = &sc.tap else {
+    let (Some(t), Some((sim, kernel))) = (&sc.tap, sc.tap_hosts()) else {
         return simnet_sim::run(sc, obs).map_err(bad);
     };
     let mut world = World::new(sc, obs).map_err(bad)?;
-    let k = &sc.hosts[t.kernel_host()];
+    let k = &sc.hosts[kernel];
     let kernel = KernelLink {
         address: k.address,
         prefix_len: k.prefix_len,
@@ -149,7 +149,7 @@ fn simulate(sc: &Scenario, file: &Path, obs: &mut dyn Observer) -> Result<RunRep
     };
     let mut port =
         Tap::create(&t.device, kernel, tap::stop_flag()).map_err(|e| failed(e.to_string()))?;
-    let me = &sc.hosts[t.host];
+    let me = &sc.hosts[sim];
     eprintln!(
         "simnet: {} is up; the kernel is {} there, simnet's host {:?} is {} (Ctrl-C stops)",
         port.name(),

@@ -108,8 +108,8 @@ pub fn parse(bytes: &[u8], file: &str) -> Result<Scenario, ScenarioError> {
         file: file.to_string(),
         line: None,
         column: None,
-        key: None,
-        message: e.0,
+        key: e.key,
+        message: e.message,
     })?;
     Ok(scenario)
 }
@@ -887,6 +887,7 @@ fn read(text: &str) -> R<Scenario> {
         None => None,
     };
     Ok(Scenario {
+        switch: None,
         tap,
         name,
         description,
@@ -923,7 +924,10 @@ fn read_tap(t: &Table<'_, '_>, hosts: &[(HostConfig, Range<usize>)]) -> R<TapCon
             )))
         }
     })?;
-    Ok(TapConfig { host, device })
+    Ok(TapConfig {
+        host: hosts[host].0.name.clone(),
+        device,
+    })
 }
 
 /// The scenario's name is also the default capture folder's name.
@@ -1368,8 +1372,8 @@ fn read_flow(i: usize, t: &Table<'_, '_>, hosts: &[(HostConfig, Range<usize>)]) 
     let echo = t.or("echo", false, |f| f.boolean())?;
     Ok(FlowConfig {
         echo,
-        from,
-        to,
+        from: hosts[from].0.name.clone(),
+        to: hosts[to].0.name.clone(),
         port,
         bytes,
         write_size,
@@ -1652,7 +1656,10 @@ bytes = \"1MiB\"
 
         assert_eq!(s.flows.len(), 1);
         let flow = &s.flows[0];
-        assert_eq!((flow.from, flow.to, flow.port), (0, 1, 5001));
+        assert_eq!(
+            (&*flow.from, &*flow.to, flow.port),
+            ("sender", "receiver", 5001)
+        );
         assert_eq!(flow.bytes, 64 << 20);
         assert_eq!((flow.write_size, flow.read_size), (64 << 10, 64 << 10));
         assert_eq!(flow.send, SendPath::MsgZerocopy);
@@ -1725,7 +1732,7 @@ bytes = \"1MiB\"
         let s = ok(&src);
         assert_eq!(s.hosts[0].name, "zeta");
         assert_eq!(s.hosts[1].name, "alpha");
-        assert_eq!((s.flows[0].from, s.flows[0].to), (1, 0));
+        assert_eq!((&*s.flows[0].from, &*s.flows[0].to), ("alpha", "zeta"));
     }
 
     #[test]
@@ -1733,7 +1740,7 @@ bytes = \"1MiB\"
         let src = format!("{MINIMAL}\n[[flow]]\nfrom = \"b\"\nto = \"a\"\nbytes = 10\n");
         let s = ok(&src);
         assert_eq!(s.flows[1].port, 5002);
-        assert_eq!((s.flows[1].from, s.flows[1].to), (1, 0));
+        assert_eq!((&*s.flows[1].from, &*s.flows[1].to), ("b", "a"));
         assert_eq!(s.flows[1].bytes, 10);
     }
 
@@ -2323,7 +2330,7 @@ bytes = \"1MiB\"
         assert_eq!(
             s.tap,
             Some(TapConfig {
-                host: 1,
+                host: "b".into(),
                 device: "sim-0".into()
             })
         );

@@ -1,7 +1,8 @@
 //! Typed scenario configuration.
 //!
-//! Owns the plain data a run is built from: the link, the two hosts (NIC,
-//! socket and CPU settings) and the flows. Does not parse files: the `simnet`
+//! Owns the plain data a run is built from: the link, the hosts (NIC,
+//! socket and CPU settings), the switch that joins three or more of them,
+//! and the flows. Does not parse files: the `simnet`
 //! tool reads TOML into these types and reports errors with file positions.
 //! [`Scenario::validate`] re-checks the bounds the model relies on, so a
 //! caller that builds a scenario in code gets an error rather than a panic.
@@ -39,6 +40,19 @@ pub const MAX_MTU: u32 = 9000;
 pub const DEFAULT_POOL_SIZE: u32 = 8;
 /// POSIX `IOV_MAX` on Linux.
 pub const IOV_MAX: u32 = 1024;
+/// Fewest hosts a scenario has: one flow needs two ends.
+pub const MIN_HOSTS: usize = 2;
+/// Most hosts a scenario may have: enough for incast and many clients on a
+/// server, few enough that a capture folder stays browsable.
+pub const MAX_HOSTS: usize = 64;
+/// Egress buffer per switch port when a scenario says nothing: 512 KiB, of
+/// the order of the share of a shallow-buffered top-of-rack switch's shared
+/// packet memory (a few MiB for 32-64 ports) that one congested port gets.
+pub const DEFAULT_SWITCH_BUFFER: u64 = 512 << 10;
+/// Switch forwarding latency when a scenario says nothing: 1 us, the order
+/// of a store-and-forward top-of-rack switch's port-to-port latency on top
+/// of receiving the whole frame.
+pub const DEFAULT_SWITCH_LATENCY: Nanos = 1_000;
 
 /// One whole scenario: what `simnet run` executes.
 #[derive(Debug, Clone)]
@@ -48,9 +62,14 @@ pub struct Scenario {
     pub seed: u64,
     /// Virtual-time cap; reaching it ends the run with outcome `time_limit`.
     pub time_limit: Nanos,
+    /// Every link: the direct wire between two hosts, or each host's link
+    /// to the switch (both directions alike).
     pub link: LinkConfig,
-    /// Exactly two hosts, in the order the file names them.
+    /// [`MIN_HOSTS`]..=[`MAX_HOSTS`] hosts, in the order the file names them.
     pub hosts: Vec<HostConfig>,
+    /// The switch every host is linked to; required for three or more
+    /// hosts. Without it the two hosts share one direct wire.
+    pub switch: Option<SwitchConfig>,
     pub flows: Vec<FlowConfig>,
     /// Real traffic: one host's port bridged to a TAP device, the Linux
     /// kernel playing the other host.
@@ -58,23 +77,38 @@ pub struct Scenario {
 }
 
 /// `[tap]`: which host keeps its NIC, and the device its port is bridged
-/// to. The other host is absent; the kernel answers at its address.
+/// to. The other host is absent; the kernel answers at its address. Only a
+/// two-host scenario without a switch can have one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TapConfig {
-    /// Index into [`Scenario::hosts`] of the simulated host.
-    pub host: usize,
+    /// Name of the simulated host.
+    pub host: String,
     /// Interface name of the TAP device simnet creates.
     pub device: String,
 }
 
-impl TapConfig {
-    /// The absent host, whose part the kernel plays.
-    pub fn kernel_host(&self) -> usize {
-        1 - self.host
+/// `[switch]`: one store-and-forward switch every host is linked to. It
+/// forwards by the scenario's addresses (a static table, nothing learnt)
+/// and has a drop-tail FIFO per egress port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SwitchConfig {
+    /// Bytes each egress port may hold waiting for its link.
+    pub buffer: u64,
+    /// From a frame's last bit in to its place in the egress queue.
+    pub latency: Nanos,
+}
+
+impl Default for SwitchConfig {
+    fn default() -> Self {
+        SwitchConfig {
+            buffer: DEFAULT_SWITCH_BUFFER,
+            latency: DEFAULT_SWITCH_LATENCY,
+        }
     }
 }
 
-/// The wire between the two hosts (both directions alike).
+/// A wire: between the two hosts, or between a host and the switch (both
+/// directions alike).
 #[derive(Debug, Clone)]
 pub struct LinkConfig {
     /// Bits per second.
@@ -421,10 +455,10 @@ impl Default for BufferConfig {
 /// One TCP connection and its workload.
 #[derive(Debug, Clone)]
 pub struct FlowConfig {
-    /// Index into [`Scenario::hosts`] of the sending host.
-    pub from: usize,
-    /// Index of the receiving host.
-    pub to: usize,
+    /// Name of the sending host.
+    pub from: String,
+    /// Name of the receiving host.
+    pub to: String,
     pub port: u16,
     pub bytes: u64,
     pub write_size: u32,
@@ -441,13 +475,39 @@ pub struct FlowConfig {
     pub echo: bool,
 }
 
-/// A scenario the model cannot run, with the reason.
+/// A scenario the model cannot run: the dotted key path of the setting at
+/// fault, as a scenario file spells it (`flow[0].send`,
+/// `hosts.sender.nic.offload`), when there is one, and the reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError(pub String);
+pub struct ConfigError {
+    pub key: Option<String>,
+    pub message: String,
+}
+
+impl ConfigError {
+    /// An error about the setting at `key`.
+    pub fn at(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            key: Some(key.into()),
+            message: message.into(),
+        }
+    }
+
+    /// An error about the scenario as a whole.
+    pub fn new(message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            key: None,
+            message: message.into(),
+        }
+    }
+}
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        if let Some(key) = &self.key {
+            write!(f, "key `{key}`: ")?;
+        }
+        f.write_str(&self.message)
     }
 }
 
@@ -480,9 +540,10 @@ impl Scenario {
                 faults: Faults::default(),
             },
             hosts: vec![host("sender", 1), host("receiver", 2)],
+            switch: None,
             flows: vec![FlowConfig {
-                from: 0,
-                to: 1,
+                from: "sender".into(),
+                to: "receiver".into(),
                 port: 5001,
                 bytes,
                 write_size,
@@ -498,139 +559,265 @@ impl Scenario {
         }
     }
 
-    /// Checks the bounds the model relies on.
+    /// Index into [`Scenario::hosts`] of the host named `name`.
+    pub fn host_index(&self, name: &str) -> Option<usize> {
+        self.hosts.iter().position(|h| h.name == name)
+    }
+
+    /// With `[tap]`: the indices of the simulated host and of the absent
+    /// one the kernel plays (a tap scenario has exactly two hosts).
+    pub fn tap_hosts(&self) -> Option<(usize, usize)> {
+        let t = self.tap.as_ref()?;
+        let h = self.host_index(&t.host)?;
+        Some((h, 1 - h.min(1)))
+    }
+
+    /// Checks the bounds the model relies on and the rules across keys;
+    /// every error names the key it refuses.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let err = |s: String| Err(ConfigError(s));
-        if self.hosts.len() != 2 {
-            return err(format!(
-                "a scenario has exactly two hosts, this one has {}",
-                self.hosts.len()
-            ));
-        }
-        if self.hosts[0].address == self.hosts[1].address {
-            return err("the two hosts have the same address".into());
-        }
+        self.validate_topology()?;
         if !(MIN_MTU..=MAX_MTU).contains(&self.link.mtu) {
-            return err(format!(
-                "link.mtu {} is outside {MIN_MTU}..={MAX_MTU}",
-                self.link.mtu
+            return Err(ConfigError::at(
+                "link.mtu",
+                format!("{} is outside {MIN_MTU}..={MAX_MTU}", self.link.mtu),
             ));
         }
         if self.link.rate_bps == 0 {
-            return err("link.rate must be above zero".into());
-        }
-        if self.flows.is_empty() {
-            return err("a scenario needs at least one [[flow]]".into());
+            return Err(ConfigError::at("link.rate", "must be above zero"));
         }
         for h in &self.hosts {
-            for (what, n) in [("tx_ring", h.nic.tx_ring), ("rx_ring", h.nic.rx_ring)] {
-                if !(MIN_RING..=MAX_RING).contains(&n) {
-                    return err(format!(
-                        "hosts.{}.nic.{what} {n} is outside {MIN_RING}..={MAX_RING}",
-                        h.name
+            h.validate()?;
+        }
+        if self.flows.is_empty() {
+            return Err(ConfigError::at(
+                "flow",
+                "a scenario needs at least one [[flow]]",
+            ));
+        }
+        let mut ports: Vec<u16> = Vec::new();
+        for (i, f) in self.flows.iter().enumerate() {
+            if let Some(first) = ports.iter().position(|&p| p == f.port) {
+                return Err(ConfigError::at(
+                    format!("flow[{i}].port"),
+                    format!("port {} is already used by flow[{first}]", f.port),
+                ));
+            }
+            ports.push(f.port);
+            self.validate_flow(i, f)?;
+        }
+        Ok(())
+    }
+
+    /// Host count, distinct names and addresses, the switch, `[tap]`.
+    fn validate_topology(&self) -> Result<(), ConfigError> {
+        let n = self.hosts.len();
+        if !(MIN_HOSTS..=MAX_HOSTS).contains(&n) {
+            return Err(ConfigError::at(
+                "hosts",
+                format!("a scenario has {MIN_HOSTS} to {MAX_HOSTS} hosts, found {n}"),
+            ));
+        }
+        for (i, h) in self.hosts.iter().enumerate() {
+            for other in &self.hosts[..i] {
+                if other.name == h.name {
+                    return Err(ConfigError::at(
+                        format!("hosts.{}", h.name),
+                        "two hosts have this name",
+                    ));
+                }
+                if other.address == h.address {
+                    return Err(ConfigError::at(
+                        format!("hosts.{}.address", h.name),
+                        format!(
+                            "hosts {:?} and {:?} have the same address {}",
+                            other.name, h.name, h.address
+                        ),
                     ));
                 }
             }
-            if h.nic.napi_budget == 0 {
-                return err(format!(
-                    "hosts.{}.nic.napi_budget must be above zero",
-                    h.name
+        }
+        if n > 2 && self.switch.is_none() {
+            return Err(ConfigError::at(
+                "switch",
+                format!("{n} hosts need a [switch] to join them (a direct wire joins exactly two)"),
+            ));
+        }
+        if let Some(sw) = &self.switch {
+            if sw.buffer == 0 {
+                return Err(ConfigError::at("switch.buffer", "must be above zero"));
+            }
+        }
+        if let Some(t) = &self.tap {
+            if self.host_index(&t.host).is_none() {
+                return Err(ConfigError::at(
+                    "tap.host",
+                    format!("no host named {:?}", t.host),
                 ));
             }
-            if h.nic.offloads.tso && !h.nic.offloads.tx_checksum {
-                return err(format!(
-                    "hosts.{}.nic.offload: \"tso\" needs \"tx-checksum\" (Linux drops TSO \
-                     from a device without checksum offload); add \"tx-checksum\", or use \
-                     \"gso\" for segmentation in software",
-                    h.name
-                ));
-            }
-            if h.socket.sndbuf < 4096 || h.socket.rcvbuf < 4096 {
-                return err(format!(
-                    "hosts.{}.socket buffers must be at least 4KiB",
-                    h.name
+            if n != 2 || self.switch.is_some() {
+                return Err(ConfigError::at(
+                    "tap",
+                    "a [tap] scenario has exactly two hosts and no [switch]: the kernel \
+                     plays the other host at the end of a direct wire",
                 ));
             }
         }
-        let mut ports = Vec::new();
-        for (i, f) in self.flows.iter().enumerate() {
-            if f.from >= 2 || f.to >= 2 || f.from == f.to {
-                return err(format!(
-                    "flow {i}: from and to must name the two different hosts"
-                ));
-            }
-            if f.bytes == 0 || f.write_size == 0 || f.read_size == 0 {
-                return err(format!(
-                    "flow {i}: bytes, write_size and read_size must be above zero"
-                ));
-            }
-            if f.port == 0 || ports.contains(&f.port) {
-                return err(format!("flow {i}: port {} is zero or used twice", f.port));
-            }
-            ports.push(f.port);
-            if f.iovecs == 0 || f.iovecs > IOV_MAX {
-                return err(format!("flow {i}: iovecs must be in 1..={IOV_MAX}"));
-            }
-            if f.recv == RecvPath::ZerocopyReceive && !self.hosts[f.to].nic.header_split {
-                return err(format!(
-                    "flow {i}: recv = \"zerocopy_receive\" needs hosts.{}.nic.header_split = true \
+        Ok(())
+    }
+
+    /// The rules of one flow.
+    fn validate_flow(&self, i: usize, f: &FlowConfig) -> Result<(), ConfigError> {
+        let key = |k: &str| format!("flow[{i}].{k}");
+        let err = |k: &str, m: String| Err(ConfigError::at(key(k), m));
+        let Some(_) = self.host_index(&f.from) else {
+            return err("from", format!("no host named {:?}", f.from));
+        };
+        let Some(to) = self.host_index(&f.to) else {
+            return err("to", format!("no host named {:?}", f.to));
+        };
+        if f.from == f.to {
+            return err(
+                "to",
+                format!(
+                    "a flow goes between two hosts, but `from` and `to` both name {:?}",
+                    f.to
+                ),
+            );
+        }
+        if f.bytes == 0 {
+            return err("bytes", "must be above zero".into());
+        }
+        if f.write_size == 0 {
+            return err("write_size", "must be above zero".into());
+        }
+        if f.read_size == 0 {
+            return err("read_size", "must be above zero".into());
+        }
+        if f.port == 0 {
+            return err("port", "port 0 is not a TCP port".into());
+        }
+        if f.iovecs == 0 || f.iovecs > IOV_MAX {
+            return err("iovecs", format!("must be in 1..={IOV_MAX}"));
+        }
+        if f.buffer.pool_size == 0 {
+            return err("buffer.pool_size", "must be above zero".into());
+        }
+        if f.recv == RecvPath::ZerocopyReceive && !self.hosts[to].nic.header_split {
+            return err(
+                "recv",
+                format!(
+                    "recv = \"zerocopy_receive\" needs hosts.{}.nic.header_split = true \
                      (TCP_ZEROCOPY_RECEIVE maps whole payload pages, which only header split \
                      leaves page-aligned)",
-                    self.hosts[f.to].name
+                    self.hosts[to].name
+                ),
+            );
+        }
+        if f.send == SendPath::IoUringFixed && f.buffer.pool != PoolKind::Fixed {
+            return err(
+                "buffer.pool",
+                "send = \"io_uring_fixed\" registers its buffers once, so it needs \
+                 buffer.pool = \"fixed\""
+                    .into(),
+            );
+        }
+        f.validate_framing(i)
+    }
+}
+
+impl HostConfig {
+    /// The bounds of one host's settings.
+    fn validate(&self) -> Result<(), ConfigError> {
+        let key = |k: &str| format!("hosts.{}.{k}", self.name);
+        for (what, n) in [("tx_ring", self.nic.tx_ring), ("rx_ring", self.nic.rx_ring)] {
+            if !(MIN_RING..=MAX_RING).contains(&n) {
+                return Err(ConfigError::at(
+                    key(&format!("nic.{what}")),
+                    format!("{n} is outside {MIN_RING}..={MAX_RING}"),
                 ));
             }
-            if f.send == SendPath::IoUringFixed && f.buffer.pool != PoolKind::Fixed {
-                return err(format!(
-                    "flow {i}: send = \"io_uring_fixed\" registers its buffers once, so it needs \
-                     buffer.pool = \"fixed\""
+        }
+        if self.nic.napi_budget == 0 {
+            return Err(ConfigError::at(
+                key("nic.napi_budget"),
+                "must be above zero",
+            ));
+        }
+        if self.nic.offloads.tso && !self.nic.offloads.tx_checksum {
+            return Err(ConfigError::at(
+                key("nic.offload"),
+                "\"tso\" needs \"tx-checksum\" (Linux drops TSO from a device without \
+                 checksum offload); add \"tx-checksum\", or use \"gso\" for segmentation in \
+                 software",
+            ));
+        }
+        for (what, n) in [
+            ("sndbuf", self.socket.sndbuf),
+            ("rcvbuf", self.socket.rcvbuf),
+        ] {
+            if n < 4096 {
+                return Err(ConfigError::at(
+                    key(&format!("socket.{what}")),
+                    "must be at least 4KiB",
                 ));
             }
-            if f.buffer.kind.dynamic() && f.framing.is_none() {
-                return err(format!(
-                    "flow {i}: buffer.kind = {:?} reads messages with read_until, so it needs \
-                     [flow.framing] kind = \"delimited\"",
-                    f.buffer.kind.name()
+        }
+        Ok(())
+    }
+}
+
+impl FlowConfig {
+    /// Framing and the buffers that read framed messages.
+    fn validate_framing(&self, i: usize) -> Result<(), ConfigError> {
+        let key = |k: &str| format!("flow[{i}].{k}");
+        let kind = self.buffer.kind;
+        let Some(fr) = self.framing else {
+            if kind.dynamic() {
+                return Err(ConfigError::at(
+                    key("buffer.kind"),
+                    format!(
+                        "buffer.kind = {:?} reads messages with read_until, so it needs \
+                         [flow.framing] kind = \"delimited\"",
+                        kind.name()
+                    ),
                 ));
             }
-            if let Some(fr) = f.framing {
-                if fr.kind != FramingKind::Delimited
-                    && !matches!(f.send, SendPath::Write | SendPath::Writev)
-                {
-                    return err(format!(
-                        "flow {i}: framing with header parts is a gather write: it needs \
-                         send = \"write\" or \"writev\""
-                    ));
-                }
-                if fr.kind == FramingKind::HeaderBodyTrailer && (fr.header == 0 || fr.trailer == 0)
-                {
-                    return err(format!(
-                        "flow {i}: header_body_trailer needs a header and a trailer of at least \
-                         one byte"
-                    ));
-                }
-                if fr.kind == FramingKind::Delimited && f.buffer.kind.dynamic() {
-                    // read_until: fine.
-                } else if f.buffer.kind.dynamic() {
-                    return err(format!(
-                        "flow {i}: buffer.kind = {:?} reads with read_until, which needs \
-                         framing kind = \"delimited\"",
-                        f.buffer.kind.name()
-                    ));
-                }
-                if fr.delimiter.is_ascii_alphanumeric()
-                    || fr.delimiter == b'-'
-                    || fr.delimiter == b'.'
-                {
-                    return err(format!(
-                        "flow {i}: framing.delimiter {:?} also occurs in the data (letters, \
-                         digits, '-' and '.'); pick another byte, e.g. \"\\n\"",
-                        fr.delimiter as char
-                    ));
-                }
-            }
-            if f.buffer.pool_size == 0 {
-                return err(format!("flow {i}: buffer.pool_size must be above zero"));
-            }
+            return Ok(());
+        };
+        if fr.kind != FramingKind::Delimited
+            && !matches!(self.send, SendPath::Write | SendPath::Writev)
+        {
+            return Err(ConfigError::at(
+                key("framing.kind"),
+                "framing with header parts is a gather write: it needs send = \"write\" or \
+                 \"writev\"",
+            ));
+        }
+        if fr.kind == FramingKind::HeaderBodyTrailer && (fr.header == 0 || fr.trailer == 0) {
+            return Err(ConfigError::at(
+                key("framing"),
+                "header_body_trailer needs a header and a trailer of at least one byte",
+            ));
+        }
+        if fr.kind != FramingKind::Delimited && kind.dynamic() {
+            return Err(ConfigError::at(
+                key("buffer.kind"),
+                format!(
+                    "buffer.kind = {:?} reads with read_until, which needs framing kind = \
+                     \"delimited\"",
+                    kind.name()
+                ),
+            ));
+        }
+        if fr.delimiter.is_ascii_alphanumeric() || fr.delimiter == b'-' || fr.delimiter == b'.' {
+            return Err(ConfigError::at(
+                key("framing.delimiter"),
+                format!(
+                    "{:?} also occurs in the data (letters, digits, '-' and '.'); pick another \
+                     byte, e.g. \"\\n\"",
+                    fr.delimiter as char
+                ),
+            ));
         }
         Ok(())
     }

@@ -311,9 +311,9 @@ pub struct World<'o> {
 /// Runs a scenario to completion.
 pub fn run(scenario: &Scenario, obs: &mut dyn Observer) -> Result<RunReport, RunError> {
     if scenario.tap.is_some() {
-        return Err(RunError::Config(ConfigError(
-            "a [tap] scenario runs against a real network: use World::run_external with a port"
-                .into(),
+        return Err(RunError::Config(ConfigError::at(
+            "tap",
+            "a [tap] scenario runs against a real network: use World::run_external with a port",
         )));
     }
     let mut w = World::new(scenario, obs)?;
@@ -342,30 +342,33 @@ impl<'o> World<'o> {
         }
         let mut flows = Vec::new();
         for (i, fc) in scenario.flows.iter().enumerate() {
+            let host = |name: &str| scenario.host_index(name).expect("validated");
+            let (from, to) = (host(&fc.from), host(&fc.to));
             let client_port = EPHEMERAL_BASE + i as u16;
-            let sc = &scenario.hosts[fc.from].socket;
-            let rc = &scenario.hosts[fc.to].socket;
-            let send_handle = add_socket(&mut hosts[fc.from], sc.sndbuf, sc.rcvbuf, sc);
-            let recv_handle = add_socket(&mut hosts[fc.to], rc.sndbuf, rc.rcvbuf, rc);
-            hosts[fc.to]
-                .socket(recv_handle)
-                .listen(fc.port)
-                .map_err(|e| ConfigError(format!("flow {i}: cannot listen: {e}")))?;
-            let dst = IpAddress::Ipv4(scenario.hosts[fc.to].address);
-            let h = &mut hosts[fc.from];
+            let sc = &scenario.hosts[from].socket;
+            let rc = &scenario.hosts[to].socket;
+            let send_handle = add_socket(&mut hosts[from], sc.sndbuf, sc.rcvbuf, sc);
+            let recv_handle = add_socket(&mut hosts[to], rc.sndbuf, rc.rcvbuf, rc);
+            hosts[to].socket(recv_handle).listen(fc.port).map_err(|e| {
+                ConfigError::at(format!("flow[{i}].port"), format!("cannot listen: {e}"))
+            })?;
+            let dst = IpAddress::Ipv4(scenario.hosts[to].address);
+            let h = &mut hosts[from];
             let cx = h.iface.context();
             h.sockets
                 .get_mut::<tcp::Socket>(send_handle)
                 .connect(cx, (dst, fc.port), client_port)
-                .map_err(|e| ConfigError(format!("flow {i}: cannot connect: {e}")))?;
-            hosts[fc.from].endpoints.push(Endpoint {
+                .map_err(|e| {
+                    ConfigError::at(format!("flow[{i}].to"), format!("cannot connect: {e}"))
+                })?;
+            hosts[from].endpoints.push(Endpoint {
                 flow: i as u16,
                 role: Role::Sender,
                 handle: send_handle,
                 local_port: client_port,
                 remote_port: fc.port,
             });
-            hosts[fc.to].endpoints.push(Endpoint {
+            hosts[to].endpoints.push(Endpoint {
                 flow: i as u16,
                 role: Role::Receiver,
                 handle: recv_handle,
@@ -374,7 +377,7 @@ impl<'o> World<'o> {
                 remote_port: if scenario
                     .tap
                     .as_ref()
-                    .is_some_and(|t| t.kernel_host() == fc.from)
+                    .is_some_and(|_| scenario.tap_hosts().map(|t| t.1) == Some(from))
                 {
                     ANY_PORT
                 } else {
@@ -395,8 +398,8 @@ impl<'o> World<'o> {
                 _ => {}
             }
             flows.push(Flow {
-                from: fc.from,
-                to: fc.to,
+                from,
+                to,
                 port: fc.port,
                 sender: Sender::new(fc, data),
                 receiver: Receiver::new(fc),
@@ -422,7 +425,7 @@ impl<'o> World<'o> {
             want_frames,
             verify_rx: scenario.link.faults.corrupt > 0.0,
             check_invariants: false,
-            kernel_host: scenario.tap.as_ref().map(|t| t.kernel_host()),
+            kernel_host: scenario.tap_hosts().map(|t| t.1),
             to_port: Vec::new(),
             port_error: None,
         };
@@ -456,10 +459,9 @@ impl<'o> World<'o> {
         flow: usize,
         buffer: Box<dyn crate::buffer::ReceiveBuffer>,
     ) -> Result<(), RunError> {
-        let f = self
-            .flows
-            .get_mut(flow)
-            .ok_or_else(|| RunError::Config(ConfigError(format!("there is no flow {flow}"))))?;
+        let f = self.flows.get_mut(flow).ok_or_else(|| {
+            RunError::Config(ConfigError::new(format!("there is no flow {flow}")))
+        })?;
         f.receiver.dynamic = Some(buffer);
         Ok(())
     }

@@ -206,10 +206,12 @@ fn tap_scenario(bytes: u64) -> Scenario {
     sc.hosts[0].address = std::net::Ipv4Addr::new(192, 168, 69, 2);
     sc.hosts[1].name = "sim".into();
     sc.hosts[1].address = std::net::Ipv4Addr::new(192, 168, 69, 1);
+    sc.flows[0].from = "kernel".into();
+    sc.flows[0].to = "sim".into();
     sc.flows[0].port = 7;
     sc.flows[0].echo = true;
     sc.tap = Some(TapConfig {
-        host: 1,
+        host: "sim".into(),
         device: "simnet0".into(),
     });
     sc
@@ -255,8 +257,8 @@ fn simnet_connects_to_a_real_listener_and_reads_its_echo_back() {
     let n = 300_000u64;
     let mut sc = tap_scenario(n);
     // The flow now goes from simnet's host (1) to the kernel (0), port 9000.
-    sc.flows[0].from = 1;
-    sc.flows[0].to = 0;
+    sc.flows[0].from = "sim".into();
+    sc.flows[0].to = "kernel".into();
     sc.flows[0].port = 9000;
     sc.flows[0].send = SendPath::MsgZerocopy;
     let mut obs = NoObserver;
