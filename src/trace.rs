@@ -13,7 +13,7 @@
 use std::fmt::Write as _;
 
 use simnet_sim::event::{Direction, Event, Kind, Observer, Step};
-use simnet_sim::kernel;
+use simnet_sim::frame;
 use simnet_sim::Nanos;
 
 use crate::output::{human_bytes, human_ns};
@@ -181,13 +181,13 @@ impl Observer for Trace {
     fn frame(&mut self, host: usize, time: Nanos, dir: Direction, frame: &[u8]) {
         self.frames[host] += 1;
         let number = self.frames[host];
-        let Some(g) = kernel::tcp_segment(frame) else {
+        let Some(g) = frame::tcp_segment(frame) else {
             return;
         };
         if g.dst_port != self.port {
             return;
         }
-        if g.syn() && g.flags & kernel::TCP_ACK == 0 {
+        if g.syn() && g.flags & frame::TCP_ACK == 0 {
             self.isn = Some(g.seq);
             return;
         }

@@ -6,7 +6,7 @@
 //! and back in the pool. Owns the pool's tallies: peak in use, waits, and
 //! buffers never returned.
 //!
-//! Does not know about sockets: [`crate::syscall`] decides when a buffer
+//! Does not know about sockets: the send paths ([`crate::app::send`]) decide when a buffer
 //! becomes pending and when its completion hands it back.
 
 use crate::config::{BufferKind, PoolKind};
@@ -41,7 +41,7 @@ pub struct Received {
 /// count of the bytes the kernel copied in; the buffer says what that cost
 /// the application on top (reallocation copies) and which messages it
 /// completed. The dynamic kinds of the scenario format implement it
-/// ([`crate::syscall::DynamicBuffer`]); a Rust program can plug in its own
+/// ([`crate::app::dynamic::DynamicBuffer`]); a Rust program can plug in its own
 /// with [`crate::world::World::set_receive_buffer`] (see
 /// `examples/custom_buffer.rs`).
 pub trait ReceiveBuffer {
@@ -64,7 +64,7 @@ pub enum BufferState {
 }
 
 /// One application buffer. Its bytes are produced when the kernel takes
-/// them (see `syscall::DataSource`); the model keeps its place and state.
+/// them (see [`crate::app::data::DataSource`]); the model keeps its place and state.
 #[derive(Debug)]
 pub struct AppBuffer {
     pub id: u32,

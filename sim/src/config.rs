@@ -7,6 +7,8 @@
 //! [`Scenario::validate`] re-checks the bounds the model relies on, so a
 //! caller that builds a scenario in code gets an error rather than a panic.
 
+pub use crate::app::recv::RecvPath;
+pub use crate::app::send::SendPath;
 use crate::cost::CostModel;
 use crate::engine::Nanos;
 use core::fmt;
@@ -17,7 +19,7 @@ use std::net::Ipv4Addr;
 pub const DEFAULT_RING: u16 = 256;
 /// Smallest ring the model accepts. e1000 refuses fewer than 80 descriptors
 /// (`E1000_MIN_TXD`); the model allows smaller rings for teaching, but the
-/// driver keeps [`crate::nic::MAX_DESC_PER_FRAME`] free for one frame.
+/// driver keeps [`crate::nic::ring::MAX_DESC_PER_FRAME`] free for one frame.
 pub const MIN_RING: u16 = 32;
 /// Largest ring the model accepts: ixgbe's `IXGBE_MAX_TXD`.
 pub const MAX_RING: u16 = 4096;
@@ -200,95 +202,6 @@ impl Default for SocketConfig {
             rcvbuf: DEFAULT_SOCKBUF,
             nagle: false,
             congestion: Congestion::Cubic,
-        }
-    }
-}
-
-/// How the sending application hands bytes to the kernel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SendPath {
-    /// `write(2)`: `copy_from_user` into kernel pages.
-    Write,
-    /// `writev(2)`: one copy per iovec region, one frag per region.
-    Writev,
-    /// `send(MSG_ZEROCOPY)`: user pages referenced, completion on the error
-    /// queue.
-    MsgZerocopy,
-    /// `sendfile(2)`: page-cache pages referenced, no copy.
-    Sendfile,
-    /// `splice(2)` file -> pipe -> socket: pipe pages referenced, no copy.
-    Splice,
-    /// io_uring `IORING_OP_SEND`: copies, one `io_uring_enter` per batch.
-    IoUring,
-    /// io_uring `IORING_OP_SEND_ZC` from registered buffers: pinned once at
-    /// registration, no per-send pin.
-    IoUringFixed,
-    /// io_uring `IORING_OP_SEND_ZC`: pages taken per send; a result CQE
-    /// (F_MORE) and a notification CQE (F_NOTIF) per request.
-    IoUringSendZc,
-}
-
-impl SendPath {
-    pub fn name(self) -> &'static str {
-        match self {
-            SendPath::Write => "write",
-            SendPath::Writev => "writev",
-            SendPath::MsgZerocopy => "msg_zerocopy",
-            SendPath::Sendfile => "sendfile",
-            SendPath::Splice => "splice",
-            SendPath::IoUring => "io_uring",
-            SendPath::IoUringFixed => "io_uring_fixed",
-            SendPath::IoUringSendZc => "io_uring_send_zc",
-        }
-    }
-
-    /// Whether the NIC reads the application's own pages (the buffer is in
-    /// flight until a completion hands it back).
-    pub fn zero_copy(self) -> bool {
-        matches!(
-            self,
-            SendPath::MsgZerocopy | SendPath::IoUringFixed | SendPath::IoUringSendZc
-        )
-    }
-
-    /// Whether the bytes come from the page cache, not from a user buffer.
-    pub fn from_file(self) -> bool {
-        matches!(self, SendPath::Sendfile | SendPath::Splice)
-    }
-
-    /// Whether requests go through an io_uring submission queue.
-    pub fn io_uring(self) -> bool {
-        matches!(
-            self,
-            SendPath::IoUring | SendPath::IoUringFixed | SendPath::IoUringSendZc
-        )
-    }
-}
-
-/// How the receiving application takes bytes from the kernel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RecvPath {
-    /// `read(2)`: `copy_to_user` from the socket's receive queue.
-    Read,
-    /// `readv(2)`: one copy per iovec region.
-    Readv,
-    /// `getsockopt(TCP_ZEROCOPY_RECEIVE)`: whole payload pages mapped into
-    /// the application, the rest copied. Needs the NIC's header split.
-    ZerocopyReceive,
-    /// io_uring `IORING_OP_RECV` into a provided-buffer ring.
-    IoUringProvided,
-    /// `splice(2)` socket -> pipe -> file: no user-space copy.
-    Splice,
-}
-
-impl RecvPath {
-    pub fn name(self) -> &'static str {
-        match self {
-            RecvPath::Read => "read",
-            RecvPath::Readv => "readv",
-            RecvPath::ZerocopyReceive => "zerocopy_receive",
-            RecvPath::IoUringProvided => "io_uring_provided",
-            RecvPath::Splice => "splice",
         }
     }
 }

@@ -1,10 +1,10 @@
 //! The cost model: what each modelled step costs in virtual time.
 //!
 //! Owns the numbers, one place, each with its source (see the project's
-//! `docs/costs.md`, which mirrors `COSTS.md`). They are teaching defaults,
+//! `docs/costs.md`). They are teaching defaults,
 //! not measurements of one machine; every one can be overridden per host in
 //! a scenario's `[hosts.NAME.cpu]` table. Does not decide *when* a cost is
-//! paid: the host's CPU ([`crate::world`]) and the NIC's DMA engine
+//! paid: the host's CPU ([`crate::host::Cpu`]) and the NIC's DMA engine
 //! ([`crate::nic`]) serialise work on their own timelines.
 
 use crate::engine::Nanos;

@@ -1,13 +1,25 @@
 //! What a finished run returns.
 //!
 //! Owns [`RunReport`]: the outcome, per-flow results (bytes, integrity,
-//! goodput, write latency) and per-host tallies, with the derived host
-//! figures of the JSON summary (`syscalls`, `cpu_copy_bytes`, ...) computed
-//! in one place. Does not format: the tool prints tables and JSON from it.
+//! goodput, write latency), per-host tallies, the wires and the switch,
+//! with the derived host figures of the JSON summary (`syscalls`,
+//! `cpu_copy_bytes`, ...) computed in one place, and the one-line verdict
+//! on what limited the run ([`RunReport::bottleneck`]). Owns [`build`], the
+//! report of a finished world. Does not format: the tool prints tables and
+//! JSON from it.
 
+use std::hash::Hasher;
+use std::thread::JoinHandle;
+
+use crate::app::data::DataSource;
+use crate::app::sender::Violation;
+use crate::config::Scenario;
 use crate::engine::Nanos;
 use crate::event::{Counters, CpuCategory, Kind, Step};
+use crate::flow::Flow;
+use crate::host::Host;
 use crate::page_pool::PagePool;
+use crate::switch::{PortStats, Switch};
 
 /// How the run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +84,7 @@ pub struct FlowReport {
     pub write_latency: Latency,
     pub retransmitted_segments: u64,
     /// Buffers rewritten while a zero-copy send from them was in flight.
-    pub violations: Vec<crate::syscall::Violation>,
+    pub violations: Vec<Violation>,
     /// The send buffers' pool: its kind and what it did.
     pub pool: &'static str,
     pub pool_stats: crate::buffer::PoolStats,
@@ -234,6 +246,19 @@ pub struct WireReport {
     pub corrupted: u64,
 }
 
+/// What the switch did: totals over its ports, and each port.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SwitchReport {
+    pub frames: u64,
+    pub bytes: u64,
+    /// Frames dropped because an egress port's buffer was full.
+    pub dropped: u64,
+    /// The deepest any egress queue got, in bytes.
+    pub peak_queue_bytes: u64,
+    /// Each egress port: the host it leads to and what it did.
+    pub ports: Vec<(String, PortStats)>,
+}
+
 #[derive(Debug, Clone)]
 pub struct RunReport {
     pub scenario: String,
@@ -243,6 +268,241 @@ pub struct RunReport {
     pub flows: Vec<FlowReport>,
     pub hosts: Vec<HostReport>,
     pub wire: WireReport,
+    /// With a `[switch]`: what it forwarded and dropped.
+    pub switch: Option<SwitchReport>,
     /// What limited the run, in a few words (e.g. "link", "CPU copy on sender").
     pub bottleneck: String,
+}
+
+/// xxh3-64 of what each flow's sender will write, computed on another
+/// thread while the model runs (the data is a pure function of its seed).
+pub fn expected_hashes(flows: &[Flow], hosts: &[Host]) -> JoinHandle<Vec<u64>> {
+    let jobs: Vec<(DataSource, u64)> = flows
+        .iter()
+        .map(|f| {
+            let s = f.sender(hosts);
+            (s.data.clone(), s.total)
+        })
+        .collect();
+    std::thread::spawn(move || jobs.iter().map(|(d, n)| d.hash(*n)).collect())
+}
+
+/// A finished world, as the report reads it.
+pub struct Run<'a> {
+    pub scenario: &'a Scenario,
+    pub now: Nanos,
+    pub hosts: &'a [Host],
+    pub flows: &'a [Flow],
+    pub switch: Option<&'a Switch>,
+    /// With `[tap]`: the host the real kernel played.
+    pub kernel_host: Option<usize>,
+}
+
+/// The report of a finished run; `expected[i]` is the hash of flow `i`'s
+/// whole stream. An outcome of `ok` becomes `integrity` or
+/// `lifetime_violation` if a flow says so.
+pub fn build(run: Run, outcome: Outcome, expected: &[u64]) -> RunReport {
+    let mut outcome = outcome;
+    let mut flows = Vec::new();
+    for (i, fl) in run.flows.iter().enumerate() {
+        let fr = flow_report(&run, fl, expected.get(i).copied());
+        if matches!(outcome, Outcome::Ok | Outcome::Integrity) && !fr.violations.is_empty() {
+            outcome = Outcome::LifetimeViolation;
+        } else if outcome == Outcome::Ok && !fr.integrity_ok() {
+            outcome = Outcome::Integrity;
+        }
+        flows.push(fr);
+    }
+    let hosts: Vec<HostReport> = (run.hosts.iter().enumerate())
+        .filter(|&(h, _)| run.kernel_host != Some(h)) // the kernel's numbers are its own
+        .map(|(h, host)| host_report(&run, h, host))
+        .collect();
+    let mut wire = WireReport::default();
+    let links = run.hosts.iter().map(|h| &h.link);
+    for l in links.chain(run.switch.iter().flat_map(|s| &s.ports)) {
+        wire.frames += l.stats.frames;
+        wire.bytes += l.stats.bytes;
+        wire.dropped += l.stats.dropped;
+        wire.duplicated += l.stats.duplicated;
+        wire.reordered += l.stats.reordered;
+        wire.corrupted += l.stats.corrupted;
+    }
+    let switch = run.switch.map(|s| {
+        let t = s.totals();
+        SwitchReport {
+            frames: t.frames,
+            bytes: t.bytes,
+            dropped: t.dropped,
+            peak_queue_bytes: t.peak_queue_bytes,
+            ports: (run.hosts.iter().zip(&s.stats))
+                .map(|(h, p)| (h.name.clone(), *p))
+                .collect(),
+        }
+    });
+    RunReport {
+        scenario: run.scenario.name.clone(),
+        seed: run.scenario.seed,
+        simulated_ns: run.now,
+        outcome,
+        flows,
+        bottleneck: bottleneck(&run, &hosts),
+        hosts,
+        wire,
+        switch,
+    }
+}
+
+fn flow_report(run: &Run, fl: &Flow, expected: Option<u64>) -> FlowReport {
+    let (s, r) = (fl.sender(run.hosts), fl.receiver(run.hosts));
+    let latency = &fl.track.latency;
+    let mut fr = FlowReport {
+        from: run.hosts[fl.from].name.clone(),
+        to: run.hosts[fl.to].name.clone(),
+        port: fl.port,
+        send: s.path.name(),
+        recv: r.path.name(),
+        bytes_sent: s.issued,
+        bytes_received: r.received,
+        sent_hash: match expected {
+            Some(h) if s.issued == s.total => h,
+            _ => s.data.hash(s.issued),
+        },
+        received_hash: r.hash.finish(),
+        writes: s.writes,
+        reads: r.reads,
+        first_write_ns: s.first_write.unwrap_or(0),
+        last_read_ns: r.last_read,
+        write_latency: Latency {
+            p50: latency.value_at_quantile(0.5),
+            p99: latency.value_at_quantile(0.99),
+            max: latency.max(),
+        },
+        retransmitted_segments: s.retransmitted_segments,
+        violations: s.violations.clone(),
+        pool: s.pool.kind().name(),
+        pool_stats: s.pool.stats,
+        leaked_buffers: s.pool.in_use() as u64,
+        echo: r.echo.as_ref().map(|o| EchoReport {
+            bytes_written_back: o.written,
+            written_back_hash: o.hash.finish(),
+            bytes_read_back: s.echo.as_ref().map_or(0, |e| e.received),
+            read_back_hash: s.echo.as_ref().map_or(0, |e| e.hash.finish()),
+        }),
+        kernel_side: None,
+    };
+    if run.kernel_host == Some(fl.from) {
+        // The kernel sent: simnet knows its bytes only as received.
+        fr.kernel_side = Some(KernelSide::Sender);
+        fr.sent_hash = fr.received_hash;
+        fr.bytes_sent = s.total;
+        fr.send = "kernel";
+        fr.writes = 0;
+        fr.first_write_ns = r.first_read.unwrap_or(0);
+    } else if run.kernel_host == Some(fl.to) {
+        // The kernel received: what it acknowledged, and (echoed) what it
+        // sent back.
+        fr.kernel_side = Some(KernelSide::Receiver);
+        fr.bytes_received = s.acked;
+        fr.received_hash = fr.echo.map_or(0, |e| e.read_back_hash);
+        fr.recv = "kernel";
+        fr.reads = 0;
+        fr.last_read_ns = run.now;
+    }
+    fr
+}
+
+fn host_report(run: &Run, h: usize, host: &Host) -> HostReport {
+    let (mut peak, mut leaked) = (0, 0);
+    for fl in run.flows.iter().filter(|fl| fl.from == h) {
+        let s = fl.sender(run.hosts);
+        peak += s.pool.stats.peak_in_use;
+        leaked += s.pool.in_use() as u64;
+    }
+    let c = &host.acct.counters;
+    HostReport {
+        name: host.name.clone(),
+        counters: c.clone(),
+        cpu_busy_ns: host.cpu.busy,
+        pool_peak_in_use: peak,
+        leaked_buffers: leaked,
+        gso_segments: c.get(Step::GsoSegment).count + c.get(Step::TsoSegment).count,
+        gro_merges: c.get(Step::GroMerge).count,
+        gro_saved_ns: c.get(Step::GroMerge).count * host.cost.per_packet_rx,
+        page_pool: host.napi.page_pool,
+    }
+}
+
+/// Names what limited the run: the busiest of wires, switch ports, CPUs
+/// and DMA engines; failing that, the rings.
+fn bottleneck(run: &Run, hosts: &[HostReport]) -> String {
+    let span = run.now.max(1) as f64;
+    let mut best = (
+        0.0f64,
+        String::from("nothing saturated (latency or window bound)"),
+    );
+    for (h, host) in run.hosts.iter().enumerate() {
+        let u = host.link.busy_ns as f64 / span;
+        if u > best.0 {
+            let to = match run.switch {
+                Some(_) => "switch",
+                None => &run.hosts[1 - h].name,
+            };
+            best = (u, format!("link {} -> {to}", host.name));
+        }
+    }
+    for (p, port) in run.switch.iter().flat_map(|s| s.ports.iter().enumerate()) {
+        let u = port.busy_ns as f64 / span;
+        if u > best.0 {
+            best = (u, format!("switch port -> {}", run.hosts[p].name));
+        }
+    }
+    for hr in hosts {
+        let Some(host) = run.hosts.iter().find(|x| x.name == hr.name) else {
+            continue;
+        };
+        let u = hr.cpu_busy_ns as f64 / span;
+        if u > best.0 {
+            let top = (hr.cpu_by_category().into_iter())
+                .max_by_key(|&(_, ns)| ns)
+                .map(|(c, _)| c.name())
+                .unwrap_or("none");
+            best = (u, format!("CPU on {} (mostly {top})", host.name));
+        }
+        let d = &host.nic.dma;
+        let u = d.read_busy.max(d.write_busy) as f64 / span;
+        if u > best.0 {
+            best = (u, format!("DMA on {}", host.name));
+        }
+    }
+    if best.0 >= 0.8 {
+        return format!("{} ({:.0}% busy)", best.1, best.0 * 100.0);
+    }
+    not_saturated(
+        hosts,
+        &format!("busiest: {} at {:.0}%", best.1, best.0 * 100.0),
+    )
+}
+
+/// Nothing saturated: descriptors or windows held the flow back.
+fn not_saturated(hosts: &[HostReport], busiest: &str) -> String {
+    for hr in hosts {
+        let drops = hr.rx_ring_drops();
+        if drops > 0 {
+            return format!(
+                "Rx ring on {}: {drops} frames dropped for want of a descriptor, \
+                 recovered by retransmission ({busiest})",
+                hr.name
+            );
+        }
+    }
+    for hr in hosts {
+        let stops = hr.counters.get(Step::TxRingFull).count;
+        if stops * 10 > hr.counters.get(Step::WireTx).count.max(1) {
+            return format!(
+                "Tx ring on {}: the queue stopped {stops} times ({busiest})",
+                hr.name
+            );
+        }
+    }
+    format!("window or latency: nothing saturated ({busiest})")
 }

@@ -1,11 +1,15 @@
-//! The wire between two NIC ports: serialisation, propagation and faults.
+//! The wire between two ports: serialisation, propagation and faults.
 //!
-//! Owns one direction of the link: when it is busy, how long a frame takes
-//! to serialise at the link rate (with Ethernet's preamble, FCS, inter-frame
+//! Owns [`Link`], one direction of a cable (host to host, host to switch,
+//! or switch port to host): when it is busy, how long a frame takes to
+//! serialise at the link rate (with Ethernet's preamble, FCS, inter-frame
 //! gap and minimum frame size), the one-way delay, the optional drop-tail
 //! queue in front of it, and the seeded fault rules (loss, duplicate,
-//! reorder, corrupt). Does not hold frames: the caller keeps the bytes and
-//! schedules their arrival at the time [`Link::send`] returns.
+//! reorder, corrupt). Owns [`InFlight`], where frames wait while they cross
+//! a wire (events carry a slot number, not the bytes).
+//!
+//! Does not decide where a frame goes: the world routes it, and schedules
+//! its arrival at the time [`Link::send`] returns.
 
 use crate::config::{Faults, LinkConfig};
 use crate::engine::{Nanos, Rng};
@@ -80,8 +84,9 @@ impl Link {
         (bits * 8 * 1_000_000_000).div_ceil(self.rate_bps)
     }
 
-    /// Bytes waiting in front of the wire at `now`.
-    fn backlog(&self, now: Nanos) -> u64 {
+    /// Bytes waiting in front of the wire at `now` (the frame being
+    /// serialised counted by what is left of it).
+    pub fn backlog(&self, now: Nanos) -> u64 {
         let ns = self.busy_until.saturating_sub(now) as u128;
         (ns * self.rate_bps as u128 / 8 / 1_000_000_000) as u64
     }
@@ -127,6 +132,37 @@ impl Link {
             corrupt_bit,
             duplicate_at,
         }
+    }
+}
+
+/// Frames crossing wires, by slot: an arrival event carries the slot, the
+/// bytes wait here. Slots are reused; nothing is allocated per frame once
+/// the table has grown to the most frames in flight at once.
+#[derive(Debug, Default)]
+pub struct InFlight {
+    frames: Vec<Vec<u8>>,
+    free: Vec<u32>,
+}
+
+impl InFlight {
+    /// Parks a frame while it crosses a wire; returns its slot.
+    pub fn put(&mut self, frame: Vec<u8>) -> u32 {
+        match self.free.pop() {
+            Some(slot) => {
+                self.frames[slot as usize] = frame;
+                slot
+            }
+            None => {
+                self.frames.push(frame);
+                (self.frames.len() - 1) as u32
+            }
+        }
+    }
+
+    /// Takes the frame in `slot` off the wire.
+    pub fn take(&mut self, slot: u32) -> Vec<u8> {
+        self.free.push(slot);
+        std::mem::take(&mut self.frames[slot as usize])
     }
 }
 

@@ -1,19 +1,18 @@
-//! The modelled NIC: Tx and Rx descriptor rings, the DMA engine, interrupts.
+//! Tx and Rx descriptor rings, and who owns each descriptor.
 //!
 //! Owns the descriptors and their ownership (driver or NIC), mirroring the
 //! e1000 legacy descriptors (Intel 8254x SDM, sections 3.2 and 3.3): buffer
-//! address, length, command bits EOP/RS on Tx, status DD on both. Owns the
-//! NIC's side of the work: fetching posted Tx descriptors, DMA-reading the
-//! frame into its Tx FIFO, writing DD back, DMA-writing received frames into
-//! pre-posted Rx buffers, and the interrupt-moderation timer.
+//! address, length, command bits EOP/RS on Tx, status DD on both; the
+//! driver's and the NIC's pointers into each ring (`next_to_use`,
+//! `next_to_clean`, head, tail) and the hand-over at each doorbell and
+//! write-back. Owns the ownership invariant check.
 //!
-//! Does not own the frames' meaning or any CPU time: the driver half in
-//! [`crate::world`] posts and cleans descriptors and pays for it; the bytes
-//! of a Tx frame stay in the ring's `TxBufferInfo` until the NIC reads them.
-//! Descriptor write-backs carry the virtual time at which they land, so the
-//! driver sees DD only from that time on.
+//! Does not own time or cost: descriptor write-backs carry the virtual time
+//! at which they land, set by the NIC ([`crate::nic`]), so the driver sees
+//! DD only from that time on; the driver ([`crate::driver`]) pays for
+//! posting and cleaning. The bytes of a Tx frame stay in the ring's
+//! [`TxBufferInfo`] until the NIC reads them.
 
-use crate::cost::CostModel;
 use crate::engine::Nanos;
 
 /// Bytes of one descriptor (e1000 legacy / ixgbe advanced).
@@ -25,15 +24,6 @@ pub const MAX_DESC_PER_FRAME: u16 = 18;
 /// Most bytes one Tx descriptor may point at (ixgbe `IXGBE_MAX_DATA_PER_TXD`,
 /// 16 KiB); longer frags take several descriptors.
 pub const MAX_DATA_PER_TXD: u64 = 16 * 1024;
-/// On-chip Tx packet buffer the NIC prefetches frames into: 160 KiB, the
-/// ixgbe 82599 Tx packet buffer (`IXGBE_TXPBSIZE_160KB`).
-pub const TX_FIFO_BYTES: u64 = 160 * 1024;
-/// Descriptors the NIC fetches in one DMA read when it needs more
-/// (prefetch threshold; ixgbe fetches in bursts of up to 32).
-pub const TX_DESC_PREFETCH: u16 = 32;
-/// Tx descriptors written back per DMA write (ixgbe `WTHRESH` default 8);
-/// the NIC also writes back whatever is pending when it runs out of work.
-pub const TX_WTHRESH: u16 = 8;
 /// Refilled Rx descriptors are handed to the NIC in batches of this many
 /// (e1000 `E1000_RX_BUFFER_WRITE`).
 pub const RX_BUFFER_WRITE: u16 = 16;
@@ -67,6 +57,16 @@ pub struct TxDesc {
     pub dd_time: Nanos,
 }
 
+/// The stream bytes a frame carries: the sending socket (its index on the
+/// host), its flow, and the stream range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Payload {
+    pub sock: u16,
+    pub flow: u16,
+    pub off: u64,
+    pub len: u32,
+}
+
 /// What the driver remembers about a posted frame (e1000 `buffer_info`),
 /// kept on its last (EOP) descriptor.
 #[derive(Debug, Default)]
@@ -75,8 +75,8 @@ pub struct TxBufferInfo {
     pub frame: Option<Vec<u8>>,
     /// Descriptors the frame uses (only on the EOP slot).
     pub descs: u16,
-    /// Flow index and stream range of the TCP payload, if any.
-    pub payload: Option<(u16, u64, u32)>,
+    /// Whose stream bytes the frame carries, if any.
+    pub payload: Option<Payload>,
     /// MSS to cut the frame into on the way out (TSO), 0 for none.
     pub gso_size: u16,
 }
@@ -464,45 +464,6 @@ fn rx_buffer_addr(i: u16) -> u64 {
     0x1_0000_0000 + i as u64 * 4096
 }
 
-/// The NIC's DMA engine: reads and writes overlap (PCIe is full duplex), each
-/// direction moves one transfer at a time at its bandwidth, and every
-/// transfer completes after the PCIe latency for its size.
-#[derive(Debug, Default)]
-pub struct Dma {
-    read_free: Nanos,
-    write_free: Nanos,
-    /// Nanoseconds each direction was busy.
-    pub read_busy: Nanos,
-    pub write_busy: Nanos,
-}
-
-impl Dma {
-    /// A host-to-NIC read of `bytes` issued at `now`; returns its completion.
-    pub fn read(&mut self, cost: &CostModel, now: Nanos, bytes: u64) -> Nanos {
-        let occ = cost.dma_occupancy(bytes);
-        let start = now.max(self.read_free);
-        self.read_free = start + occ;
-        self.read_busy += occ;
-        start + occ + cost.dma_time(bytes)
-    }
-
-    /// A descriptor write-back of `bytes` issued at `at` (which may lie ahead
-    /// of transfers issued after it): tiny, so it takes no turn on the
-    /// link; returns its completion.
-    pub fn writeback(&mut self, cost: &CostModel, at: Nanos, bytes: u64) -> Nanos {
-        at + cost.dma_occupancy(bytes) + cost.dma_time(bytes)
-    }
-
-    /// A NIC-to-host write of `bytes` issued at `now`; returns its completion.
-    pub fn write(&mut self, cost: &CostModel, now: Nanos, bytes: u64) -> Nanos {
-        let occ = cost.dma_occupancy(bytes);
-        let start = now.max(self.write_free);
-        self.write_free = start + occ;
-        self.write_busy += occ;
-        start + occ + cost.dma_time(bytes)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -564,15 +525,5 @@ mod tests {
         r.ring_doorbell();
         assert!(r.nic_slot().is_some());
         r.check_ownership().unwrap();
-    }
-
-    #[test]
-    fn dma_transfers_pipeline_behind_each_other() {
-        let c = CostModel::default();
-        let mut d = Dma::default();
-        let a = d.read(&c, 0, 1514);
-        let b = d.read(&c, 0, 1514);
-        assert!(b > a);
-        assert_eq!(b - a, c.dma_occupancy(1514));
     }
 }

@@ -1,185 +1,22 @@
-//! The kernel's network device as smoltcp sees it, and frame dissection.
+//! Frame headers: what the driver, NAPI, GRO and the NIC read and rewrite.
 //!
-//! Owns [`Port`], the `smoltcp::phy::Device` through which a host's stack
-//! sends and receives: frames the stack transmits are queued for the driver
-//! (`dev_queue_xmit` → `ndo_start_xmit`), frames NAPI has built into
-//! sk_buffs wait here for the stack (`netif_receive_skb`). Owns
-//! [`Dissected`], the header view the driver and the accounting need (TCP
-//! ports, sequence number, payload span), parsed with `smoltcp::wire`.
+//! Owns the model's view of an Ethernet/IPv4/TCP frame: [`Dissected`] and
+//! [`TcpSeg`] (ports, sequence and ACK numbers, flags, payload span, the
+//! bytes the checksums cover), read with `smoltcp::wire` or from fixed
+//! offsets on the hot paths; cutting a super-segment into MSS-sized frames
+//! ([`segment`], TSO and `tcp_gso_segment`); GRO's merge of the next
+//! segment ([`gro_merge`]); and checksum insertion and verification.
 //!
-//! Does not own descriptors or time: the driver in [`crate::world`] turns
-//! queued frames into Tx descriptors and charges the CPU for them. Frame
-//! buffers are recycled through free lists; nothing here allocates per frame
-//! once the lists are warm.
+//! Does not decide when any of it happens or what it costs: the driver,
+//! NAPI and the NIC do, and charge for it.
 
-use smoltcp::phy::{self, Checksum, ChecksumCapabilities, DeviceCapabilities, Medium};
-use smoltcp::time::Instant;
 use smoltcp::wire::{
     EthernetFrame, EthernetProtocol, Icmpv4Packet, IpProtocol, Ipv4Address, Ipv4Packet, TcpPacket,
 };
-use std::collections::VecDeque;
-
-use crate::config::Offloads;
-
-/// A frame the stack handed to the device, with the MSS to cut it into when
-/// it is a TSO/GSO super-segment (`skb_shinfo(skb)->gso_size`; 0 if not).
-#[derive(Debug, Default)]
-pub struct TxFrame {
-    pub buf: Vec<u8>,
-    pub gso_size: u16,
-}
 
 /// Largest super-segment the stack may hand over for segmentation offload:
 /// the IPv4 total-length limit plus the Ethernet header (`GSO_MAX_SIZE`).
 pub const GSO_MAX_FRAME: usize = 14 + 65535;
-
-/// The device a host's smoltcp interface polls.
-pub struct Port<'a> {
-    /// sk_buffs NAPI handed to the stack, oldest first.
-    pub rx_in: &'a mut VecDeque<Vec<u8>>,
-    /// Buffers the stack has consumed, to recycle.
-    pub rx_done: &'a mut Vec<Vec<u8>>,
-    /// Frames the stack transmitted, for the driver.
-    pub tx_out: &'a mut Vec<TxFrame>,
-    /// Recycled frame buffers.
-    pub free: &'a mut Vec<Vec<u8>>,
-    /// How many more frames the driver can take (Tx ring room).
-    pub tx_room: usize,
-    pub caps: &'a DeviceCapabilities,
-}
-
-/// Device capabilities for a host: Ethernet, the IP MTU, the checksum work
-/// the stack must do itself, and segmentation offload.
-///
-/// smoltcp computes Tx checksums only when nothing below it will: not with
-/// `tx-checksum` (the NIC inserts them) and not with `tso`/`gso` (smoltcp
-/// requires it; the GSO layer or the NIC fills them in). It verifies Rx
-/// checksums only without `rx-checksum` and without `gro` (GRO validates
-/// before merging, as `skb_gro_checksum_validate` does).
-pub fn capabilities(mtu: u32, offloads: Offloads) -> DeviceCapabilities {
-    let mut caps = DeviceCapabilities::default();
-    caps.medium = Medium::Ethernet;
-    caps.max_transmission_unit = mtu as usize + 14;
-    let segmentation = offloads.tso || offloads.gso;
-    let tx = !(offloads.tx_checksum || segmentation);
-    let rx = !(offloads.rx_checksum || offloads.gro);
-    let c = match (tx, rx) {
-        (true, true) => Checksum::Both,
-        (true, false) => Checksum::Tx,
-        (false, true) => Checksum::Rx,
-        (false, false) => Checksum::None,
-    };
-    let mut checksum = ChecksumCapabilities::default();
-    checksum.ipv4 = c;
-    checksum.tcp = c;
-    checksum.udp = c;
-    checksum.icmpv4 = c;
-    caps.checksum = checksum;
-    if segmentation {
-        caps.segmentation.tcpv4 = core::num::NonZeroUsize::new(GSO_MAX_FRAME);
-    }
-    caps
-}
-
-/// Whether smoltcp itself computes Tx checksums for these offloads.
-pub fn stack_computes_tx_checksum(offloads: Offloads) -> bool {
-    !(offloads.tx_checksum || offloads.tso || offloads.gso)
-}
-
-pub struct RxToken<'a> {
-    buf: Vec<u8>,
-    done: &'a mut Vec<Vec<u8>>,
-}
-
-pub struct TxToken<'a> {
-    out: &'a mut Vec<TxFrame>,
-    free: &'a mut Vec<Vec<u8>>,
-    gso_size: u16,
-}
-
-impl phy::RxToken for RxToken<'_> {
-    fn consume<R, F>(self, f: F) -> R
-    where
-        F: FnOnce(&[u8]) -> R,
-    {
-        let r = f(&self.buf);
-        self.done.push(self.buf);
-        r
-    }
-}
-
-impl phy::TxToken for TxToken<'_> {
-    fn consume<R, F>(self, len: usize, f: F) -> R
-    where
-        F: FnOnce(&mut [u8]) -> R,
-    {
-        let mut buf = self.free.pop().unwrap_or_default();
-        // Only bytes beyond the recycled buffer's length are zero-filled;
-        // smoltcp writes every byte of the frame.
-        if buf.len() >= len {
-            buf.truncate(len);
-        } else {
-            buf.resize(len, 0);
-        }
-        let r = f(&mut buf);
-        self.out.push(TxFrame {
-            buf,
-            gso_size: self.gso_size,
-        });
-        r
-    }
-
-    fn set_meta(&mut self, meta: phy::PacketMeta) {
-        self.gso_size = meta.segmentation_offload_size.map_or(0, |m| m.get());
-    }
-}
-
-impl phy::Device for Port<'_> {
-    type RxToken<'a>
-        = RxToken<'a>
-    where
-        Self: 'a;
-    type TxToken<'a>
-        = TxToken<'a>
-    where
-        Self: 'a;
-
-    fn receive(&mut self, _ts: Instant) -> Option<(RxToken<'_>, TxToken<'_>)> {
-        if self.tx_out.len() >= self.tx_room {
-            // The stack may answer every frame it receives; keep room.
-            if self.rx_in.is_empty() {
-                return None;
-            }
-        }
-        let buf = self.rx_in.pop_front()?;
-        Some((
-            RxToken {
-                buf,
-                done: self.rx_done,
-            },
-            TxToken {
-                out: self.tx_out,
-                free: self.free,
-                gso_size: 0,
-            },
-        ))
-    }
-
-    fn transmit(&mut self, _ts: Instant) -> Option<TxToken<'_>> {
-        if self.tx_out.len() >= self.tx_room {
-            return None;
-        }
-        Some(TxToken {
-            out: self.tx_out,
-            free: self.free,
-            gso_size: 0,
-        })
-    }
-
-    fn capabilities(&self) -> DeviceCapabilities {
-        self.caps.clone()
-    }
-}
 
 /// Ethernet + IPv4 + TCP header lengths, for a TCP frame with no options.
 pub const HEADERS_MIN: usize = 14 + 20 + 20;
@@ -448,6 +285,7 @@ pub fn checksums_ok(frame: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use smoltcp::phy::ChecksumCapabilities;
 
     // Ethernet + IPv4 + TCP (seq 0x01020304, ACK|PSH) + 4 payload bytes,
     // 192.168.69.1:49152 -> 192.168.69.2:5001, checksums valid.

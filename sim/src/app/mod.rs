@@ -1,0 +1,79 @@
+//! The applications at both ends of each flow: the first and last stage of
+//! a byte's journey.
+//!
+//! Owns the programs: the sender's loop of send calls ([`sender`]) and the
+//! receiver's loop of receive calls ([`receiver`]), the paths those calls
+//! take into and out of the kernel as plug-ins ([`send`], [`recv`]), the
+//! data the sender writes ([`data`]), the growable buffers `read_until`
+//! reads into ([`dynamic`]) and echo flows ([`echo`]). Owns [`Track`], what
+//! a flow knows across its two hosts (when each write was made, to measure
+//! how long until it was read).
+//!
+//! Does not own the socket's kernel records beyond what a call touches
+//! ([`crate::socket`]), or transmit anything: after a call the stack runs.
+
+pub mod data;
+pub mod dynamic;
+pub mod echo;
+pub mod receiver;
+pub mod recv;
+pub mod send;
+pub mod sender;
+
+use std::collections::VecDeque;
+
+use hdrhistogram::Histogram;
+
+use crate::engine::{EventQueue, Nanos};
+use crate::world::Ev;
+
+/// io_uring submissions per `io_uring_enter`: the application batches this
+/// many sends (or receives) before entering the kernel.
+pub const IO_URING_BATCH: u64 = 8;
+
+/// What a flow knows across its two hosts: the writes not yet wholly read
+/// and the latency of those that were.
+pub struct Track {
+    /// (stream end offset, call time) of writes not yet fully read.
+    pub pending_writes: VecDeque<(u64, Nanos)>,
+    /// Call to the peer's read of the write's last byte.
+    pub latency: Histogram<u64>,
+}
+
+impl Default for Track {
+    fn default() -> Self {
+        Track {
+            pending_writes: VecDeque::new(),
+            latency: Histogram::new(3).expect("3 significant figures is valid"),
+        }
+    }
+}
+
+impl Track {
+    /// The reader has read up to stream offset `received` at `now`: every
+    /// write that ended there is done.
+    pub fn read_to(&mut self, received: u64, now: Nanos) {
+        while let Some(&(end, t0)) = self.pending_writes.front() {
+            if end > received {
+                break;
+            }
+            self.pending_writes.pop_front();
+            let _ = self.latency.record((now - t0).max(1));
+        }
+    }
+}
+
+/// Schedules an application step of flow `f` at `at`, unless one is
+/// already pending.
+pub fn wake(q: &mut EventQueue<Ev>, pending: &mut bool, at: Nanos, f: usize, recv: bool) {
+    if !*pending {
+        *pending = true;
+        q.push(
+            at,
+            Ev::App {
+                flow: f as u16,
+                recv,
+            },
+        );
+    }
+}

@@ -1,0 +1,328 @@
+//! The TCP/IP stack: smoltcp, unmodified, and the device it polls.
+//!
+//! Owns a host's [`Stack`]: its smoltcp `Interface` and `SocketSet`, and
+//! [`Port`], the `smoltcp::phy::Device` between the stack and the driver:
+//! frames the stack transmits queue for the driver (`dev_queue_xmit` ->
+//! `ndo_start_xmit`), sk_buffs NAPI built wait for the stack
+//! (`netif_receive_skb`). Owns [`poll`]: run the stack at the CPU's cursor,
+//! hand what it sent to the driver, let the socket layer react, and
+//! schedule the stack's next timer (retransmission, delayed ACK).
+//!
+//! Does not own descriptors or time: the driver ([`crate::driver`]) turns
+//! queued frames into Tx descriptors and charges the CPU for them. Frame
+//! buffers are recycled through free lists; nothing here allocates per
+//! frame once the lists are warm. Where smoltcp differs from Linux (it ACKs
+//! once per batch it is handed; it has no TSO autosizing) the report says
+//! what smoltcp did.
+
+use std::collections::VecDeque;
+
+use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
+use smoltcp::phy::{self, Checksum, ChecksumCapabilities, DeviceCapabilities, Medium};
+use smoltcp::socket::tcp;
+use smoltcp::time::Instant;
+use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr};
+
+use crate::config::{Congestion, HostConfig, Offloads, SocketConfig};
+use crate::driver;
+use crate::engine::{Nanos, Rng};
+use crate::frame::GSO_MAX_FRAME;
+use crate::host::{Env, Host};
+use crate::socket;
+use crate::world::Ev;
+
+/// smoltcp's TCP socket, as the model's stages hold it.
+pub type TcpSocket = tcp::Socket<'static>;
+
+/// A frame the stack handed to the device, with the MSS to cut it into when
+/// it is a TSO/GSO super-segment (`skb_shinfo(skb)->gso_size`; 0 if not).
+#[derive(Debug, Default)]
+pub struct TxFrame {
+    pub buf: Vec<u8>,
+    pub gso_size: u16,
+}
+
+/// A host's TCP/IP stack and the queues between it and the driver.
+pub struct Stack {
+    iface: Interface,
+    sockets: SocketSet<'static>,
+    caps: DeviceCapabilities,
+    /// sk_buffs NAPI handed to the stack, oldest first.
+    pub rx_in: VecDeque<Vec<u8>>,
+    /// Buffers the stack has consumed, to recycle.
+    rx_done: Vec<Vec<u8>>,
+    /// Frames the stack transmitted, for the driver.
+    pub tx_out: Vec<TxFrame>,
+    /// Time of the pending `Poll` event, if any.
+    pub poll_at: Option<Nanos>,
+}
+
+impl Stack {
+    /// The stack of host `id` with the MAC `mac`, its address, MTU and
+    /// offloads from `hc` and `mtu`; smoltcp's random seed from `rng`.
+    pub fn new(mac: EthernetAddress, hc: &HostConfig, mtu: u32, rng: &mut Rng) -> Stack {
+        let caps = capabilities(mtu, hc.nic.offloads);
+        let mut config = Config::new(HardwareAddress::Ethernet(mac));
+        config.random_seed = rng.next_u64();
+        let mut rx_in = VecDeque::new();
+        let mut rx_done = Vec::new();
+        let mut tx_out = Vec::new();
+        let mut free = Vec::new();
+        let mut port = Port {
+            rx_in: &mut rx_in,
+            rx_done: &mut rx_done,
+            tx_out: &mut tx_out,
+            free: &mut free,
+            tx_room: 0,
+            caps: &caps,
+        };
+        let mut iface = Interface::new(config, &mut port, Instant::from_micros(0));
+        iface.update_ip_addrs(|addrs| {
+            let _ = addrs.push(IpCidr::new(IpAddress::Ipv4(hc.address), hc.prefix_len));
+        });
+        Stack {
+            iface,
+            sockets: SocketSet::new(Vec::new()),
+            caps,
+            rx_in,
+            rx_done,
+            tx_out,
+            poll_at: None,
+        }
+    }
+
+    /// A TCP socket with the host's buffer sizes and options.
+    pub fn add_socket(&mut self, sc: &SocketConfig, gro: bool) -> SocketHandle {
+        let rx = tcp::SocketBuffer::new(vec![0; sc.rcvbuf as usize]);
+        let tx = tcp::SocketBuffer::new(vec![0; sc.sndbuf as usize]);
+        let mut s = tcp::Socket::new(rx, tx);
+        s.set_nagle_enabled(sc.nagle);
+        s.set_congestion_control(match sc.congestion {
+            Congestion::Cubic => tcp::CongestionControl::Cubic,
+            Congestion::Reno => tcp::CongestionControl::Reno,
+            Congestion::None => tcp::CongestionControl::None,
+        });
+        if gro {
+            // A GRO skb holds many segments' bytes, and Linux ACKs it at
+            // once (more than one MSS unacknowledged). smoltcp's delayed ACK
+            // counts segments, so on a GRO host it would wait its 10 ms for
+            // every merged skb: turn the delay off and ACK each one.
+            s.set_ack_delay(None);
+        }
+        self.sockets.add(s)
+    }
+
+    /// smoltcp's socket `handle`.
+    pub fn socket(&mut self, handle: SocketHandle) -> &mut TcpSocket {
+        self.sockets.get_mut::<tcp::Socket>(handle)
+    }
+
+    /// smoltcp's socket `handle`, to look at.
+    pub fn socket_ref(&self, handle: SocketHandle) -> &TcpSocket {
+        self.sockets.get::<tcp::Socket>(handle)
+    }
+
+    /// The interface's context, for `connect`.
+    pub fn connect(
+        &mut self,
+        handle: SocketHandle,
+        remote: (IpAddress, u16),
+        local: u16,
+    ) -> Result<(), tcp::ConnectError> {
+        let cx = self.iface.context();
+        self.sockets
+            .get_mut::<tcp::Socket>(handle)
+            .connect(cx, remote, local)
+    }
+}
+
+/// Whether a socket has had everything it sent acknowledged and its FIN
+/// sent and acknowledged: a real peer has seen the whole stream.
+pub fn delivered_and_closed(sock: &TcpSocket) -> bool {
+    sock.send_queue() == 0
+        && matches!(
+            sock.state(),
+            tcp::State::FinWait2 | tcp::State::TimeWait | tcp::State::Closed
+        )
+}
+
+/// Polls `host`'s stack at the cursor `c`, then hands what it transmitted
+/// to the driver, lets the socket layer react, and schedules the stack's
+/// next timer.
+pub fn poll(host: &mut Host, env: &mut Env, c: &mut Nanos) {
+    let ts = Instant::from_micros((*c / 1000) as i64);
+    let tx_room = driver::tx_room(host);
+    let st = &mut host.stack;
+    let mut port = Port {
+        rx_in: &mut st.rx_in,
+        rx_done: &mut st.rx_done,
+        tx_out: &mut st.tx_out,
+        free: env.free,
+        tx_room,
+        caps: &st.caps,
+    };
+    st.iface.poll(ts, &mut port, &mut st.sockets);
+    env.free.append(&mut st.rx_done);
+    driver::xmit(host, env, c);
+    socket::after_poll(host, env.q, c);
+    let st = &mut host.stack;
+    if let Some(at) = st.iface.poll_at(ts, &st.sockets) {
+        let at = (at.total_micros().max(0) as u64 * 1000).max(*c + 1000);
+        if (host.driver.tx_stopped || driver::tx_room(host) == 0) && at <= *c + 1000 {
+            return; // the Tx clean that restarts the queue polls again
+        }
+        let st = &mut host.stack;
+        if st.poll_at.is_none_or(|p| at < p) {
+            st.poll_at = Some(at);
+            env.q.push(at, Ev::Poll { host: host.id });
+        }
+    }
+}
+
+/// The device a host's smoltcp interface polls.
+pub struct Port<'a> {
+    /// sk_buffs NAPI handed to the stack, oldest first.
+    pub rx_in: &'a mut VecDeque<Vec<u8>>,
+    /// Buffers the stack has consumed, to recycle.
+    pub rx_done: &'a mut Vec<Vec<u8>>,
+    /// Frames the stack transmitted, for the driver.
+    pub tx_out: &'a mut Vec<TxFrame>,
+    /// Recycled frame buffers.
+    pub free: &'a mut Vec<Vec<u8>>,
+    /// How many more frames the driver can take (Tx ring room).
+    tx_room: usize,
+    pub caps: &'a DeviceCapabilities,
+}
+
+/// Device capabilities for a host: Ethernet, the IP MTU, the checksum work
+/// the stack must do itself, and segmentation offload.
+///
+/// smoltcp computes Tx checksums only when nothing below it will: not with
+/// `tx-checksum` (the NIC inserts them) and not with `tso`/`gso` (smoltcp
+/// requires it; the GSO layer or the NIC fills them in). It verifies Rx
+/// checksums only without `rx-checksum` and without `gro` (GRO validates
+/// before merging, as `skb_gro_checksum_validate` does).
+pub fn capabilities(mtu: u32, offloads: Offloads) -> DeviceCapabilities {
+    let mut caps = DeviceCapabilities::default();
+    caps.medium = Medium::Ethernet;
+    caps.max_transmission_unit = mtu as usize + 14;
+    let segmentation = offloads.tso || offloads.gso;
+    let tx = !(offloads.tx_checksum || segmentation);
+    let rx = !(offloads.rx_checksum || offloads.gro);
+    let c = match (tx, rx) {
+        (true, true) => Checksum::Both,
+        (true, false) => Checksum::Tx,
+        (false, true) => Checksum::Rx,
+        (false, false) => Checksum::None,
+    };
+    let mut checksum = ChecksumCapabilities::default();
+    checksum.ipv4 = c;
+    checksum.tcp = c;
+    checksum.udp = c;
+    checksum.icmpv4 = c;
+    caps.checksum = checksum;
+    if segmentation {
+        caps.segmentation.tcpv4 = core::num::NonZeroUsize::new(GSO_MAX_FRAME);
+    }
+    caps
+}
+
+/// Whether smoltcp itself computes Tx checksums for these offloads.
+pub fn computes_tx_checksum(offloads: Offloads) -> bool {
+    !(offloads.tx_checksum || offloads.tso || offloads.gso)
+}
+
+pub struct RxToken<'a> {
+    buf: Vec<u8>,
+    done: &'a mut Vec<Vec<u8>>,
+}
+
+pub struct TxToken<'a> {
+    out: &'a mut Vec<TxFrame>,
+    free: &'a mut Vec<Vec<u8>>,
+    gso_size: u16,
+}
+
+impl phy::RxToken for RxToken<'_> {
+    fn consume<R, F>(self, f: F) -> R
+    where
+        F: FnOnce(&[u8]) -> R,
+    {
+        let r = f(&self.buf);
+        self.done.push(self.buf);
+        r
+    }
+}
+
+impl phy::TxToken for TxToken<'_> {
+    fn consume<R, F>(self, len: usize, f: F) -> R
+    where
+        F: FnOnce(&mut [u8]) -> R,
+    {
+        let mut buf = self.free.pop().unwrap_or_default();
+        // Only bytes beyond the recycled buffer's length are zero-filled;
+        // smoltcp writes every byte of the frame.
+        if buf.len() >= len {
+            buf.truncate(len);
+        } else {
+            buf.resize(len, 0);
+        }
+        let r = f(&mut buf);
+        self.out.push(TxFrame {
+            buf,
+            gso_size: self.gso_size,
+        });
+        r
+    }
+
+    fn set_meta(&mut self, meta: phy::PacketMeta) {
+        self.gso_size = meta.segmentation_offload_size.map_or(0, |m| m.get());
+    }
+}
+
+impl phy::Device for Port<'_> {
+    type RxToken<'a>
+        = RxToken<'a>
+    where
+        Self: 'a;
+    type TxToken<'a>
+        = TxToken<'a>
+    where
+        Self: 'a;
+
+    fn receive(&mut self, _ts: Instant) -> Option<(RxToken<'_>, TxToken<'_>)> {
+        if self.tx_out.len() >= self.tx_room {
+            // The stack may answer every frame it receives; keep room.
+            if self.rx_in.is_empty() {
+                return None;
+            }
+        }
+        let buf = self.rx_in.pop_front()?;
+        Some((
+            RxToken {
+                buf,
+                done: self.rx_done,
+            },
+            TxToken {
+                out: self.tx_out,
+                free: self.free,
+                gso_size: 0,
+            },
+        ))
+    }
+
+    fn transmit(&mut self, _ts: Instant) -> Option<TxToken<'_>> {
+        if self.tx_out.len() >= self.tx_room {
+            return None;
+        }
+        Some(TxToken {
+            out: self.tx_out,
+            free: self.free,
+            gso_size: 0,
+        })
+    }
+
+    fn capabilities(&self) -> DeviceCapabilities {
+        self.caps.clone()
+    }
+}
