@@ -9,7 +9,7 @@
 
 use serde::Serialize;
 use simnet_sim::event::{CpuCategory, Step};
-use simnet_sim::report::{FlowReport, HostReport, KernelSide, RunReport};
+use simnet_sim::report::{FlowReport, HostReport, KernelSide, RunReport, SwitchReport};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -23,6 +23,9 @@ pub struct Summary {
     /// Keyed by host name, in the scenario's order.
     pub hosts: serde_json::Map<String, serde_json::Value>,
     pub wire: WireJson,
+    /// With a `[switch]`: what it forwarded and dropped, per egress port.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub switch: Option<SwitchJson>,
     pub stages: Vec<StageJson>,
     pub captures: Vec<String>,
     pub bottleneck: String,
@@ -140,6 +143,29 @@ pub struct WireJson {
     pub duplicated: u64,
     pub reordered: u64,
     pub corrupted: u64,
+}
+
+#[derive(Serialize)]
+pub struct SwitchJson {
+    /// Frames (and bytes) queued for an egress port, over every port.
+    pub frames: u64,
+    pub bytes: u64,
+    /// Frames dropped because an egress port's buffer was full.
+    pub dropped: u64,
+    /// The deepest any egress queue got, and each port's buffer.
+    pub peak_queue_bytes: u64,
+    pub buffer_bytes: u64,
+    pub ports: Vec<SwitchPortJson>,
+}
+
+#[derive(Serialize)]
+pub struct SwitchPortJson {
+    /// The host the port leads to.
+    pub to: String,
+    pub frames: u64,
+    pub bytes: u64,
+    pub dropped: u64,
+    pub peak_queue_bytes: u64,
 }
 
 #[derive(Serialize)]
@@ -286,6 +312,22 @@ pub fn summary(r: &RunReport, captures: &[String]) -> Summary {
             reordered: r.wire.reordered,
             corrupted: r.wire.corrupted,
         },
+        switch: r.switch.as_ref().map(|s| SwitchJson {
+            frames: s.frames,
+            bytes: s.bytes,
+            dropped: s.dropped,
+            peak_queue_bytes: s.peak_queue_bytes,
+            buffer_bytes: s.buffer_bytes,
+            ports: (s.ports.iter())
+                .map(|(to, p)| SwitchPortJson {
+                    to: to.clone(),
+                    frames: p.frames,
+                    bytes: p.bytes,
+                    dropped: p.dropped,
+                    peak_queue_bytes: p.peak_queue_bytes,
+                })
+                .collect(),
+        }),
         stages: stage_rows(r),
         captures: captures.to_vec(),
         bottleneck: r.bottleneck.clone(),
@@ -343,183 +385,11 @@ pub fn table(r: &RunReport, description: &str, captures: &[String]) -> String {
         r.outcome.name()
     );
     for h in &r.hosts {
-        let _ = writeln!(o, "\nhost {}", h.name);
-        let _ = writeln!(
-            o,
-            "  {:<12} {:<15} {:>9} {:>11} {:>10}  models",
-            "stage", "kind", "count", "bytes", "cpu"
-        );
-        for &s in Step::ALL {
-            let t = h.counters.get(s);
-            if t.count == 0 {
-                continue;
-            }
-            let cpu = if s.category() == CpuCategory::None {
-                "-".to_string()
-            } else {
-                human_ns(t.cpu_ns)
-            };
-            let bytes = if t.bytes == 0 {
-                "-".to_string()
-            } else {
-                human_bytes(t.bytes)
-            };
-            let _ = writeln!(
-                o,
-                "  {:<12} {:<15} {:>9} {:>11} {:>10}  {}",
-                s.stage(),
-                s.kind().name(),
-                t.count,
-                bytes,
-                cpu,
-                s.models()
-            );
-        }
-        let cats: Vec<String> = h
-            .cpu_by_category()
-            .into_iter()
-            .filter(|&(_, ns)| ns > 0)
-            .map(|(c, ns)| format!("{} {}", c.name(), human_ns(ns)))
-            .collect();
-        let busy = if r.simulated_ns > 0 {
-            h.cpu_busy_ns as f64 * 100.0 / r.simulated_ns as f64
-        } else {
-            0.0
-        };
-        let _ = writeln!(
-            o,
-            "  CPU busy {} ({busy:.0}% of the run): {}",
-            human_ns(h.cpu_busy_ns),
-            cats.join(", ")
-        );
-        let _ = writeln!(
-            o,
-            "  copies {} ({}), pages pinned {} / unpinned {}, zero-copy completions {}, checksummed by CPU {}",
-            h.cpu_copies(),
-            human_bytes(h.cpu_copy_bytes()),
-            h.pinned_pages(),
-            h.unpinned_pages(),
-            h.completions(),
-            human_bytes(h.checksum_cpu_bytes())
-        );
-        let _ = writeln!(
-            o,
-            "  DMA read {} / write {}, Tx descriptors {}, Rx descriptors {}, IRQs {}, NAPI polls {}, Rx ring drops {}",
-            human_bytes(h.dma_read_bytes()),
-            human_bytes(h.dma_write_bytes()),
-            h.tx_descriptors(),
-            h.rx_descriptors(),
-            h.irqs(),
-            h.napi_polls(),
-            h.rx_ring_drops()
-        );
-        if h.gso_segments > 0 || h.gro_merges > 0 {
-            let _ = writeln!(
-                o,
-                "  segmentation: {} frames cut from super-segments (TSO/GSO); GRO merged {} frames, saving {} of per-packet stack CPU",
-                h.gso_segments,
-                h.gro_merges,
-                human_ns(h.gro_saved_ns)
-            );
-        }
-        if h.pool_peak_in_use > 0 {
-            let _ = writeln!(
-                o,
-                "  send buffers: peak in use {}, never returned {}",
-                h.pool_peak_in_use, h.leaked_buffers
-            );
-        }
+        host_section(&mut o, r, h);
     }
     let _ = writeln!(o);
     for f in &r.flows {
-        let _ = writeln!(
-            o,
-            "flow {} -> {}:{} ({} / {}): {} sent, {} received in {} writes / {} reads",
-            f.from,
-            f.to,
-            f.port,
-            f.send,
-            f.recv,
-            human_bytes(f.bytes_sent),
-            human_bytes(f.bytes_received),
-            f.writes,
-            f.reads
-        );
-        if f.kernel_side.is_some() {
-            // One end is a real program: its calls are not seen.
-            let _ = writeln!(
-                o,
-                "  goodput {} (wall clock); retransmitted segments {}",
-                human_rate(f.goodput_bps()),
-                f.retransmitted_segments
-            );
-        } else {
-            let _ = writeln!(
-                o,
-                "  goodput {}; write latency (call -> peer read) p50 {} p99 {} max {}; retransmitted segments {}",
-                human_rate(f.goodput_bps()),
-                human_ns(f.write_latency.p50),
-                human_ns(f.write_latency.p99),
-                human_ns(f.write_latency.max),
-                f.retransmitted_segments
-            );
-        }
-        for (i, v) in f.violations.iter().enumerate() {
-            if i == 5 {
-                let _ = writeln!(o, "  ... and {} more", f.violations.len() - 5);
-                break;
-            }
-            let _ = writeln!(
-                o,
-                "  LIFETIME VIOLATION: buffer {} rewritten at {} while send #{} (stream bytes {}..{}) was still in flight",
-                v.buffer,
-                human_ns(v.at),
-                v.write,
-                v.damaged.0,
-                v.damaged.1
-            );
-        }
-        let p = &f.pool_stats;
-        let _ = writeln!(
-            o,
-            "  send buffers ({} pool): {} allocated, {} hits, {} misses, {} waits, peak {} in use, {} never returned",
-            f.pool, p.allocations, p.hits, p.misses, p.waits, p.peak_in_use, f.leaked_buffers
-        );
-        let _ = writeln!(
-            o,
-            "  integrity: {} (xxh3 written {:016x}, read {:016x})",
-            if f.integrity_ok() { "ok" } else { "MISMATCH" },
-            f.sent_hash,
-            f.received_hash
-        );
-        match (&f.echo, f.kernel_side) {
-            (None, _) => {}
-            (Some(e), Some(KernelSide::Sender)) => {
-                let _ = writeln!(
-                    o,
-                    "  echo: {} written back to the kernel's program (xxh3 {:016x})",
-                    human_bytes(e.bytes_written_back),
-                    e.written_back_hash
-                );
-            }
-            (Some(e), Some(KernelSide::Receiver)) => {
-                let _ = writeln!(
-                    o,
-                    "  echo: {} read back from the kernel's program (xxh3 {:016x})",
-                    human_bytes(e.bytes_read_back),
-                    e.read_back_hash
-                );
-            }
-            (Some(e), None) => {
-                let _ = writeln!(
-                    o,
-                    "  echo: {} written back, {} read back (xxh3 {:016x})",
-                    human_bytes(e.bytes_written_back),
-                    human_bytes(e.bytes_read_back),
-                    e.read_back_hash
-                );
-            }
-        }
+        flow_section(&mut o, f);
     }
     let w = &r.wire;
     let _ = writeln!(
@@ -532,6 +402,9 @@ pub fn table(r: &RunReport, description: &str, captures: &[String]) -> String {
         w.reordered,
         w.corrupted
     );
+    if let Some(s) = &r.switch {
+        switch_section(&mut o, s);
+    }
     let _ = writeln!(o, "bottleneck: {}", r.bottleneck);
     for c in captures {
         let _ = writeln!(o, "capture: {c}");
@@ -541,6 +414,219 @@ pub fn table(r: &RunReport, description: &str, captures: &[String]) -> String {
         "costs are teaching defaults (docs/costs.md), not measurements of one machine."
     );
     o
+}
+
+/// One host: a row per step of the journey that happened there, then its
+/// CPU, copies, DMA and descriptor totals.
+fn host_section(o: &mut String, r: &RunReport, h: &HostReport) {
+    let _ = writeln!(o, "\nhost {}", h.name);
+    let _ = writeln!(
+        o,
+        "  {:<12} {:<15} {:>9} {:>11} {:>10}  models",
+        "stage", "kind", "count", "bytes", "cpu"
+    );
+    for &s in Step::ALL {
+        let t = h.counters.get(s);
+        if t.count == 0 {
+            continue;
+        }
+        let cpu = if s.category() == CpuCategory::None {
+            "-".to_string()
+        } else {
+            human_ns(t.cpu_ns)
+        };
+        let bytes = if t.bytes == 0 {
+            "-".to_string()
+        } else {
+            human_bytes(t.bytes)
+        };
+        let _ = writeln!(
+            o,
+            "  {:<12} {:<15} {:>9} {:>11} {:>10}  {}",
+            s.stage(),
+            s.kind().name(),
+            t.count,
+            bytes,
+            cpu,
+            s.models()
+        );
+    }
+    host_totals(o, r, h);
+}
+
+/// A host's CPU, copy, DMA and descriptor totals.
+fn host_totals(o: &mut String, r: &RunReport, h: &HostReport) {
+    let cats: Vec<String> = h
+        .cpu_by_category()
+        .into_iter()
+        .filter(|&(_, ns)| ns > 0)
+        .map(|(c, ns)| format!("{} {}", c.name(), human_ns(ns)))
+        .collect();
+    let busy = if r.simulated_ns > 0 {
+        h.cpu_busy_ns as f64 * 100.0 / r.simulated_ns as f64
+    } else {
+        0.0
+    };
+    let _ = writeln!(
+        o,
+        "  CPU busy {} ({busy:.0}% of the run): {}",
+        human_ns(h.cpu_busy_ns),
+        cats.join(", ")
+    );
+    let _ = writeln!(
+        o,
+        "  copies {} ({}), pages pinned {} / unpinned {}, zero-copy completions {}, checksummed by CPU {}",
+        h.cpu_copies(),
+        human_bytes(h.cpu_copy_bytes()),
+        h.pinned_pages(),
+        h.unpinned_pages(),
+        h.completions(),
+        human_bytes(h.checksum_cpu_bytes())
+    );
+    let _ = writeln!(
+        o,
+        "  DMA read {} / write {}, Tx descriptors {}, Rx descriptors {}, IRQs {}, NAPI polls {}, Rx ring drops {}",
+        human_bytes(h.dma_read_bytes()),
+        human_bytes(h.dma_write_bytes()),
+        h.tx_descriptors(),
+        h.rx_descriptors(),
+        h.irqs(),
+        h.napi_polls(),
+        h.rx_ring_drops()
+    );
+    if h.gso_segments > 0 || h.gro_merges > 0 {
+        let _ = writeln!(
+            o,
+            "  segmentation: {} frames cut from super-segments (TSO/GSO); GRO merged {} frames, saving {} of per-packet stack CPU",
+            h.gso_segments,
+            h.gro_merges,
+            human_ns(h.gro_saved_ns)
+        );
+    }
+    if h.pool_peak_in_use > 0 {
+        let _ = writeln!(
+            o,
+            "  send buffers: peak in use {}, never returned {}",
+            h.pool_peak_in_use, h.leaked_buffers
+        );
+    }
+}
+
+/// One flow: what moved, how fast, its latency, lifetime violations, its
+/// send buffers and its integrity.
+fn flow_section(o: &mut String, f: &FlowReport) {
+    let _ = writeln!(
+        o,
+        "flow {} -> {}:{} ({} / {}): {} sent, {} received in {} writes / {} reads",
+        f.from,
+        f.to,
+        f.port,
+        f.send,
+        f.recv,
+        human_bytes(f.bytes_sent),
+        human_bytes(f.bytes_received),
+        f.writes,
+        f.reads
+    );
+    if f.kernel_side.is_some() {
+        // One end is a real program: its calls are not seen.
+        let _ = writeln!(
+            o,
+            "  goodput {} (wall clock); retransmitted segments {}",
+            human_rate(f.goodput_bps()),
+            f.retransmitted_segments
+        );
+    } else {
+        let _ = writeln!(
+            o,
+            "  goodput {}; write latency (call -> peer read) p50 {} p99 {} max {}; retransmitted segments {}",
+            human_rate(f.goodput_bps()),
+            human_ns(f.write_latency.p50),
+            human_ns(f.write_latency.p99),
+            human_ns(f.write_latency.max),
+            f.retransmitted_segments
+        );
+    }
+    for (i, v) in f.violations.iter().enumerate() {
+        if i == 5 {
+            let _ = writeln!(o, "  ... and {} more", f.violations.len() - 5);
+            break;
+        }
+        let _ = writeln!(
+            o,
+            "  LIFETIME VIOLATION: buffer {} rewritten at {} while send #{} (stream bytes {}..{}) was still in flight",
+            v.buffer,
+            human_ns(v.at),
+            v.write,
+            v.damaged.0,
+            v.damaged.1
+        );
+    }
+    let p = &f.pool_stats;
+    let _ = writeln!(
+        o,
+        "  send buffers ({} pool): {} allocated, {} hits, {} misses, {} waits, peak {} in use, {} never returned",
+        f.pool, p.allocations, p.hits, p.misses, p.waits, p.peak_in_use, f.leaked_buffers
+    );
+    let _ = writeln!(
+        o,
+        "  integrity: {} (xxh3 written {:016x}, read {:016x})",
+        if f.integrity_ok() { "ok" } else { "MISMATCH" },
+        f.sent_hash,
+        f.received_hash
+    );
+    match (&f.echo, f.kernel_side) {
+        (None, _) => {}
+        (Some(e), Some(KernelSide::Sender)) => {
+            let _ = writeln!(
+                o,
+                "  echo: {} written back to the kernel's program (xxh3 {:016x})",
+                human_bytes(e.bytes_written_back),
+                e.written_back_hash
+            );
+        }
+        (Some(e), Some(KernelSide::Receiver)) => {
+            let _ = writeln!(
+                o,
+                "  echo: {} read back from the kernel's program (xxh3 {:016x})",
+                human_bytes(e.bytes_read_back),
+                e.read_back_hash
+            );
+        }
+        (Some(e), None) => {
+            let _ = writeln!(
+                o,
+                "  echo: {} written back, {} read back (xxh3 {:016x})",
+                human_bytes(e.bytes_written_back),
+                human_bytes(e.bytes_read_back),
+                e.read_back_hash
+            );
+        }
+    }
+}
+
+/// The switch: totals, then a row per egress port.
+fn switch_section(o: &mut String, s: &SwitchReport) {
+    let _ = writeln!(
+        o,
+        "switch: {} frames, {} forwarded, dropped {} (egress buffer full), deepest queue {} of {}",
+        s.frames,
+        human_bytes(s.bytes),
+        s.dropped,
+        human_bytes(s.peak_queue_bytes),
+        human_bytes(s.buffer_bytes)
+    );
+    for (to, p) in &s.ports {
+        let _ = writeln!(
+            o,
+            "  port -> {:<12} {:>9} frames {:>11} dropped {:>7}  deepest queue {}",
+            to,
+            p.frames,
+            human_bytes(p.bytes),
+            p.dropped,
+            human_bytes(p.peak_queue_bytes)
+        );
+    }
 }
 
 fn wrap(text: &str, width: usize, indent: &str) -> String {

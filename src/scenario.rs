@@ -751,7 +751,8 @@ const DAY: u64 = 86_400 * SEC;
 /// Largest per-operation CPU cost a scenario may set.
 const MAX_CPU_COST: u64 = 10 * MS;
 
-const ROOT_KEYS: &[&str] = &["scenario", "link", "hosts", "flow", "tap"];
+const ROOT_KEYS: &[&str] = &["scenario", "link", "hosts", "switch", "flow", "tap"];
+const SWITCH_KEYS: &[&str] = &["buffer", "latency"];
 const SCENARIO_KEYS: &[&str] = &["name", "description", "seed", "time_limit"];
 const LINK_KEYS: &[&str] = &["rate", "delay", "mtu", "queue", "faults"];
 const FAULT_KEYS: &[&str] = &["loss", "duplicate", "reorder", "reorder_delay", "corrupt"];
@@ -886,8 +887,18 @@ fn read(text: &str) -> R<Scenario> {
         Some(f) => Some(read_tap(&f.table(TAP_KEYS)?, &hosts)?),
         None => None,
     };
+    let switch = match root.table("switch", SWITCH_KEYS)? {
+        Some(t) => {
+            let d = simnet_sim::config::SwitchConfig::default();
+            Some(simnet_sim::config::SwitchConfig {
+                buffer: t.or("buffer", d.buffer, |f| f.size(1 << 10, 1 << 30))?,
+                latency: t.or("latency", d.latency, |f| f.time_ns(0, MS))?,
+            })
+        }
+        None => None,
+    };
     Ok(Scenario {
-        switch: None,
+        switch,
         tap,
         name,
         description,
@@ -995,11 +1006,14 @@ fn read_hosts(root: &Table<'_, '_>) -> R<Vec<(HostConfig, Range<usize>)>> {
     for (key, value) in map.iter() {
         let name: &str = key.get_ref();
         let path = join("hosts", name);
-        if hosts.len() == 2 {
+        if hosts.len() == simnet_sim::config::MAX_HOSTS {
             return Err(Problem {
                 span: Some(key.span()),
                 key: Some(path),
-                message: "a scenario has exactly two hosts; this is a third".into(),
+                message: format!(
+                    "a scenario has at most {} hosts; this is one more",
+                    simnet_sim::config::MAX_HOSTS
+                ),
             });
         }
         let valid_name = !name.is_empty()
@@ -1020,13 +1034,15 @@ fn read_hosts(root: &Table<'_, '_>) -> R<Vec<(HostConfig, Range<usize>)>> {
         let host = Field { path, value }.table(HOST_KEYS)?;
         hosts.push(read_host(name, &host)?);
     }
-    if hosts.len() != 2 {
+    if hosts.len() < 2 {
         return Err(field.err(format!(
-            "a scenario has exactly two hosts, found {}",
+            "a scenario has 2 to {} hosts, found {}",
+            simnet_sim::config::MAX_HOSTS,
             hosts.len()
         )));
     }
-    if let [(a, _), (b, b_span)] = hosts.as_slice() {
+    let (a, _) = &hosts[0];
+    for (b, b_span) in &hosts[1..] {
         if a.address == b.address {
             return Err(Problem {
                 span: Some(b_span.clone()),

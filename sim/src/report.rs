@@ -255,6 +255,8 @@ pub struct SwitchReport {
     pub dropped: u64,
     /// The deepest any egress queue got, in bytes.
     pub peak_queue_bytes: u64,
+    /// Each egress port's buffer, in bytes.
+    pub buffer_bytes: u64,
     /// Each egress port: the host it leads to and what it did.
     pub ports: Vec<(String, PortStats)>,
 }
@@ -334,6 +336,7 @@ pub fn build(run: Run, outcome: Outcome, expected: &[u64]) -> RunReport {
             bytes: t.bytes,
             dropped: t.dropped,
             peak_queue_bytes: t.peak_queue_bytes,
+            buffer_bytes: s.buffer(),
             ports: (run.hosts.iter().zip(&s.stats))
                 .map(|(h, p)| (h.name.clone(), *p))
                 .collect(),
@@ -345,7 +348,7 @@ pub fn build(run: Run, outcome: Outcome, expected: &[u64]) -> RunReport {
         simulated_ns: run.now,
         outcome,
         flows,
-        bottleneck: bottleneck(&run, &hosts),
+        bottleneck: bottleneck(&run, &hosts, switch.as_ref()),
         hosts,
         wire,
         switch,
@@ -434,7 +437,7 @@ fn host_report(run: &Run, h: usize, host: &Host) -> HostReport {
 
 /// Names what limited the run: the busiest of wires, switch ports, CPUs
 /// and DMA engines; failing that, the rings.
-fn bottleneck(run: &Run, hosts: &[HostReport]) -> String {
+fn bottleneck(run: &Run, hosts: &[HostReport], switch: Option<&SwitchReport>) -> String {
     let span = run.now.max(1) as f64;
     let mut best = (
         0.0f64,
@@ -477,14 +480,23 @@ fn bottleneck(run: &Run, hosts: &[HostReport]) -> String {
     if best.0 >= 0.8 {
         return format!("{} ({:.0}% busy)", best.1, best.0 * 100.0);
     }
-    not_saturated(
-        hosts,
-        &format!("busiest: {} at {:.0}%", best.1, best.0 * 100.0),
-    )
+    let busiest = format!("busiest: {} at {:.0}%", best.1, best.0 * 100.0);
+    not_saturated(hosts, switch, &busiest)
 }
 
-/// Nothing saturated: descriptors or windows held the flow back.
-fn not_saturated(hosts: &[HostReport], busiest: &str) -> String {
+/// Nothing saturated for long: queues that overflowed (a switch port, an Rx
+/// ring), descriptors or windows held the flows back.
+fn not_saturated(hosts: &[HostReport], switch: Option<&SwitchReport>, busiest: &str) -> String {
+    let ports = switch.iter().flat_map(|s| s.ports.iter());
+    let worst = ports.max_by_key(|(_, p)| p.dropped);
+    if let Some((to, p)) = worst.filter(|(_, p)| p.dropped > 0) {
+        let buffer = switch.map_or(0, |s| s.buffer_bytes);
+        return format!(
+            "switch port -> {to}: {} frames dropped with its {buffer}-byte egress buffer \
+             full, recovered by retransmission ({busiest})",
+            p.dropped
+        );
+    }
     for hr in hosts {
         let drops = hr.rx_ring_drops();
         if drops > 0 {

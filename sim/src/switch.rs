@@ -95,6 +95,11 @@ impl Switch {
         link.send(at, len, rng)
     }
 
+    /// Bytes each egress port may hold.
+    pub fn buffer(&self) -> u64 {
+        self.buffer
+    }
+
     /// Totals over every port.
     pub fn totals(&self) -> PortStats {
         let mut t = PortStats::default();

@@ -671,3 +671,80 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod switch_tests {
+    use super::*;
+    use crate::config::*;
+    use crate::event::{NoObserver, Step};
+    use crate::report::Outcome;
+
+    /// `n` senders and one receiver on a switch with `buffer` bytes per
+    /// port, each sender sending `bytes` at once.
+    pub(crate) fn incast(n: usize, bytes: u64, buffer: u64) -> Scenario {
+        let mut sc = Scenario::two_hosts(bytes, 65536, SendPath::Write);
+        let proto = sc.hosts[0].clone();
+        let flow = sc.flows[0].clone();
+        sc.hosts.truncate(1);
+        sc.hosts[0].name = "receiver".into();
+        sc.hosts[0].address = std::net::Ipv4Addr::new(192, 168, 69, 100);
+        sc.flows.clear();
+        for i in 0..n {
+            let mut h = proto.clone();
+            h.name = format!("s{i}");
+            h.address = std::net::Ipv4Addr::new(192, 168, 69, 1 + i as u8);
+            sc.hosts.push(h);
+            sc.flows.push(FlowConfig {
+                from: format!("s{i}"),
+                to: "receiver".into(),
+                port: 5001 + i as u16,
+                ..flow.clone()
+            });
+        }
+        sc.switch = Some(SwitchConfig {
+            buffer,
+            latency: 1_000,
+        });
+        sc.time_limit = 120_000_000_000;
+        sc
+    }
+
+    #[test]
+    fn incast_through_a_small_switch_buffer_drops_and_recovers_every_byte() {
+        let sc = incast(4, 1 << 20, 64 << 10);
+        let mut obs = NoObserver;
+        let mut w = World::new(&sc, &mut obs).unwrap();
+        w.check_invariants = true;
+        let r = w.run();
+        assert_eq!(r.outcome, Outcome::Ok, "{r:#?}");
+        assert!(r.flows.iter().all(|f| f.integrity_ok()));
+        let sw = r.switch.as_ref().expect("a switch report");
+        assert!(sw.dropped > 0, "{sw:?}");
+        assert!(sw.peak_queue_bytes <= 64 << 10);
+        // Everything for the receiver went through its port.
+        let (name, port) = &sw.ports[0];
+        assert_eq!(name, "receiver");
+        assert!(port.bytes > 4 << 20);
+        assert!(
+            r.flows
+                .iter()
+                .map(|f| f.retransmitted_segments)
+                .sum::<u64>()
+                > 0
+        );
+    }
+
+    #[test]
+    fn a_big_switch_buffer_loses_nothing() {
+        let sc = incast(3, 256 << 10, 16 << 20);
+        let r = run(&sc, &mut NoObserver).unwrap();
+        assert_eq!(r.outcome, Outcome::Ok, "{r:#?}");
+        let sw = r.switch.as_ref().unwrap();
+        assert_eq!(sw.dropped, 0);
+        assert!(sw.peak_queue_bytes > 0, "{sw:?}");
+        // ARP broadcasts were flooded: every sender heard the others'.
+        for h in &r.hosts {
+            assert!(h.counters.get(Step::WireRx).count > 0);
+        }
+    }
+}
