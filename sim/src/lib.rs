@@ -15,8 +15,10 @@
 //! the simulated wire, through an [`external::ExternalPort`] the tool
 //! provides (with the wall clock that run follows).
 //!
-//! What this crate does not do: parse scenario files (the tool does, into a
-//! [`config::Scenario`]), write files, or read the wall clock.
+//! What this crate does not do: read scenario files (the tool parses the
+//! TOML and reports positions; the config types here declare every key,
+//! default and bound through serde, with [`units`] for how quantities are
+//! written), write files, or read the wall clock.
 #![deny(unsafe_code)]
 
 pub mod buffer;
@@ -31,6 +33,7 @@ pub mod page_pool;
 pub mod report;
 pub mod skb;
 pub mod syscall;
+pub mod units;
 pub mod wire;
 pub mod world;
 
