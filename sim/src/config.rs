@@ -394,17 +394,17 @@ impl<'de> Deserialize<'de> for HostName {
 /// `"192.168.69.1/24"`: an address a host can have, and its prefix length.
 struct HostAddress(Ipv4Addr, u8);
 
+const ADDRESS: &str = "an IPv4 address with a prefix length like \"192.168.69.1/24\"";
+
 impl<'de> Deserialize<'de> for HostAddress {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<HostAddress, D::Error> {
-        const EXPECTED: &str = "an IPv4 address with a prefix length like \"192.168.69.1/24\"";
-        let s = checked_string(d, EXPECTED, EXPECTED, |_| true)?;
+        let s = checked_string(d, ADDRESS, ADDRESS, |_| true)?;
         host_address(&s).map_err(|m| m.into_error())
     }
 }
 
 fn host_address(s: &str) -> Result<HostAddress, crate::units::Refusal> {
     use crate::units::{truncate, Refusal};
-    const EXPECTED: &str = "an IPv4 address with a prefix length like \"192.168.69.1/24\"";
     let (addr, prefix) = s.split_once('/').unwrap_or((s, ""));
     if addr.contains(':') {
         return Err(Refusal::Message(format!(
@@ -413,11 +413,11 @@ fn host_address(s: &str) -> Result<HostAddress, crate::units::Refusal> {
         )));
     }
     let Ok(address) = addr.parse::<Ipv4Addr>() else {
-        return Err(Refusal::expected(EXPECTED, ""));
+        return Err(Refusal::expected(ADDRESS, ""));
     };
     if prefix.is_empty() {
         return Err(Refusal::expected(
-            EXPECTED,
+            ADDRESS,
             " (the prefix length is missing)",
         ));
     }

@@ -150,7 +150,7 @@ fn fmt_size_range(lo: u64, hi: u64) -> String {
         ("GiB", GIB as u128),
         ("TiB", TIB as u128),
     ];
-    if hi < KIB || hi % KIB != 0 {
+    if hi < KIB || !hi.is_multiple_of(KIB) {
         format!("{lo}..={hi} bytes")
     } else {
         let (lo, hi) = (u128::from(lo), u128::from(hi));
@@ -423,7 +423,7 @@ impl<const LO: u64, const HI: u64> Time<LO, HI> {
             let what = format!("a time in {}..={}", fmt_time(lo), fmt_time(hi));
             return Err(Refusal::expected(what, ""));
         }
-        if ps % 1000 != 0 {
+        if !ps.is_multiple_of(1000) {
             return Err(Refusal::Message(format!(
                 "{:?} is not a whole number of nanoseconds",
                 truncate(written)

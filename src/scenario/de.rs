@@ -16,8 +16,8 @@
 
 use serde::de::value::StrDeserializer;
 use serde::de::{
-    self, DeserializeSeed, EnumAccess, IntoDeserializer, MapAccess, SeqAccess, Unexpected,
-    VariantAccess, Visitor,
+    self, DeserializeSeed, EnumAccess, Error as _, IntoDeserializer, MapAccess, SeqAccess,
+    Unexpected, VariantAccess, Visitor,
 };
 use simnet_sim::units::truncate;
 use std::fmt;
@@ -33,14 +33,27 @@ pub(super) struct Problem {
     what: What,
 }
 
-#[derive(Debug)]
+/// What is wrong; all but `Text` are worded once the place is known.
+#[derive(Debug, Clone)]
 enum What {
-    /// A finished message.
     Text(String),
-    /// `expected {0}, found <value>{1}`.
+    /// `expected {0}, found <the value>{1}`.
     Expected(String, String),
     MissingKey(&'static str),
     UnknownKey(String, &'static [&'static str]),
+}
+
+impl What {
+    /// The message, given the value at the place as written (`found`) and
+    /// the title of the table the place is in, or is.
+    fn finish(self, found: &str, table: &str) -> String {
+        match self {
+            What::Text(m) => m,
+            What::Expected(what, hint) => format!("expected {what}, found {found}{hint}"),
+            What::MissingKey(k) => format!("missing required key `{k}` in {table}"),
+            What::UnknownKey(k, known) => unknown_key_message(&k, table, known),
+        }
+    }
 }
 
 impl Problem {
@@ -53,81 +66,51 @@ impl Problem {
         }
     }
 
-    pub fn message(&self) -> String {
-        match &self.what {
-            What::Text(m) => m.clone(),
-            What::Expected(what, hint) => format!("expected {what}{hint}"),
-            What::MissingKey(k) => format!("missing required key `{k}`"),
-            What::UnknownKey(k, _) => format!("unknown key {:?}", truncate(k)),
+    fn new(what: What) -> Problem {
+        Problem {
+            span: None,
+            key: None,
+            what,
         }
     }
 
     fn expected(what: impl fmt::Display) -> Problem {
-        Problem::at(None, None, String::new()).with(What::Expected(what.to_string(), String::new()))
+        Problem::new(What::Expected(what.to_string(), String::new()))
     }
 
-    fn with(mut self, what: What) -> Problem {
-        self.what = what;
-        self
+    /// The message (worded generically if no node has claimed it yet).
+    pub fn message(&self) -> String {
+        self.what.clone().finish("the value", "its table")
     }
 
-    /// Gives an unclaimed error the place and value of `node`.
-    fn claim(mut self, node: &Node<'_, '_>) -> Problem {
+    /// Gives an unclaimed error the place and value of `node`; a missing
+    /// key is one of the table at `node`.
+    fn claim(self, node: &Node<'_, '_>) -> Problem {
         if self.span.is_some() {
             return self;
         }
-        self.span = Some(node.value.span());
-        let found = describe(node.value.get_ref());
-        let (key, message) = match self.what {
-            What::MissingKey(k) if node.path.is_empty() => {
-                (k.to_string(), format!("missing required table [{k}]"))
-            }
-            What::MissingKey(k) => (
-                join(&node.path, k),
-                format!("missing required key `{k}` in {}", title(&node.path)),
+        let (key, what) = match self.what {
+            What::MissingKey(k) if node.path.is_empty() => (
+                k.to_string(),
+                What::Text(format!("missing required table [{k}]")),
             ),
-            What::Expected(what, hint) => (
-                node.path.clone(),
-                format!("expected {what}, found {found}{hint}"),
-            ),
-            what => (
-                node.path.clone(),
-                Problem {
-                    span: None,
-                    key: None,
-                    what,
-                }
-                .message(),
-            ),
+            What::MissingKey(k) => (join(&node.path, k), What::MissingKey(k)),
+            what => (node.path.clone(), what),
         };
-        self.key = Some(key);
-        self.what = What::Text(message);
-        self
+        let message = what.finish(&describe(node.value.get_ref()), &title(&node.path));
+        Problem::at(Some(node.value.span()), Some(key), message)
     }
 
-    /// Gives an unclaimed error the place of the key `key` in the table at
-    /// `table`.
-    fn claim_key(mut self, key: &Spanned<DeString<'_>>, table: &str) -> Problem {
+    /// Gives an unclaimed error the place of `key` in the table at `table`.
+    fn claim_key(self, key: &Spanned<DeString<'_>>, table: &str) -> Problem {
         if self.span.is_some() {
             return self;
         }
         let name: &str = key.get_ref();
-        self.span = Some(key.span());
-        self.key = Some(join(table, name));
-        let message = match self.what {
-            What::UnknownKey(k, known) => unknown_key_message(&k, &title(table), known),
-            What::Expected(what, hint) => {
-                format!("expected {what}, found {:?}{hint}", truncate(name))
-            }
-            what => Problem {
-                span: None,
-                key: None,
-                what,
-            }
-            .message(),
-        };
-        self.what = What::Text(message);
-        self
+        let message = self
+            .what
+            .finish(&format!("{:?}", truncate(name)), &title(table));
+        Problem::at(Some(key.span()), Some(join(table, name)), message)
     }
 }
 
@@ -141,7 +124,7 @@ impl std::error::Error for Problem {}
 
 impl de::Error for Problem {
     fn custom<T: fmt::Display>(msg: T) -> Problem {
-        Problem::at(None, None, msg.to_string())
+        Problem::new(What::Text(msg.to_string()))
     }
 
     fn invalid_type(_: Unexpected<'_>, exp: &dyn de::Expected) -> Problem {
@@ -155,7 +138,7 @@ impl de::Error for Problem {
             Unexpected::Other(h) if h.starts_with('(') => format!(" {h}"),
             _ => String::new(),
         };
-        Problem::expected(exp).with(What::Expected(exp.to_string(), hint))
+        Problem::new(What::Expected(exp.to_string(), hint))
     }
 
     fn invalid_length(_: usize, exp: &dyn de::Expected) -> Problem {
@@ -168,19 +151,17 @@ impl de::Error for Problem {
             truncate(variant),
             quoted_list(expected)
         );
-        Problem::custom(message)
+        Problem::new(What::Text(message))
     }
 
     fn unknown_field(field: &str, expected: &'static [&'static str]) -> Problem {
-        Problem::custom("").with(What::UnknownKey(field.to_string(), expected))
+        Problem::new(What::UnknownKey(field.to_string(), expected))
     }
 
     fn missing_field(field: &'static str) -> Problem {
-        Problem::custom("").with(What::MissingKey(field))
+        Problem::new(What::MissingKey(field))
     }
 }
-
-use de::Error as _;
 
 // ---------------------------------------------------------------------------
 // Wording.

@@ -141,35 +141,53 @@ impl<'i> Document<'i> {
         };
         let scenario: Scenario = root.read()?;
         scenario.validate().map_err(|e| {
-            let span = e.key.as_deref().map(|key| self.span_of(key));
-            Problem::at(span, e.key, e.message)
+            let Some(key) = e.key else {
+                return Problem::at(None, None, e.message);
+            };
+            let (span, left_out) = self.span_of(&key);
+            let message = match left_out {
+                Some(name) => format!(
+                    "{} (`{name}` is not given, so this is its default)",
+                    e.message
+                ),
+                None => e.message,
+            };
+            Problem::at(Some(span), Some(key), message)
         })?;
         Ok(scenario)
     }
 
     /// The span of the value at dotted `key` (`flow[1].port`,
     /// `hosts."b/c".nic`), or of the nearest table around it that the file
-    /// writes.
-    fn span_of(&self, key: &str) -> Range<usize> {
+    /// writes; and when only the last key is left out of a table the file
+    /// writes (not the top level), that key, whose value is then a default.
+    fn span_of(&self, key: &str) -> (Range<usize>, Option<String>) {
+        let steps = steps(key);
         let mut node = &self.root;
-        for step in steps(key) {
+        for (depth, step) in steps.iter().enumerate() {
             let next = match (step, node.get_ref()) {
                 (Step::Key(k), DeValue::Table(t)) => t
                     .iter()
                     .find(|(name, _)| {
                         let name: &str = name.get_ref();
-                        name == k
+                        name == k.as_str()
                     })
                     .map(|(_, v)| v),
-                (Step::Index(i), DeValue::Array(items)) => items.get(i),
+                (Step::Index(i), DeValue::Array(items)) => items.get(*i),
                 _ => None,
             };
             match next {
                 Some(n) => node = n,
-                None => break,
+                None => {
+                    let left_out = match (step, depth + 1 == steps.len()) {
+                        (Step::Key(k), true) if depth > 0 => Some(k.clone()),
+                        _ => None,
+                    };
+                    return (node.span(), left_out);
+                }
             }
         }
-        node.span()
+        (node.span(), None)
     }
 }
 

@@ -1156,6 +1156,27 @@ mod fuzz {
         }
 
         #[test]
+        fn every_refusal_is_positioned_and_in_our_words(line in 0usize..200, value in 0usize..64, text in "\\PC{0,12}") {
+            let lines: Vec<&str> = EXAMPLE.lines().collect();
+            let target = line % lines.len();
+            let replacement = if value < VALUES.len() { VALUES[value].to_string() } else { format!("{text:?}") };
+            let src: Vec<String> = lines
+                .iter()
+                .enumerate()
+                .map(|(i, l)| match l.split_once(" = ") {
+                    Some((key, _)) if i == target => format!("{key} = {replacement}"),
+                    _ => (*l).to_string(),
+                })
+                .collect();
+            if let Err(e) = parse(src.join("\n").as_bytes(), "fuzz") {
+                prop_assert!(e.line.is_some() && e.column.is_some(), "{}", e);
+                for serde_words in ["invalid type", "invalid value", "unknown field", "missing field", "unknown variant", "struct ", "enum ", "u16", "u32", "u64", "i64", "f64", "sequence", "map"] {
+                    prop_assert!(!e.message.contains(serde_words), "{}", e);
+                }
+            }
+        }
+
+        #[test]
         fn plain_byte_counts_round_trip(n in 1u64..=(1 << 40)) {
             let s = ok(&MINIMAL.replace("bytes = \"1MiB\"", &format!("bytes = {n}")));
             prop_assert_eq!(s.flows[0].bytes, n);
