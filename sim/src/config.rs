@@ -1378,3 +1378,46 @@ impl FlowConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(sc: &Scenario) -> ConfigError {
+        match sc.validate() {
+            Err(e) => e,
+            Ok(()) => panic!("validated: {sc:?}"),
+        }
+    }
+
+    #[test]
+    fn rules_across_keys_apply_to_scenarios_built_in_code() {
+        let base = Scenario::two_hosts(1 << 20, 65536, SendPath::Write);
+        assert_eq!(base.validate(), Ok(()));
+
+        let mut sc = base.clone();
+        sc.hosts[1].address = Ipv4Addr::new(192, 168, 70, 2);
+        let e = refused(&sc);
+        assert_eq!(e.key.as_deref(), Some("hosts.receiver.address"));
+        assert!(e.message.contains("not on the same subnet"), "{e}");
+
+        let mut sc = base.clone();
+        sc.flows[0].to = "nobody".into();
+        assert_eq!(
+            refused(&sc),
+            ConfigError::at(
+                "flow[0].to",
+                "no host named \"nobody\"; the hosts are \"sender\" and \"receiver\""
+            )
+        );
+
+        let mut sc = base.clone();
+        let mut third = sc.hosts[1].clone();
+        third.name = "c".into();
+        third.address = Ipv4Addr::new(192, 168, 69, 3);
+        sc.hosts.push(third);
+        assert_eq!(refused(&sc).key.as_deref(), Some("hosts.c"));
+        sc.switch = Some(SwitchConfig::default());
+        assert_eq!(sc.validate(), Ok(()));
+    }
+}

@@ -219,7 +219,11 @@ impl Refusal {
     pub fn into_error<E: de::Error>(self) -> E {
         match self {
             Refusal::Expected { what, hint } => {
-                E::invalid_value(Unexpected::Other(hint.trim_start()), &what.as_str())
+                let unexpected = match hint.trim_start() {
+                    "" => "this value",
+                    hint => hint,
+                };
+                E::invalid_value(Unexpected::Other(unexpected), &what.as_str())
             }
             Refusal::Message(m) => E::custom(m),
         }
@@ -529,9 +533,8 @@ impl<N: Noun, const LO: u64, const HI: u64> Reader for Count<N, LO, HI> {
 impl<N: Noun, const LO: u64, const HI: u64> Count<N, LO, HI> {
     /// For `deserialize_with`.
     pub fn de<'de, D: Deserializer<'de>, T: TryFrom<u64>>(d: D) -> Result<T, D::Error> {
-        let this = Count::<N, LO, HI>(PhantomData);
-        let n = d.deserialize_any(Read(Count::<N, LO, HI>(PhantomData)))?;
-        fit(n, || this.expecting()).map_err(Refusal::into_error)
+        let n = read(d, Self(PhantomData))?;
+        fit(n, || Self(PhantomData).expecting()).map_err(Refusal::into_error)
     }
 }
 
