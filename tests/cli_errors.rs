@@ -91,6 +91,27 @@ fn unknown_host_in_a_flow_is_an_error() {
 }
 
 #[test]
+fn a_rule_across_keys_points_at_the_key_it_names() {
+    let text = GOOD.replace(
+        "[hosts.b]",
+        "[hosts.a.nic]\noffload = [\"tso\"]\n\n[hosts.b]",
+    );
+    let err = run_bad(text.as_bytes());
+    assert!(err.contains("bad.toml:8:11:"), "{err}");
+    assert!(err.contains("key `hosts.a.nic.offload`"), "{err}");
+    assert!(err.contains("\"tso\" needs \"tx-checksum\""), "{err}");
+}
+
+#[test]
+fn a_third_host_without_a_switch_is_refused_at_its_table() {
+    let text = format!("{GOOD}\n[hosts.c]\naddress = \"192.168.69.3/24\"\n");
+    let err = run_bad(text.as_bytes());
+    assert!(err.contains("bad.toml:15:1:"), "{err}");
+    assert!(err.contains("key `hosts.c`"), "{err}");
+    assert!(err.contains("need a [switch]"), "{err}");
+}
+
+#[test]
 fn toml_syntax_error_has_a_position() {
     let err = run_bad(b"[scenario\nname = 1\n");
     assert!(err.contains("bad.toml:1:"), "{err}");

@@ -1,17 +1,31 @@
-//! Typed scenario configuration.
+//! Typed scenario configuration, and the scenario file's keys.
 //!
 //! Owns the plain data a run is built from: the link, the hosts (NIC,
 //! socket and CPU settings), the switch that joins three or more of them,
-//! and the flows. Does not parse files: the `simnet`
-//! tool reads TOML into these types and reports errors with file positions.
-//! [`Scenario::validate`] re-checks the bounds the model relies on, so a
-//! caller that builds a scenario in code gets an error rather than a panic.
+//! and the flows. Owns the file format's schema too: each type derives
+//! `serde::Deserialize`, and each key is declared once, on its field, with
+//! its name, type, default and bounds (through [`crate::units`]) beside its
+//! doc comment. Where the file's shape differs from the model's (the
+//! `[scenario]` table, hosts keyed by name, `[[flow]]`), a private
+//! intermediate type declares those keys instead. [`Scenario::validate`]
+//! holds every rule across keys, so a scenario built in code is checked
+//! exactly like one read from a file, and names the key it refuses.
+//!
+//! Does not read text, know positions or word "expected X, found Y": the
+//! `simnet` tool's scenario reader deserializes a spanned TOML document
+//! into these types and turns refusals into `FILE:LINE:COLUMN` errors.
 
 pub use crate::app::recv::RecvPath;
 pub use crate::app::send::SendPath;
 use crate::cost::CostModel;
 use crate::engine::Nanos;
+use crate::units::{
+    checked_string, probability, whole, Buffers, Count, Descriptors, Frames, Ports, Rate, Seeds,
+    Size, Time, DAY, GIB, KIB, MIB, MS, SEC, TIB, US,
+};
 use core::fmt;
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
 use std::net::Ipv4Addr;
 
 /// Descriptors per ring when a scenario says nothing. e1000 and e1000e
@@ -57,8 +71,10 @@ pub const DEFAULT_SWITCH_BUFFER: u64 = 512 << 10;
 pub const DEFAULT_SWITCH_LATENCY: Nanos = 1_000;
 
 /// One whole scenario: what `simnet run` executes.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(from = "ScenarioFile")]
 pub struct Scenario {
+    /// `[scenario]` `name`; see [`ScenarioTable`] for this and the next three.
     pub name: String,
     pub description: String,
     pub seed: u64,
@@ -78,25 +94,141 @@ pub struct Scenario {
     pub tap: Option<TapConfig>,
 }
 
+/// The file's top level; `Scenario` is read through it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScenarioFile {
+    scenario: ScenarioTable,
+    #[serde(default)]
+    link: LinkConfig,
+    /// Required in effect: [`Scenario::validate`] counts them.
+    #[serde(default)]
+    hosts: Hosts,
+    switch: Option<SwitchConfig>,
+    /// Required in effect: [`Scenario::validate`] wants at least one.
+    #[serde(default, rename = "flow")]
+    flows: Flows,
+    tap: Option<TapConfig>,
+}
+
+/// `[scenario]` (required).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScenarioTable {
+    /// Required; also the default capture folder's name.
+    #[serde(deserialize_with = "folder_name")]
+    name: String,
+    /// One paragraph: what this lesson shows.
+    #[serde(default)]
+    description: String,
+    /// Same seed, byte-identical outputs.
+    #[serde(
+        default = "whole::<_, 1>",
+        deserialize_with = "Count::<Seeds, 0, { i64::MAX as u64 }>::de"
+    )]
+    seed: u64,
+    /// Virtual time; up to one day.
+    #[serde(
+        default = "whole::<_, { 10 * SEC }>",
+        deserialize_with = "Time::<US, DAY>::de"
+    )]
+    time_limit: Nanos,
+}
+
+impl From<ScenarioFile> for Scenario {
+    fn from(f: ScenarioFile) -> Scenario {
+        let ScenarioTable {
+            name,
+            description,
+            seed,
+            time_limit,
+        } = f.scenario;
+        Scenario {
+            name,
+            description,
+            seed,
+            time_limit,
+            link: f.link,
+            hosts: f.hosts.0,
+            switch: f.switch,
+            flows: f.flows.0,
+            tap: f.tap,
+        }
+    }
+}
+
+/// The scenario's name is also the default capture folder's name.
+fn folder_name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    checked_string(
+        d,
+        "a string",
+        "a name usable as a folder name (1 to 128 characters, no \"/\", \"\\\" or control characters)",
+        |name| {
+            !(name.is_empty()
+                || name == "."
+                || name == ".."
+                || name.chars().count() > 128
+                || name.chars().any(|c| c == '/' || c == '\\' || c.is_control()))
+        },
+    )
+}
+
 /// `[tap]`: which host keeps its NIC, and the device its port is bridged
 /// to. The other host is absent; the kernel answers at its address. Only a
 /// two-host scenario without a switch can have one.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TapConfig {
-    /// Name of the simulated host.
+    /// Name of the simulated host (required).
+    #[serde(deserialize_with = "host_name")]
     pub host: String,
-    /// Interface name of the TAP device simnet creates.
+    /// Interface name of the TAP device simnet creates; default `simnet0`.
+    #[serde(default = "simnet0", deserialize_with = "interface_name")]
     pub device: String,
+}
+
+fn simnet0() -> String {
+    "simnet0".into()
+}
+
+/// A name the kernel's `dev_valid_name()` accepts: at most IFNAMSIZ - 1
+/// bytes, no '/', ':' or whitespace, not "." or "..".
+fn interface_name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    checked_string(
+        d,
+        "an interface name",
+        "an interface name (1 to 15 of A-Z a-z 0-9 - _ .)",
+        |name| {
+            !name.is_empty()
+                && name.len() <= 15
+                && name != "."
+                && name != ".."
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        },
+    )
+}
+
+/// A host named by a flow or `[tap]`; [`Scenario::validate`] checks it
+/// exists.
+fn host_name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    checked_string(d, "a host name", "a host name", |_| true)
 }
 
 /// `[switch]`: one store-and-forward switch every host is linked to. It
 /// forwards by the scenario's addresses (a static table, nothing learnt)
 /// and has a drop-tail FIFO per egress port.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct SwitchConfig {
-    /// Bytes each egress port may hold waiting for its link.
+    /// Bytes each egress port may hold waiting for its link: 1KiB..=1GiB,
+    /// default [`DEFAULT_SWITCH_BUFFER`].
+    #[serde(deserialize_with = "Size::<KIB, GIB>::de")]
     pub buffer: u64,
-    /// From a frame's last bit in to its place in the egress queue.
+    /// From a frame's last bit in to its place in the egress queue:
+    /// 0..=1ms, default [`DEFAULT_SWITCH_LATENCY`].
+    #[serde(deserialize_with = "Time::<0, MS>::de")]
     pub latency: Nanos,
 }
 
@@ -110,28 +242,77 @@ impl Default for SwitchConfig {
 }
 
 /// A wire: between the two hosts, or between a host and the switch (both
-/// directions alike).
-#[derive(Debug, Clone)]
+/// directions alike). `[link]`; every key optional, defaults in
+/// [`LinkConfig::default`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct LinkConfig {
-    /// Bits per second.
+    /// `rate`: bits per second, 1kbit/s..=1Tbit/s; default 10Gbit/s.
+    #[serde(
+        rename = "rate",
+        deserialize_with = "Rate::<1_000, 1_000_000_000_000>::de"
+    )]
     pub rate_bps: u64,
-    /// One-way propagation delay.
+    /// One-way propagation delay: 0..=10s; default 10us.
+    #[serde(deserialize_with = "Time::<0, { 10 * SEC }>::de")]
     pub delay: Nanos,
     /// IP MTU; an Ethernet frame is `mtu + 14` bytes (FCS not counted).
+    /// [`MIN_MTU`]..=[`MAX_MTU`]; default 1500.
+    #[serde(deserialize_with = "Size::<{ MIN_MTU as u64 }, { MAX_MTU as u64 }>::de")]
     pub mtu: u32,
-    /// Drop-tail queue in front of the wire, in bytes; `None` = unbounded.
+    /// Drop-tail queue in front of the wire, in bytes, 1KiB..=1GiB; `None`
+    /// (the default) = unbounded.
+    #[serde(deserialize_with = "Size::<KIB, GIB>::some")]
     pub queue: Option<u64>,
+    /// `[link.faults]`.
     pub faults: Faults,
 }
 
+impl Default for LinkConfig {
+    fn default() -> Self {
+        LinkConfig {
+            rate_bps: 10_000_000_000,
+            delay: 10 * US,
+            mtu: 1500,
+            queue: None,
+            faults: Faults::default(),
+        }
+    }
+}
+
 /// Per-frame fault probabilities, drawn from the scenario's RNG.
-#[derive(Debug, Clone, Default)]
+/// `[link.faults]`; every key optional, defaults in [`Faults::default`]:
+/// no faults.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Faults {
+    /// Frame dropped.
+    #[serde(deserialize_with = "probability")]
     pub loss: f64,
+    /// Frame delivered twice.
+    #[serde(deserialize_with = "probability")]
     pub duplicate: f64,
+    /// Frame held back by `reorder_delay`.
+    #[serde(deserialize_with = "probability")]
     pub reorder: f64,
+    /// 0..=10s; default 50us.
+    #[serde(deserialize_with = "Time::<0, { 10 * SEC }>::de")]
     pub reorder_delay: Nanos,
+    /// One flipped bit; must be caught by checksums.
+    #[serde(deserialize_with = "probability")]
     pub corrupt: f64,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Faults {
+            loss: 0.0,
+            duplicate: 0.0,
+            reorder: 0.0,
+            reorder_delay: 50 * US,
+            corrupt: 0.0,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -144,7 +325,143 @@ pub struct HostConfig {
     pub cpu: CostModel,
 }
 
-/// NIC offloads a scenario can switch on.
+/// `[hosts.NAME]`: one host's table; its name is the table's key.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HostTable {
+    /// Required: `"192.168.69.1/24"`.
+    address: HostAddress,
+    #[serde(default)]
+    nic: NicConfig,
+    #[serde(default)]
+    socket: SocketConfig,
+    /// Cost-model overrides.
+    #[serde(default)]
+    cpu: CostModel,
+}
+
+/// The `[hosts.NAME]` tables, in file order.
+#[derive(Default)]
+struct Hosts(Vec<HostConfig>);
+
+impl<'de> Deserialize<'de> for Hosts {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Hosts, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Hosts;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a table of hosts like [hosts.sender]")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Hosts, A::Error> {
+                let mut hosts = Vec::new();
+                while let Some(HostName(name)) = map.next_key()? {
+                    let t: HostTable = map.next_value()?;
+                    hosts.push(HostConfig {
+                        name,
+                        address: t.address.0,
+                        prefix_len: t.address.1,
+                        nic: t.nic,
+                        socket: t.socket,
+                        cpu: t.cpu,
+                    });
+                }
+                Ok(Hosts(hosts))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// A host's name: it becomes part of file names.
+struct HostName(String);
+
+impl<'de> Deserialize<'de> for HostName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<HostName, D::Error> {
+        let name = String::deserialize(d)?;
+        let valid = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !valid {
+            return Err(de::Error::custom(format_args!(
+                "a host name must be 1 to 64 letters, digits, \"_\" or \"-\" (it becomes part of file names), found {:?}",
+                crate::units::truncate(&name)
+            )));
+        }
+        Ok(HostName(name))
+    }
+}
+
+/// `"192.168.69.1/24"`: an address a host can have, and its prefix length.
+struct HostAddress(Ipv4Addr, u8);
+
+const ADDRESS: &str = "an IPv4 address with a prefix length like \"192.168.69.1/24\"";
+
+impl<'de> Deserialize<'de> for HostAddress {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<HostAddress, D::Error> {
+        let s = checked_string(d, ADDRESS, ADDRESS, |_| true)?;
+        host_address(&s).map_err(|m| m.into_error())
+    }
+}
+
+fn host_address(s: &str) -> Result<HostAddress, crate::units::Refusal> {
+    use crate::units::{truncate, Refusal};
+    let (addr, prefix) = s.split_once('/').unwrap_or((s, ""));
+    if addr.contains(':') {
+        return Err(Refusal::Message(format!(
+            "IPv6 addresses are not supported yet (this version supports IPv4, like \"192.168.69.1/24\"), found {:?}",
+            truncate(s)
+        )));
+    }
+    let Ok(address) = addr.parse::<Ipv4Addr>() else {
+        return Err(Refusal::expected(ADDRESS, ""));
+    };
+    if prefix.is_empty() {
+        return Err(Refusal::expected(
+            ADDRESS,
+            " (the prefix length is missing)",
+        ));
+    }
+    let prefix_len = match prefix.parse::<u8>() {
+        Ok(p) if (1..=32).contains(&p) && prefix.bytes().all(|b| b.is_ascii_digit()) => p,
+        _ => {
+            return Err(Refusal::expected(
+                "a prefix length in 1..=32 after \"/\"",
+                "",
+            ))
+        }
+    };
+    let host_bits = u32::from(address) & !mask(prefix_len);
+    let what = if address.is_unspecified() {
+        "the unspecified address"
+    } else if address.is_loopback() {
+        "a loopback address"
+    } else if address.is_multicast() {
+        "a multicast address"
+    } else if address.is_broadcast() {
+        "the broadcast address"
+    } else if prefix_len <= 30 && host_bits == 0 {
+        "the subnet's network address"
+    } else if prefix_len <= 30 && host_bits == !mask(prefix_len) {
+        "the subnet's broadcast address"
+    } else {
+        return Ok(HostAddress(address, prefix_len));
+    };
+    Err(Refusal::Message(format!(
+        "{:?} is {what}, not one a host can have",
+        truncate(s)
+    )))
+}
+
+/// The network mask of a prefix length.
+fn mask(prefix_len: u8) -> u32 {
+    u32::MAX
+        .checked_shl(32 - u32::from(prefix_len.min(32)))
+        .unwrap_or(0)
+}
+
+/// NIC offloads a scenario can switch on: `offload`, a list of names.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Offloads {
     pub tx_checksum: bool,
@@ -154,15 +471,91 @@ pub struct Offloads {
     pub gro: bool,
 }
 
-#[derive(Debug, Clone)]
+/// One name in an `offload` list.
+#[derive(Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum Offload {
+    TxChecksum,
+    RxChecksum,
+    Tso,
+    Gso,
+    Gro,
+}
+
+impl<'de> Deserialize<'de> for Offloads {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Offloads, D::Error> {
+        /// One item, refused at its place when it repeats one before it.
+        struct Unique<'a>(&'a mut Vec<Offload>);
+        impl<'de> de::DeserializeSeed<'de> for Unique<'_> {
+            type Value = Offload;
+            fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Offload, D::Error> {
+                let o = Offload::deserialize(d)?;
+                if self.0.contains(&o) {
+                    let name = match o {
+                        Offload::TxChecksum => "tx-checksum",
+                        Offload::RxChecksum => "rx-checksum",
+                        Offload::Tso => "tso",
+                        Offload::Gso => "gso",
+                        Offload::Gro => "gro",
+                    };
+                    return Err(de::Error::custom(format_args!("{name:?} is listed twice")));
+                }
+                self.0.push(o);
+                Ok(o)
+            }
+        }
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Offloads;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of offloads like [\"tx-checksum\", \"tso\"]")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Offloads, A::Error> {
+                let mut seen = Vec::new();
+                while seq.next_element_seed(Unique(&mut seen))?.is_some() {}
+                Ok(Offloads {
+                    tx_checksum: seen.contains(&Offload::TxChecksum),
+                    rx_checksum: seen.contains(&Offload::RxChecksum),
+                    tso: seen.contains(&Offload::Tso),
+                    gso: seen.contains(&Offload::Gso),
+                    gro: seen.contains(&Offload::Gro),
+                })
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
+/// `[hosts.NAME.nic]`; every key optional, defaults in
+/// [`NicConfig::default`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct NicConfig {
+    /// Descriptors: [`MIN_RING`]..=[`MAX_RING`], default [`DEFAULT_RING`].
+    #[serde(
+        deserialize_with = "Count::<Descriptors, { MIN_RING as u64 }, { MAX_RING as u64 }>::de"
+    )]
     pub tx_ring: u16,
+    /// As `tx_ring`.
+    #[serde(
+        deserialize_with = "Count::<Descriptors, { MIN_RING as u64 }, { MAX_RING as u64 }>::de"
+    )]
     pub rx_ring: u16,
+    /// `offload`: none by default.
+    #[serde(rename = "offload")]
     pub offloads: Offloads,
     /// Interrupt moderation delay; 0 = one interrupt per completion.
+    /// 0..=1ms, default [`DEFAULT_IRQ_COALESCE`].
+    #[serde(deserialize_with = "Time::<0, MS>::de")]
     pub irq_coalesce: Nanos,
+    /// Frames per NAPI poll: 1..=4096, default [`DEFAULT_NAPI_BUDGET`].
+    #[serde(deserialize_with = "Count::<Frames, 1, 4096>::de")]
     pub napi_budget: u32,
+    /// Rx frames up to this size are copied into a new sk_buff:
+    /// 0..=[`MAX_MTU`] bytes, default [`DEFAULT_COPYBREAK`].
+    #[serde(deserialize_with = "Size::<0, { MAX_MTU as u64 }>::de")]
     pub copybreak: u32,
+    /// The NIC writes headers and payload to separate buffers; default off.
     pub header_split: bool,
 }
 
@@ -180,18 +573,29 @@ impl Default for NicConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Congestion {
+    #[default]
     Cubic,
     Reno,
     None,
 }
 
-#[derive(Debug, Clone)]
+/// `[hosts.NAME.socket]`; every key optional, defaults in
+/// [`SocketConfig::default`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct SocketConfig {
+    /// 4KiB..=1GiB, default [`DEFAULT_SOCKBUF`].
+    #[serde(deserialize_with = "Size::<{ 4 * KIB }, GIB>::de")]
     pub sndbuf: u32,
+    /// 4KiB..=1GiB, default [`DEFAULT_SOCKBUF`].
+    #[serde(deserialize_with = "Size::<{ 4 * KIB }, GIB>::de")]
     pub rcvbuf: u32,
+    /// Default off.
     pub nagle: bool,
+    /// Default cubic.
     pub congestion: Congestion,
 }
 
@@ -207,7 +611,8 @@ impl Default for SocketConfig {
 }
 
 /// When the application writes into a send buffer again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Reuse {
     /// Only once the kernel has handed it back (the correct program).
     AfterCompletion,
@@ -216,7 +621,8 @@ pub enum Reuse {
     Immediately,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum BufferKind {
     /// A fixed array (stack-like storage).
     Array,
@@ -258,7 +664,8 @@ impl BufferKind {
 }
 
 /// How the application frames messages in the byte stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum FramingKind {
     /// Every message (one send call) ends with `delimiter`.
     Delimited,
@@ -275,12 +682,31 @@ pub enum FramingKind {
 /// Bytes of a `length_prefixed` header: the body length in hex.
 pub const LENGTH_PREFIX: u32 = 8;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// `[flow.framing]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FramingConfig {
+    /// Required.
     pub kind: FramingKind,
+    /// One byte; default `"\n"`.
+    #[serde(default = "newline", deserialize_with = "one_byte")]
     pub delimiter: u8,
+    /// `header_body_trailer`'s header: 1B..=1MiB, default 16.
+    #[serde(default = "whole::<_, 16>", deserialize_with = "Size::<1, MIB>::de")]
     pub header: u32,
+    /// `header_body_trailer`'s trailer: 1B..=1MiB, default 4.
+    #[serde(default = "whole::<_, 4>", deserialize_with = "Size::<1, MIB>::de")]
     pub trailer: u32,
+}
+
+fn newline() -> u8 {
+    b'\n'
+}
+
+fn one_byte<'de, D: Deserializer<'de>>(d: D) -> Result<u8, D::Error> {
+    const WHAT: &str = "a one-byte delimiter like \"\\n\"";
+    let s = checked_string(d, WHAT, WHAT, |s| s.len() == 1)?;
+    Ok(s.as_bytes().first().copied().unwrap_or(b'\n'))
 }
 
 impl FramingConfig {
@@ -296,7 +722,8 @@ impl FramingConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Align {
     /// Page-aligned (4 KiB): a buffer of n pages spans n pages.
     Page,
@@ -318,7 +745,8 @@ impl Align {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum PoolKind {
     /// No pool: a buffer allocated per call, freed when done with.
     None,
@@ -344,11 +772,16 @@ impl PoolKind {
     }
 }
 
-#[derive(Debug, Clone)]
+/// `[flow.buffer]`: the application's buffers; every key optional,
+/// defaults in [`BufferConfig::default`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct BufferConfig {
     pub kind: BufferKind,
     pub align: Align,
     pub pool: PoolKind,
+    /// 1..=65536 buffers, default [`DEFAULT_POOL_SIZE`].
+    #[serde(deserialize_with = "Count::<Buffers, 1, 65536>::de")]
     pub pool_size: u32,
     pub reuse: Reuse,
 }
@@ -365,27 +798,101 @@ impl Default for BufferConfig {
     }
 }
 
-/// One TCP connection and its workload.
-#[derive(Debug, Clone)]
+/// One TCP connection and its workload: a `[[flow]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FlowConfig {
-    /// Name of the sending host.
+    /// Name of the sending host (required).
+    #[serde(deserialize_with = "host_name")]
     pub from: String,
-    /// Name of the receiving host.
+    /// Name of the receiving host (required).
+    #[serde(deserialize_with = "host_name")]
     pub to: String,
+    /// 1..=65535; default 5001 + the flow's index, which [`Flows`] fills in
+    /// where the file leaves 0 (it cannot write 0).
+    #[serde(default, deserialize_with = "Count::<Ports, 1, 65535>::de")]
     pub port: u16,
+    /// Payload to move (required): 1B..=1TiB.
+    #[serde(deserialize_with = "Size::<1, TIB>::de")]
     pub bytes: u64,
+    /// Bytes per send call: 1B..=1GiB, default 64KiB.
+    #[serde(
+        default = "whole::<_, { 64 * KIB }>",
+        deserialize_with = "Size::<1, GIB>::de"
+    )]
     pub write_size: u32,
+    /// Bytes per receive call: 1B..=1GiB, default 64KiB.
+    #[serde(
+        default = "whole::<_, { 64 * KIB }>",
+        deserialize_with = "Size::<1, GIB>::de"
+    )]
     pub read_size: u32,
+    #[serde(default)]
     pub send: SendPath,
+    #[serde(default)]
     pub recv: RecvPath,
-    /// Regions per call for `writev`/`readv` (1..=IOV_MAX).
+    /// Regions per call for `writev`/`readv`: 1..=[`IOV_MAX`], default 1.
+    #[serde(
+        default = "whole::<_, 1>",
+        deserialize_with = "Count::<Buffers, 1, { IOV_MAX as u64 }>::de"
+    )]
     pub iovecs: u32,
+    #[serde(default)]
     pub buffer: BufferConfig,
     /// Message framing, if the application frames its stream.
     pub framing: Option<FramingConfig>,
     /// The receiving application writes back everything it reads, and the
     /// sending one reads it back and checks it (an echo server and client).
+    #[serde(default)]
     pub echo: bool,
+}
+
+/// First default port: flow `i` defaults to `DEFAULT_PORT + i`.
+const DEFAULT_PORT: usize = 5001;
+
+/// The `[[flow]]` array, with default ports filled in.
+#[derive(Default)]
+struct Flows(Vec<FlowConfig>);
+
+impl<'de> Deserialize<'de> for Flows {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Flows, D::Error> {
+        /// Flow `i`, with its default port.
+        struct At(usize);
+        impl<'de> de::DeserializeSeed<'de> for At {
+            type Value = FlowConfig;
+            fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<FlowConfig, D::Error> {
+                let mut flow = FlowConfig::deserialize(d)?;
+                if flow.port == 0 {
+                    flow.port = u16::try_from(DEFAULT_PORT + self.0).map_err(|_| {
+                        de::Error::custom(
+                            "too many flows for default ports (5001 + index); give `port`",
+                        )
+                    })?;
+                }
+                Ok(flow)
+            }
+        }
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Flows;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an array of tables [[flow]]")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Flows, A::Error> {
+                let mut flows = Vec::new();
+                while let Some(flow) = seq.next_element_seed(At(flows.len()))? {
+                    flows.push(flow);
+                }
+                Ok(Flows(flows))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<Flows, A::Error> {
+                Err(de::Error::custom(
+                    "expected an array of tables: write each flow as [[flow]], not [flow]",
+                ))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// A scenario the model cannot run: the dotted key path of the setting at
@@ -509,6 +1016,7 @@ impl Scenario {
         }
         let mut ports: Vec<u16> = Vec::new();
         for (i, f) in self.flows.iter().enumerate() {
+            self.validate_flow(i, f)?;
             if let Some(first) = ports.iter().position(|&p| p == f.port) {
                 return Err(ConfigError::at(
                     format!("flow[{i}].port"),
@@ -516,20 +1024,75 @@ impl Scenario {
                 ));
             }
             ports.push(f.port);
-            self.validate_flow(i, f)?;
         }
         Ok(())
     }
 
-    /// Host count, distinct names and addresses, the switch, `[tap]`.
+    /// `no host named "x"; the hosts are "a", "b" and "c"`.
+    fn no_host_named(&self, name: &str) -> String {
+        let names: Vec<String> = self.hosts.iter().map(|h| format!("{:?}", h.name)).collect();
+        let list = match names.split_last() {
+            Some((last, [])) => last.clone(),
+            Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+            None => "none".into(),
+        };
+        format!(
+            "no host named {:?}; the hosts are {list}",
+            crate::units::truncate(name)
+        )
+    }
+
+    /// Host count, distinct names and addresses on one subnet, the switch,
+    /// `[tap]`.
     fn validate_topology(&self) -> Result<(), ConfigError> {
         let n = self.hosts.len();
         if !(MIN_HOSTS..=MAX_HOSTS).contains(&n) {
+            // Past the limit, point at the first host too many.
+            let key = match self.hosts.get(MAX_HOSTS) {
+                Some(h) => format!("hosts.{}", h.name),
+                None => "hosts".into(),
+            };
             return Err(ConfigError::at(
-                "hosts",
+                key,
                 format!("a scenario has {MIN_HOSTS} to {MAX_HOSTS} hosts, found {n}"),
             ));
         }
+        self.validate_addresses()?;
+        if let (Some(third), None) = (self.hosts.get(2), &self.switch) {
+            return Err(ConfigError::at(
+                format!("hosts.{}", third.name),
+                format!(
+                    "{n} hosts need a [switch] to join them (a direct wire joins exactly two); \
+                     add a [switch] table"
+                ),
+            ));
+        }
+        if let Some(sw) = &self.switch {
+            if sw.buffer == 0 {
+                return Err(ConfigError::at("switch.buffer", "must be above zero"));
+            }
+        }
+        if let Some(t) = &self.tap {
+            if self.host_index(&t.host).is_none() {
+                return Err(ConfigError::at("tap.host", self.no_host_named(&t.host)));
+            }
+            if n != 2 || self.switch.is_some() {
+                return Err(ConfigError::at(
+                    "tap",
+                    "a [tap] scenario has exactly two hosts and no [switch]: the kernel \
+                     plays the other host at the end of a direct wire",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Distinct names and addresses, all on the first host's subnet: there
+    /// is no router.
+    fn validate_addresses(&self) -> Result<(), ConfigError> {
+        let Some(first) = self.hosts.first() else {
+            return Ok(());
+        };
         for (i, h) in self.hosts.iter().enumerate() {
             for other in &self.hosts[..i] {
                 if other.name == h.name {
@@ -548,30 +1111,19 @@ impl Scenario {
                     ));
                 }
             }
-        }
-        if n > 2 && self.switch.is_none() {
-            return Err(ConfigError::at(
-                "switch",
-                format!("{n} hosts need a [switch] to join them (a direct wire joins exactly two)"),
-            ));
-        }
-        if let Some(sw) = &self.switch {
-            if sw.buffer == 0 {
-                return Err(ConfigError::at("switch.buffer", "must be above zero"));
-            }
-        }
-        if let Some(t) = &self.tap {
-            if self.host_index(&t.host).is_none() {
+            let (ia, ib) = (u32::from(first.address), u32::from(h.address));
+            let (ma, mb) = (mask(first.prefix_len), mask(h.prefix_len));
+            if ia & ma != ib & ma || ia & mb != ib & mb {
+                let why = match self.hosts.len() {
+                    2 => "there is no router between the two hosts",
+                    _ => "there is no router: the switch joins one subnet",
+                };
                 return Err(ConfigError::at(
-                    "tap.host",
-                    format!("no host named {:?}", t.host),
-                ));
-            }
-            if n != 2 || self.switch.is_some() {
-                return Err(ConfigError::at(
-                    "tap",
-                    "a [tap] scenario has exactly two hosts and no [switch]: the kernel \
-                     plays the other host at the end of a direct wire",
+                    format!("hosts.{}.address", h.name),
+                    format!(
+                        "{}/{} is not on the same subnet as host {:?} ({}/{}); {why}",
+                        h.address, h.prefix_len, first.name, first.address, first.prefix_len
+                    ),
                 ));
             }
         }
@@ -583,10 +1135,10 @@ impl Scenario {
         let key = |k: &str| format!("flow[{i}].{k}");
         let err = |k: &str, m: String| Err(ConfigError::at(key(k), m));
         let Some(_) = self.host_index(&f.from) else {
-            return err("from", format!("no host named {:?}", f.from));
+            return err("from", self.no_host_named(&f.from));
         };
         let Some(to) = self.host_index(&f.to) else {
-            return err("to", format!("no host named {:?}", f.to));
+            return err("to", self.no_host_named(&f.to));
         };
         if f.from == f.to {
             return err(
@@ -733,5 +1285,48 @@ impl FlowConfig {
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(sc: &Scenario) -> ConfigError {
+        match sc.validate() {
+            Err(e) => e,
+            Ok(()) => panic!("validated: {sc:?}"),
+        }
+    }
+
+    #[test]
+    fn rules_across_keys_apply_to_scenarios_built_in_code() {
+        let base = Scenario::two_hosts(1 << 20, 65536, SendPath::Write);
+        assert_eq!(base.validate(), Ok(()));
+
+        let mut sc = base.clone();
+        sc.hosts[1].address = Ipv4Addr::new(192, 168, 70, 2);
+        let e = refused(&sc);
+        assert_eq!(e.key.as_deref(), Some("hosts.receiver.address"));
+        assert!(e.message.contains("not on the same subnet"), "{e}");
+
+        let mut sc = base.clone();
+        sc.flows[0].to = "nobody".into();
+        assert_eq!(
+            refused(&sc),
+            ConfigError::at(
+                "flow[0].to",
+                "no host named \"nobody\"; the hosts are \"sender\" and \"receiver\""
+            )
+        );
+
+        let mut sc = base.clone();
+        let mut third = sc.hosts[1].clone();
+        third.name = "c".into();
+        third.address = Ipv4Addr::new(192, 168, 69, 3);
+        sc.hosts.push(third);
+        assert_eq!(refused(&sc).key.as_deref(), Some("hosts.c"));
+        sc.switch = Some(SwitchConfig::default());
+        assert_eq!(sc.validate(), Ok(()));
     }
 }

@@ -8,6 +8,8 @@
 //! ([`crate::nic`]) serialise work on their own timelines.
 
 use crate::engine::Nanos;
+use crate::units::{bandwidth, PicoTime as PerByte, Time, MS};
+use serde::Deserialize;
 
 /// PCIe Max Read Request Size: 512 bytes, the common platform default
 /// (`lspci -vv`: `MaxReadReq 512 bytes`).
@@ -17,52 +19,81 @@ pub const PCIE_MRRS: u64 = 512;
 pub type Picos = u64;
 
 /// Per-host cost parameters. Per-byte costs are in picoseconds per byte.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// A scenario's `[hosts.NAME.cpu]` table overrides any of them: times are
+/// written as times in 0..=10ms, per-byte costs as times in 0..=1us (kept in
+/// picoseconds), bandwidths as rates in 1MB/s..=1TB/s; every key defaults to
+/// [`CostModel::default`].
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct CostModel {
     /// One core's memcpy: 10 GB/s = 100 ps/byte (glibc memcpy ~13 GB/s on a
     /// laptop core; est).
+    #[serde(rename = "copy_bandwidth", deserialize_with = "bandwidth")]
     pub copy_ps_per_byte: Picos,
     /// Syscall entry + exit: 200 ns (est; KPTI-era 0.1–0.4 us).
+    #[serde(deserialize_with = "Time::<0, { 10 * MS }>::de")]
     pub syscall: Nanos,
     /// Take one user page (`get_user_pages_fast` / `pin_user_pages_fast`):
     /// 50 ns (est).
+    #[serde(deserialize_with = "Time::<0, { 10 * MS }>::de")]
     pub page_pin: Nanos,
     /// Drop one page reference (`put_page`) when the kernel is done with it:
     /// 20 ns (est).
+    #[serde(deserialize_with = "Time::<0, { 10 * MS }>::de")]
     pub page_unpin: Nanos,
     /// Software checksum: 0.25 ns/byte = 250 ps/byte (est).
+    #[serde(
+        rename = "checksum_per_byte",
+        deserialize_with = "PerByte::<0, 1_000_000>::de"
+    )]
     pub checksum_ps_per_byte: Picos,
     /// Driver writes one descriptor: 10 ns (est).
+    #[serde(deserialize_with = "Time::<0, { 10 * MS }>::de")]
     pub desc_write: Nanos,
     /// MMIO write of a ring tail (doorbell): 200 ns (est, 100–300 ns).
+    #[serde(deserialize_with = "Time::<0, { 10 * MS }>::de")]
     pub doorbell: Nanos,
     /// Interrupt entry, `e1000_intr` and its ICR read, exit: 2 us (est).
+    #[serde(deserialize_with = "Time::<0, { 10 * MS }>::de")]
     pub irq: Nanos,
     /// Per-segment TCP/IP transmit work (`tcp_transmit_skb` →
     /// `dev_hard_start_xmit`), excluding checksum and copies: 300 ns (est).
+    #[serde(deserialize_with = "Time::<0, { 10 * MS }>::de")]
     pub per_packet_tx: Nanos,
     /// Per-frame receive work (`netif_receive_skb` → `tcp_v4_rcv`),
     /// excluding checksum and copies: 300 ns (est).
+    #[serde(deserialize_with = "Time::<0, { 10 * MS }>::de")]
     pub per_packet_rx: Nanos,
     /// GRO's look at one frame (`dev_gro_receive`, flow match, merge):
     /// 50 ns (est).
+    #[serde(deserialize_with = "Time::<0, { 10 * MS }>::de")]
     pub gro: Nanos,
     /// Fixed cost of one NAPI poll (`net_rx_action` → `e1000_clean`):
     /// 100 ns (est).
+    #[serde(deserialize_with = "Time::<0, { 10 * MS }>::de")]
     pub napi_poll: Nanos,
     /// Allocate or free one sk_buff (`tcp_stream_alloc_skb`,
     /// `napi_build_skb`, `napi_consume_skb`): 50 ns (est).
+    #[serde(deserialize_with = "Time::<0, { 10 * MS }>::de")]
     pub skb_alloc: Nanos,
     /// Take a page from the page allocator when the page pool is empty
     /// (`alloc_pages` + DMA mapping): 150 ns (est).
+    #[serde(deserialize_with = "Time::<0, { 10 * MS }>::de")]
     pub page_alloc: Nanos,
     /// PCIe DMA latency: 550 ns (pcie-bench NFP6000 medians, SIGCOMM 2018).
+    #[serde(deserialize_with = "Time::<0, { 10 * MS }>::de")]
     pub dma_latency: Nanos,
     /// PCIe DMA latency per byte: 0.29 ns/byte = 290 ps/byte (same
     /// source; the slope from 560 ns at 64 B to 1133 ns at 2048 B).
+    #[serde(
+        rename = "dma_latency_per_byte",
+        deserialize_with = "PerByte::<0, 1_000_000>::de"
+    )]
     pub dma_ps_per_byte: Picos,
     /// PCIe bandwidth, i.e. how long a transfer occupies the link: 63 ps/byte
     /// = 16 GB/s, PCIe Gen3 x16 (15.75 GB/s usable).
+    #[serde(rename = "dma_bandwidth", deserialize_with = "bandwidth")]
     pub pcie_ps_per_byte: Picos,
 }
 

@@ -34,8 +34,10 @@
 //! simulated wire, through an [`external::ExternalPort`] the tool provides
 //! (with the wall clock that run follows).
 //!
-//! What this crate does not do: parse scenario files (the tool does, into a
-//! [`config::Scenario`]), write files, or read the wall clock.
+//! What this crate does not do: read scenario files (the tool parses the
+//! TOML and reports positions; the config types here declare every key,
+//! default and bound through serde, with [`units`] for how quantities are
+//! written), write files, or read the wall clock.
 #![deny(unsafe_code)]
 
 pub mod account;
@@ -57,6 +59,7 @@ pub mod report;
 pub mod socket;
 pub mod stack;
 pub mod switch;
+pub mod units;
 pub mod wire;
 pub mod world;
 

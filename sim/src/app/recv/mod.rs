@@ -41,8 +41,15 @@ macro_rules! recv_paths {
     ($( $(#[$doc:meta])* $variant:ident => $name:literal, $imp:expr; )*) => {
         /// How the receiving application takes bytes from the kernel: a
         /// flow's `recv` key.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        pub enum RecvPath { $( $(#[$doc])* $variant, )* }
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+        pub enum RecvPath { $( $(#[$doc])* #[serde(rename = $name)] $variant, )* }
+
+        impl Default for RecvPath {
+            /// The copy path.
+            fn default() -> Self {
+                RecvPath::Read
+            }
+        }
 
         impl RecvPath {
             /// Every receive path, in registry order.

@@ -240,8 +240,15 @@ macro_rules! send_paths {
     ($( $(#[$doc:meta])* $variant:ident => $name:literal, $imp:expr; )*) => {
         /// How the sending application hands bytes to the kernel: a flow's
         /// `send` key.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        pub enum SendPath { $( $(#[$doc])* $variant, )* }
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+        pub enum SendPath { $( $(#[$doc])* #[serde(rename = $name)] $variant, )* }
+
+        impl Default for SendPath {
+            /// The copy path.
+            fn default() -> Self {
+                SendPath::Write
+            }
+        }
 
         impl SendPath {
             /// Every send path, in registry order.
