@@ -19,9 +19,10 @@ use crate::app::sender::KERNEL_FRAG_BASE;
 use crate::engine::Nanos;
 use crate::event::{Ctx, Step};
 use crate::frame::{self, Dissected};
-use crate::host::{Env, Host};
+use crate::host::Host;
 use crate::nic::ring::{Payload, CMD_EOP, CMD_RS, MAX_DATA_PER_TXD, MAX_DESC_PER_FRAME};
 use crate::nic::{self, payload_ctx};
+use crate::schedule::Env;
 use crate::socket::End;
 use crate::stack::{self, TxFrame};
 

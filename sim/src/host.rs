@@ -7,8 +7,7 @@
 //! ([`crate::napi`]) and the NIC ([`crate::nic`]), with the cable out of its
 //! port ([`crate::wire::Link`]); its tally ([`crate::account`]); and its
 //! [`Cpu`]: one core that runs application calls, interrupts and NAPI polls
-//! one at a time, so that a CPU-bound host slows its flows. Owns [`Env`],
-//! what a host's stages may use outside the host while they run.
+//! one at a time, so that a CPU-bound host slows its flows.
 //!
 //! Does not route frames between hosts or decide when a stage runs: the
 //! world ([`crate::world`]) does.
@@ -19,21 +18,13 @@ use crate::account::Acct;
 use crate::config::{HostConfig, Scenario};
 use crate::cost::CostModel;
 use crate::driver::{self, Driver};
-use crate::engine::{EventQueue, Nanos, Rng};
+use crate::engine::{Nanos, Rng};
 use crate::napi::Napi;
 use crate::nic::Nic;
+use crate::schedule::{Env, Ev};
 use crate::socket::Socket;
 use crate::stack::Stack;
 use crate::wire::Link;
-use crate::world::Ev;
-
-/// What a host's stages may use beyond their host while they run: the
-/// event queue (to schedule their own next steps) and the recycled frame
-/// buffers every host shares.
-pub struct Env<'a> {
-    pub q: &'a mut EventQueue<Ev>,
-    pub free: &'a mut Vec<Vec<u8>>,
-}
 
 /// A host's one CPU core.
 #[derive(Debug, Default)]

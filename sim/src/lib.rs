@@ -21,8 +21,8 @@
 //! | the wire and the switch | [`wire`], [`switch`] | serialisation, delay, queues, faults; store-and-forward |
 //! | NAPI | [`napi`], [`page_pool`] | interrupts, polls, GRO, delivery to the socket |
 //!
-//! [`host`] stacks the stages on one CPU; [`world`] routes events between
-//! hosts, wires and the switch; [`flow`] opens each connection; [`account`]
+//! [`host`] stacks the stages on one CPU; [`world`] routes the events of
+//! [`schedule`] between hosts, wires and the switch; [`flow`] opens each connection; [`account`]
 //! and [`event`] are where every stage records what it did, naming the
 //! Linux function or hardware step it models; [`cost`] says what each step
 //! costs; [`report`] is what a run returns.
@@ -56,6 +56,7 @@ pub mod napi;
 pub mod nic;
 pub mod page_pool;
 pub mod report;
+pub mod schedule;
 pub mod socket;
 pub mod stack;
 pub mod switch;

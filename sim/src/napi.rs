@@ -17,11 +17,12 @@
 use crate::engine::Nanos;
 use crate::event::{Ctx, Step};
 use crate::frame::{self, TcpSeg, GSO_MAX_FRAME};
-use crate::host::{Env, Host};
+use crate::host::Host;
 use crate::nic;
 use crate::page_pool::PagePool;
+use crate::schedule::Env;
+use crate::schedule::Ev;
 use crate::socket::{self, skb::RxQueued, End};
-use crate::world::Ev;
 use crate::{driver, stack};
 
 /// Frames one softirq run may process before deferring to ksoftirqd:

@@ -27,9 +27,10 @@ use crate::config::{Congestion, HostConfig, Offloads, SocketConfig};
 use crate::driver;
 use crate::engine::{Nanos, Rng};
 use crate::frame::GSO_MAX_FRAME;
-use crate::host::{Env, Host};
+use crate::host::Host;
+use crate::schedule::Env;
+use crate::schedule::Ev;
 use crate::socket;
-use crate::world::Ev;
 
 /// smoltcp's TCP socket, as the model's stages hold it.
 pub type TcpSocket = tcp::Socket<'static>;

@@ -23,8 +23,9 @@ use crate::config::{ConfigError, Scenario};
 use crate::engine::{EventQueue, Nanos, Rng};
 use crate::event::{Direction, Observer};
 use crate::flow::{self, Flow};
-use crate::host::{Env, Host};
+use crate::host::Host;
 use crate::report::{self, Outcome, RunReport};
+use crate::schedule::{Env, Ev};
 use crate::switch::{Route, Switch};
 use crate::wire::{InFlight, Verdict};
 use crate::{napi, nic, stack};
@@ -51,25 +52,6 @@ impl From<ConfigError> for RunError {
     fn from(e: ConfigError) -> Self {
         RunError::Config(e)
     }
-}
-
-/// What the event queue holds.
-pub enum Ev {
-    /// An application may make progress.
-    App { flow: u16, recv: bool },
-    /// The stack asked to be polled (a timer: retransmission, delayed ACK).
-    Poll { host: u8 },
-    /// The NIC's next staged frame leaves for the wire.
-    NicTx { host: u8 },
-    /// A frame's last bit reaches a host's port; the frame waits on the
-    /// wire in `slot`.
-    Arrive { host: u8, slot: u32 },
-    /// A frame from host `from` is wholly in the switch.
-    SwitchIn { from: u8, slot: u32 },
-    /// The NIC's interrupt fires.
-    Irq { host: u8 },
-    /// NAPI polls again (budget exhausted last time).
-    Napi { host: u8 },
 }
 
 /// Where a frame on a wire is going.

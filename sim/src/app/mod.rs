@@ -25,7 +25,7 @@ use std::collections::VecDeque;
 use hdrhistogram::Histogram;
 
 use crate::engine::{EventQueue, Nanos};
-use crate::world::Ev;
+use crate::schedule::Ev;
 
 /// io_uring submissions per `io_uring_enter`: the application batches this
 /// many sends (or receives) before entering the kernel.

@@ -22,7 +22,8 @@ use crate::buffer::ReceiveBuffer;
 use crate::config::{Align, BufferKind, FlowConfig, FramingKind, RecvPath};
 use crate::engine::Nanos;
 use crate::event::{Ctx, Step};
-use crate::host::{Env, Host};
+use crate::host::Host;
+use crate::schedule::Env;
 use crate::socket::skb::{ReceiveQueue, RxQueued};
 use crate::stack::{self, TcpSocket};
 

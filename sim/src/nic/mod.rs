@@ -25,9 +25,10 @@ use crate::cost::CostModel;
 use crate::engine::Nanos;
 use crate::event::{Ctx, Step};
 use crate::frame;
-use crate::host::{Env, Host};
+use crate::host::Host;
+use crate::schedule::Env;
+use crate::schedule::Ev;
 use crate::socket;
-use crate::world::Ev;
 use dma::Dma;
 use ring::{Payload, RxRing, TxRing, DESC_SIZE};
 

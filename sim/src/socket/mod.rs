@@ -27,7 +27,7 @@ use crate::engine::{EventQueue, Nanos};
 use crate::event::{Ctx, Step};
 use crate::frame;
 use crate::host::Host;
-use crate::world::Ev;
+use crate::schedule::Ev;
 
 /// Any remote port (port 0 is never used by TCP).
 pub const ANY_PORT: u16 = 0;
