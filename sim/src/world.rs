@@ -717,6 +717,19 @@ mod switch_tests {
     }
 
     #[test]
+    fn sixty_four_hosts_share_one_switch() {
+        let mut sc = incast(MAX_HOSTS - 1, 20_000, 64 << 10);
+        for (i, h) in sc.hosts.iter_mut().enumerate() {
+            h.address = std::net::Ipv4Addr::new(10, 0, 1, 1 + i as u8);
+            h.prefix_len = 24;
+        }
+        let r = run(&sc, &mut NoObserver).unwrap();
+        assert_eq!(r.outcome, Outcome::Ok, "{}", r.bottleneck);
+        assert_eq!(r.hosts.len(), MAX_HOSTS);
+        assert!(r.flows.iter().all(|f| f.integrity_ok()));
+    }
+
+    #[test]
     fn a_big_switch_buffer_loses_nothing() {
         let sc = incast(3, 256 << 10, 16 << 20);
         let r = run(&sc, &mut NoObserver).unwrap();
