@@ -74,7 +74,7 @@ pub const DEFAULT_SWITCH_LATENCY: Nanos = 1_000;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(from = "ScenarioFile")]
 pub struct Scenario {
-    /// `[scenario]` `name`; see [`ScenarioTable`] for this and the next three.
+    /// `[scenario]` `name`; see `ScenarioTable` for this and the next three.
     pub name: String,
     pub description: String,
     pub seed: u64,
@@ -808,7 +808,7 @@ pub struct FlowConfig {
     /// Name of the receiving host (required).
     #[serde(deserialize_with = "host_name")]
     pub to: String,
-    /// 1..=65535; default 5001 + the flow's index, which [`Flows`] fills in
+    /// 1..=65535; default 5001 + the flow's index, which `Flows` fills in
     /// where the file leaves 0 (it cannot write 0).
     #[serde(default, deserialize_with = "Count::<Ports, 1, 65535>::de")]
     pub port: u16,

@@ -203,7 +203,7 @@ fn software_checksum(
     let mut refill = !stack::computes_tx_checksum(host.cfg.nic.offloads);
     if let Some(p) = payload {
         let s = host.sockets[p.sock as usize].end.sender_mut();
-        if s.call.copies_for_software_checksum() {
+        if s.path.call().copies_for_software_checksum() {
             let n = p.len as u64;
             host.acct
                 .charge(c, Step::ZerocopyChecksumCopy, 1, n, cost.copy(n));

@@ -16,7 +16,7 @@ use crate::app::data::DataSource;
 use crate::app::receiver::Receiver;
 use crate::app::sender::Sender;
 use crate::app::Track;
-use crate::config::{ConfigError, FramingKind, Scenario};
+use crate::config::{ConfigError, Scenario};
 use crate::engine::Rng;
 use crate::host::Host;
 use crate::socket::{End, Socket, ANY_PORT};
@@ -69,11 +69,8 @@ pub fn open(sc: &Scenario, hosts: &mut [Host], rng: &mut Rng) -> Result<Vec<Flow
         let host = |name: &str| sc.host_index(name).expect("validated");
         let (from, to) = (host(&fc.from), host(&fc.to));
         let client_port = EPHEMERAL_BASE + i as u16;
-        let gro = |h: &Host| h.cfg.nic.offloads.gro;
-        let sock_cfg = sc.hosts[from].socket.clone();
-        let send_handle = hosts[from].stack.add_socket(&sock_cfg, gro(&hosts[from]));
-        let sock_cfg = sc.hosts[to].socket.clone();
-        let recv_handle = hosts[to].stack.add_socket(&sock_cfg, gro(&hosts[to]));
+        let send_handle = hosts[from].add_socket();
+        let recv_handle = hosts[to].add_socket();
         hosts[to]
             .stack
             .socket(recv_handle)
@@ -88,17 +85,7 @@ pub fn open(sc: &Scenario, hosts: &mut [Host], rng: &mut Rng) -> Result<Vec<Flow
             .map_err(|e| {
                 ConfigError::at(format!("flow[{i}].to"), format!("cannot connect: {e}"))
             })?;
-        let mut data = DataSource::new(rng.next_u64());
-        match fc.framing {
-            // One send call = one message, ending with the delimiter.
-            Some(fr) if fr.kind == FramingKind::Delimited => {
-                data = data.delimited(fr.delimiter, fc.write_size as u64);
-            }
-            Some(fr) if fr.kind == FramingKind::LengthPrefixed => {
-                data = data.length_prefixed(fr.parts(fc.write_size as u64).iter().sum());
-            }
-            _ => {}
-        }
+        let data = DataSource::for_flow(fc, rng.next_u64());
         let send_sock = hosts[from].sockets.len();
         hosts[from].sockets.push(Socket {
             flow: i as u16,

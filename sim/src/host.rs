@@ -98,6 +98,12 @@ impl Host {
         }
     }
 
+    /// A TCP socket with this host's buffer sizes and options.
+    pub fn add_socket(&mut self) -> smoltcp::iface::SocketHandle {
+        let gro = self.cfg.nic.offloads.gro;
+        self.stack.add_socket(&self.cfg.socket, gro)
+    }
+
     /// Before the run: the driver fills the Rx ring (no CPU charged) and
     /// the stack is due for its first poll at time 0.
     pub fn start(&mut self, env: &mut Env) {

@@ -22,7 +22,7 @@ use crate::nic;
 use crate::page_pool::PagePool;
 use crate::schedule::Env;
 use crate::schedule::Ev;
-use crate::socket::{self, skb::RxQueued, End};
+use crate::socket::{self, skb::RxQueued};
 use crate::{driver, stack};
 
 /// Frames one softirq run may process before deferring to ksoftirqd:
@@ -199,13 +199,10 @@ fn gro(
 /// receive queue (in order, out of order, or as a duplicate dropped).
 /// Returns whether the socket holds the frame's page until a read frees it.
 fn deliver(host: &mut Host, g: TcpSeg, merged: bool, c: Nanos) -> bool {
-    let sock = host
-        .sockets
-        .iter_mut()
-        .find(|s| !s.is_sender() && s.matches(g.dst_port, g.src_port));
-    let Some(End::Recv(r)) = sock.map(|s| &mut s.end) else {
+    let Some(i) = socket::receiving(&host.sockets, g.dst_port, g.src_port) else {
         return false;
     };
+    let r = host.sockets[i].end.receiver_mut();
     let len = g.payload_len as u64;
     let queued = r.segment(g.seq, g.payload_len, g.syn(), merged);
     match queued {

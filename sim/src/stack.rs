@@ -92,7 +92,8 @@ impl Stack {
         }
     }
 
-    /// A TCP socket with the host's buffer sizes and options.
+    /// A TCP socket with buffer sizes and options `sc`; with `gro`, ACKed
+    /// at once (see below).
     pub fn add_socket(&mut self, sc: &SocketConfig, gro: bool) -> SocketHandle {
         let rx = tcp::SocketBuffer::new(vec![0; sc.rcvbuf as usize]);
         let tx = tcp::SocketBuffer::new(vec![0; sc.sndbuf as usize]);
@@ -123,7 +124,7 @@ impl Stack {
         self.sockets.get::<tcp::Socket>(handle)
     }
 
-    /// The interface's context, for `connect`.
+    /// `connect` socket `handle` from port `local` to `remote`.
     pub fn connect(
         &mut self,
         handle: SocketHandle,

@@ -282,12 +282,8 @@ impl<'o> World<'o> {
             Ev::App { flow, recv } => {
                 let fl = &mut self.flows[flow as usize];
                 if recv {
-                    let r = host.sockets[fl.recv_sock].end.receiver_mut();
-                    r.wake_pending = false;
                     receiver::step(host, &mut env, fl.recv_sock, &mut fl.track, &mut c);
                 } else {
-                    let s = host.sockets[fl.send_sock].end.sender_mut();
-                    s.wake_pending = false;
                     sender::step(host, &mut env, fl.send_sock, &mut fl.track, &mut c);
                 }
             }

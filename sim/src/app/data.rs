@@ -9,6 +9,7 @@
 use std::hash::Hasher;
 use twox_hash::XxHash3_64;
 
+use crate::config::{FlowConfig, FramingKind};
 use crate::engine::Rng;
 
 /// Bytes of random data an application's writes are cut from.
@@ -53,6 +54,20 @@ impl DataSource {
             seed,
             delimiter: None,
             prefix: None,
+        }
+    }
+
+    /// The data flow `fc` writes, from `seed`, framed as the flow says: one
+    /// send call is one message.
+    pub fn for_flow(fc: &FlowConfig, seed: u64) -> DataSource {
+        let data = DataSource::new(seed);
+        let body = fc.write_size as u64;
+        match fc.framing {
+            Some(fr) if fr.kind == FramingKind::Delimited => data.delimited(fr.delimiter, body),
+            Some(fr) if fr.kind == FramingKind::LengthPrefixed => {
+                data.length_prefixed(fr.parts(body).iter().sum())
+            }
+            _ => data,
         }
     }
 

@@ -12,6 +12,42 @@
 //! Does not own the socket's kernel records beyond what a call touches
 //! ([`crate::socket`]), or transmit anything: after a call the stack runs.
 
+/// Declares a registry of paths: the enum code and scenario files name a
+/// path by, each variant's name in files (what serde reads, and what errors
+/// list), and the implementation of the path's trait behind it.
+macro_rules! path_registry {
+    (
+        $(#[$edoc:meta])* $enum:ident: dyn $trait:ident, default $default:ident;
+        $( $(#[$doc:meta])* $variant:ident => $name:literal, $imp:expr; )*
+    ) => {
+        $(#[$edoc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+        pub enum $enum { $( $(#[$doc])* #[serde(rename = $name)] $variant, )* }
+
+        impl Default for $enum {
+            /// The copy path.
+            fn default() -> Self {
+                $enum::$default
+            }
+        }
+
+        impl $enum {
+            /// Every path, in registry order.
+            pub const ALL: &'static [$enum] = &[$( $enum::$variant, )*];
+
+            /// The name scenario files use.
+            pub fn name(self) -> &'static str {
+                match self { $( $enum::$variant => $name, )* }
+            }
+
+            /// The path's behaviour.
+            pub fn call(self) -> &'static dyn $trait {
+                match self { $( $enum::$variant => &$imp, )* }
+            }
+        }
+    };
+}
+
 pub mod data;
 pub mod dynamic;
 pub mod echo;

@@ -16,7 +16,6 @@ use twox_hash::XxHash3_64;
 use crate::account::Task;
 use crate::app::dynamic::DynamicBuffer;
 use crate::app::echo::{self, EchoOut};
-use crate::app::recv::RecvCall;
 use crate::app::{wake, Track};
 use crate::buffer::ReceiveBuffer;
 use crate::config::{Align, BufferKind, FlowConfig, FramingKind, RecvPath};
@@ -30,8 +29,6 @@ use crate::stack::{self, TcpSocket};
 /// A receiving application and its socket's receive-side bookkeeping.
 pub struct Receiver {
     pub path: RecvPath,
-    /// How the path's calls behave.
-    pub call: &'static dyn RecvCall,
     /// Bytes the peer will send.
     pub total: u64,
     /// The buffer messages are read into, for dynamic kinds (or one a Rust
@@ -73,7 +70,6 @@ impl Receiver {
         let size = cfg.read_size.min(cfg.bytes.min(u32::MAX as u64) as u32) as usize;
         Receiver {
             path: cfg.recv,
-            call: cfg.recv.call(),
             total: cfg.bytes,
             dynamic: cfg.buffer.kind.dynamic().then(|| {
                 Box::new(DynamicBuffer {
@@ -221,6 +217,7 @@ pub fn step(host: &mut Host, env: &mut Env, sock: usize, track: &mut Track, c: &
     let socket = &mut host.sockets[sock];
     let (f, handle) = (socket.flow as usize, socket.handle);
     let r = socket.end.receiver_mut();
+    r.wake_pending = false; // this is the step a wake-up scheduled
     let mut t = Task {
         acct: &mut host.acct,
         cost: &host.cost,
@@ -268,7 +265,7 @@ pub fn step(host: &mut Host, env: &mut Env, sock: usize, track: &mut Track, c: &
     let limit = (r.read_size as u64).min(r.part_left(r.received)).min(room);
     let n = r.take(tcp, limit);
     let ctx = Ctx::stream(f, r.received, n);
-    let call = r.call;
+    let call = r.path.call();
     call.took(&mut t, r, n, ctx);
     r.fill_app_buffer(&mut t, n, ctx);
     let (eaten, pages) = r.rcv_queue.consume_to(r.received + n);

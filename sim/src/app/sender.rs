@@ -15,7 +15,6 @@
 use crate::account::Task;
 use crate::app::data::DataSource;
 use crate::app::echo::{self, EchoIn};
-use crate::app::send::{Memory, SendCall};
 use crate::app::{wake, Track};
 use crate::buffer::{pages_spanned, BufferPool, PAGE_SIZE};
 use crate::config::{FlowConfig, FramingKind, Reuse, SendPath};
@@ -85,8 +84,6 @@ pub struct Violation {
 /// A sending application and its socket's send-side bookkeeping.
 pub struct Sender {
     pub path: SendPath,
-    /// How the path's calls behave.
-    pub call: &'static dyn SendCall,
     pub state: SendState,
     pub total: u64,
     pub write_size: u64,
@@ -133,7 +130,6 @@ impl Sender {
         let size = cfg.write_size.min(cfg.bytes.min(u32::MAX as u64) as u32) as usize;
         Sender {
             path: cfg.send,
-            call: cfg.send.call(),
             state: SendState::Connecting,
             total: cfg.bytes,
             write_size: cfg.write_size as u64,
@@ -171,21 +167,10 @@ impl Sender {
         }
     }
 
-    /// Whether the kernel sends from the application's own pages (the
-    /// buffer is in flight until a completion hands it back).
-    pub fn zero_copy(&self) -> bool {
-        self.call.memory() == Memory::UserPages
-    }
-
-    /// Whether the bytes come from the page cache, not a user buffer.
-    pub fn from_file(&self) -> bool {
-        self.call.memory() == Memory::PageCache
-    }
-
     /// Whether application buffers must hold their bytes: only when a
     /// zero-copy buffer may be rewritten while the NIC still reads it.
     pub fn keeps_bytes(&self) -> bool {
-        self.zero_copy() && self.reuse == Reuse::Immediately
+        self.path.zero_copy() && self.reuse == Reuse::Immediately
     }
 
     /// Writes stream bytes `[offset, offset + len)` into buffer `id`.
@@ -198,7 +183,7 @@ impl Sender {
     /// Before the application writes into buffer `id` at `at`: if a send
     /// from it is still in flight, that is a lifetime violation.
     pub fn note_reuse(&mut self, id: u32, at: Nanos) {
-        if !self.zero_copy() {
+        if !self.path.zero_copy() {
             return;
         }
         // The latest send from this buffer: its bytes are overwritten.
@@ -305,7 +290,7 @@ impl Sender {
     fn reap(&mut self, t: &mut Task) {
         while let Some((lo, hi)) = self.zc.errqueue.pop_front() {
             let n = (hi.wrapping_sub(lo) + 1) as u64;
-            self.call.reap(t, n);
+            self.path.call().reap(t, n);
         }
         for id in self.zc.completed_buffers.drain(..) {
             if self.reuse == Reuse::AfterCompletion {
@@ -332,6 +317,7 @@ pub fn step(host: &mut Host, env: &mut Env, sock: usize, track: &mut Track, c: &
     let socket = &mut host.sockets[sock];
     let (f, handle) = (socket.flow as usize, socket.handle);
     let s = socket.end.sender_mut();
+    s.wake_pending = false; // this is the step a wake-up scheduled
     let mut t = Task {
         acct: &mut host.acct,
         cost: &host.cost,
@@ -382,12 +368,6 @@ pub fn step(host: &mut Host, env: &mut Env, sock: usize, track: &mut Track, c: &
             Next::Queue => break,
         }
     }
-    let s = host.sockets[sock].end.sender_mut();
-    let mut t = Task {
-        acct: &mut host.acct,
-        cost: &host.cost,
-        now: c,
-    };
     queue_bytes(s, &mut t, host.stack.socket(handle), f);
     // tcp_push: the stack transmits what it can now.
     stack::poll(host, env, c);
@@ -405,7 +385,7 @@ fn drain(s: &mut Sender, t: &mut Task) {
         s.state = SendState::Done;
         if s.set_up {
             let pages = s.pool_pages();
-            s.call.teardown(t, pages);
+            s.path.call().teardown(t, pages);
         }
     } else {
         t.note(Step::CompletionWait, 1, 0);
@@ -418,14 +398,14 @@ fn start_call(s: &mut Sender, t: &mut Task, f: usize, track: &mut Track) -> Next
     if !s.set_up {
         s.set_up = true;
         let pages = s.pool_pages();
-        s.call.setup(t, pages);
+        s.path.call().setup(t, pages);
     }
     // Completions the kernel has posted are reaped first (poll reported
     // POLLERR): their buffers come back before the next one is taken.
     if !s.zc.errqueue.is_empty() {
         s.reap(t);
     }
-    let id = if s.from_file() {
+    let id = if s.path.from_file() {
         0 // the bytes come from the page cache
     } else {
         let Some(id) = s.pool.acquire() else {
@@ -449,10 +429,10 @@ fn start_call(s: &mut Sender, t: &mut Task, f: usize, track: &mut Track) -> Next
         s.fill_buffer(id, s.issued, len);
     }
     let mut ctx = Ctx::stream(f, s.issued, len);
-    if !s.from_file() {
+    if !s.path.from_file() {
         ctx = ctx.with_buffer(id);
     }
-    let call = s.call;
+    let call = s.path.call();
     call.enter(t, s, id, len, ctx);
     s.first_write.get_or_insert(*t.now);
     s.writes += 1;
@@ -493,7 +473,7 @@ fn queue_bytes(s: &mut Sender, t: &mut Task, sock: &mut stack::TcpSocket, f: usi
             queued += got as u64;
         }
         debug_assert_eq!(queued, n);
-        let call = s.call;
+        let call = s.path.call();
         call.queue(t, s, &op, n, f);
         op.done += n;
         s.issued += n;
@@ -505,7 +485,7 @@ fn queue_bytes(s: &mut Sender, t: &mut Task, sock: &mut stack::TcpSocket, f: usi
     } else {
         s.current = None;
         s.state = SendState::Ready;
-        let call = s.call;
+        let call = s.path.call();
         call.returned(t, s, &op, f);
     }
 }

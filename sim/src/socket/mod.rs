@@ -94,15 +94,21 @@ impl Socket {
     }
 }
 
+/// Index of the receiving socket a TCP segment arriving from port `src` to
+/// port `dst` belongs to (`__inet_lookup_established`), if any.
+pub fn receiving(sockets: &[Socket], dst: u16, src: u16) -> Option<usize> {
+    sockets
+        .iter()
+        .position(|s| !s.is_sender() && s.matches(dst, src))
+}
+
 /// Provenance of a received frame for observers: the flow whose data it
 /// carries and the stream bytes, from the receiver's view of the sequence.
 pub fn rx_ctx(sockets: &[Socket], frame: &[u8]) -> Ctx {
     let Some(g) = frame::tcp_segment(frame) else {
         return Ctx::NONE;
     };
-    let sock = sockets
-        .iter()
-        .find(|s| !s.is_sender() && s.matches(g.dst_port, g.src_port));
+    let sock = receiving(sockets, g.dst_port, g.src_port).map(|i| &sockets[i]);
     let (Some(s), true) = (sock, g.payload_len > 0) else {
         return Ctx::NONE;
     };
@@ -162,7 +168,7 @@ pub fn after_poll(host: &mut Host, q: &mut EventQueue<Ev>, c: &mut Nanos) {
 /// clone complete: their pages are unpinned and their completion queued
 /// (`skb_zcopy_clear` -> `__msg_zerocopy_callback`). Returns how many.
 fn complete(acct: &mut Acct, cost: &CostModel, s: &mut Sender, f: usize, c: &mut Nanos) -> u64 {
-    let coalesce = s.call.coalesces_completions();
+    let coalesce = s.path.call().coalesces_completions();
     let (sends, pages, bytes) = s.zc.complete_acked(s.acked, coalesce);
     if sends > 0 {
         acct.charge(c, Step::PutUserPages, pages, bytes, cost.page_unpin * pages);

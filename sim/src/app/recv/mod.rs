@@ -35,40 +35,10 @@ pub trait RecvCall: Sync {
     fn took(&self, t: &mut Task, r: &mut Receiver, n: u64, ctx: Ctx);
 }
 
-/// Declares the receive paths: the [`RecvPath`] variant each scenario
-/// names, its name in files, and its implementation.
-macro_rules! recv_paths {
-    ($( $(#[$doc:meta])* $variant:ident => $name:literal, $imp:expr; )*) => {
-        /// How the receiving application takes bytes from the kernel: a
-        /// flow's `recv` key.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
-        pub enum RecvPath { $( $(#[$doc])* #[serde(rename = $name)] $variant, )* }
-
-        impl Default for RecvPath {
-            /// The copy path.
-            fn default() -> Self {
-                RecvPath::Read
-            }
-        }
-
-        impl RecvPath {
-            /// Every receive path, in registry order.
-            pub const ALL: &'static [RecvPath] = &[$( RecvPath::$variant, )*];
-
-            /// The name scenario files use.
-            pub fn name(self) -> &'static str {
-                match self { $( RecvPath::$variant => $name, )* }
-            }
-
-            /// The path's behaviour.
-            pub fn call(self) -> &'static dyn RecvCall {
-                match self { $( RecvPath::$variant => &$imp, )* }
-            }
-        }
-    };
-}
-
-recv_paths! {
+path_registry! {
+    /// How the receiving application takes bytes from the kernel: a flow's
+    /// `recv` key.
+    RecvPath: dyn RecvCall, default Read;
     /// `read(2)`: `copy_to_user` from the socket's receive queue.
     Read => "read", read::Read;
     /// `readv(2)`: one copy per iovec region.

@@ -215,7 +215,7 @@ pub fn reference_page_cache(t: &mut Task, s: &mut Sender, op: &WriteOp, n: u64, 
 /// `reuse = "immediately"`, goes back to the pool anyway: the lifetime bug).
 pub fn returned(t: &mut Task, s: &mut Sender, op: &WriteOp, flow: usize) {
     let ctx = Ctx::stream(flow, op.start, op.len).with_buffer(op.buffer);
-    match s.call.memory() {
+    match s.path.call().memory() {
         Memory::UserPages => {
             t.note_ctx(Step::BufferPending, 1, op.len, ctx);
             s.zc.last_mut().queued_all = true;
@@ -234,40 +234,10 @@ pub fn returned(t: &mut Task, s: &mut Sender, op: &WriteOp, flow: usize) {
     }
 }
 
-/// Declares the send paths: the [`SendPath`] variant each scenario names,
-/// its name in files, and its implementation.
-macro_rules! send_paths {
-    ($( $(#[$doc:meta])* $variant:ident => $name:literal, $imp:expr; )*) => {
-        /// How the sending application hands bytes to the kernel: a flow's
-        /// `send` key.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
-        pub enum SendPath { $( $(#[$doc])* #[serde(rename = $name)] $variant, )* }
-
-        impl Default for SendPath {
-            /// The copy path.
-            fn default() -> Self {
-                SendPath::Write
-            }
-        }
-
-        impl SendPath {
-            /// Every send path, in registry order.
-            pub const ALL: &'static [SendPath] = &[$( SendPath::$variant, )*];
-
-            /// The name scenario files use.
-            pub fn name(self) -> &'static str {
-                match self { $( SendPath::$variant => $name, )* }
-            }
-
-            /// The path's behaviour.
-            pub fn call(self) -> &'static dyn SendCall {
-                match self { $( SendPath::$variant => &$imp, )* }
-            }
-        }
-    };
-}
-
-send_paths! {
+path_registry! {
+    /// How the sending application hands bytes to the kernel: a flow's
+    /// `send` key.
+    SendPath: dyn SendCall, default Write;
     /// `write(2)`: `copy_from_user` into kernel page frags.
     Write => "write", write::Write;
     /// `writev(2)`: one copy per iovec region, one frag per region.
