@@ -181,6 +181,31 @@ pub fn check_capture(path: &Path, filter: &str, bytes: u64) {
     check_capture_from_kernel(path, filter, bytes, None)
 }
 
+/// tshark's checksum checks on.
+const CHECKS: [&str; 4] = [
+    "-o",
+    "tcp.check_checksum:TRUE",
+    "-o",
+    "ip.check_checksum:TRUE",
+];
+
+/// Wireshark flags no frame of a capture: no expert error, nothing
+/// malformed, no bad checksum (but a `CSUM_MANGLED_0` from the kernel at
+/// `kernel`, see [`check_capture_from_kernel`]).
+pub fn assert_nothing_flagged(path: &Path, kernel: Option<&str>) {
+    let p = path.to_str().unwrap();
+    let mangled_zero = kernel.map(|k| format!("ip.src == {k} && tcp.checksum == 0xffff"));
+    let mut flagged = "_ws.expert.severity == error || _ws.malformed || ip.checksum.status == \"Bad\" || tcp.checksum.status == \"Bad\"".to_string();
+    if let Some(m) = &mangled_zero {
+        flagged = format!("({flagged}) && !({m})");
+    }
+    let mut args = vec!["-n", "-r", p];
+    args.extend_from_slice(&CHECKS);
+    args.extend_from_slice(&["-Y", &flagged]);
+    let bad = tshark(&args);
+    assert!(bad.trim().is_empty(), "{p}: tshark flags frames:\n{bad}");
+}
+
 /// [`check_capture`] for a capture where the Linux kernel at `kernel` (an
 /// IPv4 address) sent some of the frames. Its TCP checksum may read 0xffff
 /// instead of 0x0000: `skb_checksum_help` writes `CSUM_MANGLED_0` for a zero
@@ -190,26 +215,10 @@ pub fn check_capture(path: &Path, filter: &str, bytes: u64) {
 /// are checked but not counted.
 pub fn check_capture_from_kernel(path: &Path, filter: &str, bytes: u64, kernel: Option<&str>) {
     let p = path.to_str().unwrap();
-    let checks = [
-        "-o",
-        "tcp.check_checksum:TRUE",
-        "-o",
-        "ip.check_checksum:TRUE",
-    ];
-    let mangled_zero = kernel.map(|k| format!("ip.src == {k} && tcp.checksum == 0xffff"));
-    // Frames Wireshark flags: expert errors, malformed, bad checksums.
-    let mut flagged = "_ws.expert.severity == error || _ws.malformed || ip.checksum.status == \"Bad\" || tcp.checksum.status == \"Bad\"".to_string();
-    if let Some(m) = &mangled_zero {
-        flagged = format!("({flagged}) && !({m})");
-    }
-    let mut args = vec!["-n", "-r", p];
-    args.extend_from_slice(&checks);
-    args.extend_from_slice(&["-Y", &flagged]);
-    let bad = tshark(&args);
-    assert!(bad.trim().is_empty(), "{p}: tshark flags frames:\n{bad}");
+    assert_nothing_flagged(path, kernel);
     // Every frame was dissected as Ethernet and the checksums were checked.
     let mut args = vec!["-n", "-r", p];
-    args.extend_from_slice(&checks);
+    args.extend_from_slice(&CHECKS);
     let filter = if kernel.is_some() {
         format!("({filter}) && tcp.len > 0 && !tcp.analysis.retransmission && !tcp.analysis.fast_retransmission && !tcp.analysis.spurious_retransmission")
     } else {
