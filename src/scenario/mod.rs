@@ -3,7 +3,7 @@
 //!
 //! Owns reading the text (UTF-8, NUL bytes, a byte-order mark, CRLF), TOML
 //! syntax errors, and the position of every error: a key, value or table in
-//! the file for a refusal met while deserializing ([`de`]), and the value
+//! the file for a refusal met while deserializing (`de.rs`), and the value
 //! of the key that [`Scenario::validate`] names for a rule across keys (or,
 //! when the file leaves that key out, the nearest table around it that it
 //! does write).
@@ -15,9 +15,9 @@
 //! users in `docs/scenario.md`. Does not run anything or write files.
 //!
 //! How it reads: toml's `DeTable` parses the text into a tree where every
-//! key and value keeps its byte span ([`Document`]); the config types are
+//! key and value keeps its byte span (`Document`); the config types are
 //! deserialized from that tree; then `validate()` runs. Positions are byte
-//! spans until the end, where [`Problem::locate`] turns them into lines and
+//! spans until the end, where `Problem::locate` turns them into lines and
 //! columns of the text they came from. No input makes it panic.
 
 mod de;
