@@ -39,6 +39,9 @@ pub struct Driver {
     pub qdisc: VecDeque<TxFrame>,
     /// `netif_stop_queue`: the ring is full until a Tx clean frees it.
     pub tx_stopped: bool,
+    /// Scratch list for the segments software GSO cuts (kept: no
+    /// allocation per super-segment).
+    segs: Vec<Vec<u8>>,
 }
 
 /// Frames smoltcp may hand the driver in one poll.
@@ -174,17 +177,18 @@ fn software_gso(
             host.acct.charge(c, Step::SkbAlloc, 1, len, cost.skb_alloc);
         }
     }
-    let mut segs = Vec::new();
+    let mut segs = std::mem::take(&mut host.driver.segs);
     let n = frame::segment(&buf, mss, env.free, &mut |b| segs.push(b)) as u64;
     let ns = cost.skb_alloc * n;
     host.acct
         .charge(c, Step::GsoSegment, n, d.payload_len as u64, ns);
-    for seg in segs.into_iter().rev() {
+    for seg in segs.drain(..).rev() {
         host.driver.qdisc.push_front(TxFrame {
             buf: seg,
             gso_size: GSO_SEGMENT,
         });
     }
+    host.driver.segs = segs;
     env.free.push(buf);
 }
 

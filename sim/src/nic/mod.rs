@@ -65,6 +65,8 @@ pub struct Nic {
     pub irq_enabled: bool,
     /// The moderation timer is running.
     pub irq_scheduled: bool,
+    /// Scratch list for the frames TSO cuts (kept: no allocation per frame).
+    segs: Vec<Vec<u8>>,
 }
 
 impl Nic {
@@ -85,6 +87,7 @@ impl Nic {
             wb_ready: 0,
             irq_enabled: true,
             irq_scheduled: false,
+            segs: Vec::new(),
         }
     }
 
@@ -146,12 +149,13 @@ pub fn fill(host: &mut Host, env: &mut Env, now: Nanos) {
         host.acct.note_ctx(now, Step::TxDmaRead, 1, len, ctx);
         if mss > 0 && offloads.tso {
             // TSO: one super-segment in, MSS-sized frames out.
-            let mut segs = Vec::new();
+            let mut segs = std::mem::take(&mut host.nic.segs);
             let k = frame::segment(&frame, mss, env.free, &mut |b| segs.push(b));
             host.acct.note(now, Step::TsoSegment, k as u64, len);
-            for seg in segs {
+            for seg in segs.drain(..) {
                 stage(host, now, ready, seg);
             }
+            host.nic.segs = segs;
             env.free.push(frame);
         } else {
             stage(host, now, ready, frame);
