@@ -9,6 +9,9 @@
 //! Does not know about sockets: the send paths ([`crate::app::send`]) decide when a buffer
 //! becomes pending and when its completion hands it back.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
 use crate::config::{BufferKind, PoolKind};
 
 /// Bytes per page (x86-64 base pages).
@@ -72,8 +75,9 @@ pub struct AppBuffer {
     /// The buffer's bytes, kept only when the NIC must read them at DMA
     /// time (a zero-copy buffer the application may rewrite too early).
     pub data: Vec<u8>,
-    /// Zero-copy sends from this buffer the kernel still holds.
-    pub in_flight: u32,
+    /// Notification id of the latest zero-copy send from this buffer (the
+    /// kernel may still hold it: see [`crate::socket::zerocopy::Ubufs::get`]).
+    pub last_send: Option<u32>,
     /// Offset of byte 0 within its first page (from the alignment).
     pub page_offset: u64,
     pub state: BufferState,
@@ -122,9 +126,8 @@ pub struct BufferPool {
     bufs: Vec<AppBuffer>,
     /// Slots whose buffer was freed to the allocator.
     dead: Vec<u32>,
-    /// Free buffers the pool keeps (LIFO: the most recently returned is
-    /// the warmest).
-    free: Vec<u32>,
+    /// Free buffers the pool keeps.
+    free: FreeList,
     in_use: u32,
     pub stats: PoolStats,
 }
@@ -152,7 +155,7 @@ impl BufferPool {
             page_offset,
             bufs: Vec::new(),
             dead: Vec::new(),
-            free: Vec::new(),
+            free: FreeList::new(kind == PoolKind::Fixed),
             in_use: 0,
             stats: PoolStats::default(),
         };
@@ -177,13 +180,19 @@ impl BufferPool {
             id,
             size: self.size,
             data: Vec::new(),
-            in_flight: 0,
+            last_send: None,
             page_offset: self.page_offset,
             state: BufferState::Free,
         };
         let id = match self.dead.pop() {
             Some(id) => {
-                self.bufs[id as usize] = buf(id);
+                // The same memory again: a zero-copy send the kernel still
+                // holds from it is still the latest from these pages.
+                let last_send = self.bufs[id as usize].last_send;
+                self.bufs[id as usize] = AppBuffer {
+                    last_send,
+                    ..buf(id)
+                };
                 id
             }
             None => {
@@ -210,9 +219,7 @@ impl BufferPool {
     pub fn acquire(&mut self) -> Option<u32> {
         match self.kind {
             PoolKind::Fixed => {
-                // Lowest free id first: buffer numbers stay meaningful.
-                let (i, &id) = self.free.iter().enumerate().min_by_key(|&(_, &id)| id)?;
-                self.free.swap_remove(i);
+                let id = self.free.pop()?;
                 self.stats.hits += 1;
                 Some(self.take(id))
             }
@@ -313,6 +320,52 @@ impl BufferPool {
 
     pub fn kind(&self) -> PoolKind {
         self.kind
+    }
+}
+
+/// The free buffers a pool keeps, in the order it hands them out: lowest
+/// id first for a fixed pool (buffer numbers stay meaningful, and `trace
+/// --buffer 3` means the same buffer in every run), most recently returned
+/// first otherwise (the warmest, as an allocator's free list). Both are
+/// O(log n) or better per operation, whatever the pool's size.
+#[derive(Debug)]
+enum FreeList {
+    Lowest(BinaryHeap<Reverse<u32>>),
+    Warmest(Vec<u32>),
+}
+
+impl FreeList {
+    fn new(lowest_first: bool) -> FreeList {
+        if lowest_first {
+            FreeList::Lowest(BinaryHeap::new())
+        } else {
+            FreeList::Warmest(Vec::new())
+        }
+    }
+
+    fn push(&mut self, id: u32) {
+        match self {
+            FreeList::Lowest(h) => h.push(Reverse(id)),
+            FreeList::Warmest(v) => v.push(id),
+        }
+    }
+
+    fn pop(&mut self) -> Option<u32> {
+        match self {
+            FreeList::Lowest(h) => h.pop().map(|Reverse(id)| id),
+            FreeList::Warmest(v) => v.pop(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            FreeList::Lowest(h) => h.len(),
+            FreeList::Warmest(v) => v.len(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 

@@ -186,8 +186,11 @@ impl Sender {
         if !self.path.zero_copy() {
             return;
         }
-        // The latest send from this buffer: its bytes are overwritten.
-        if let Some(z) = self.zc.latest_from(id) {
+        // The latest send from this buffer, if still in flight: its bytes
+        // are overwritten. (Sends complete in order, so when the latest is
+        // done every earlier one is.)
+        let latest = self.pool.get(id).last_send;
+        if let Some(z) = latest.and_then(|n| self.zc.get(n)) {
             let write = z.id as u64;
             self.violations.push(Violation {
                 buffer: id,

@@ -51,8 +51,9 @@ pub struct Ubufs {
 
 impl Ubufs {
     /// `msg_zerocopy_realloc`: a new send from `buffer` starting at stream
-    /// offset `start`; its bytes are added as they are queued.
-    pub fn open(&mut self, buffer: u32, start: u64) {
+    /// offset `start`; its bytes are added as they are queued. Returns its
+    /// notification id.
+    pub fn open(&mut self, buffer: u32, start: u64) -> u32 {
         self.sends.push_back(ZcSend {
             id: self.next_id,
             buffer,
@@ -63,6 +64,7 @@ impl Ubufs {
             queued_all: false,
         });
         self.next_id = self.next_id.wrapping_add(1);
+        self.next_id.wrapping_sub(1)
     }
 
     /// The send being queued now.
@@ -75,9 +77,12 @@ impl Ubufs {
         self.sends.is_empty() && self.errqueue.is_empty()
     }
 
-    /// The latest send in flight from `buffer`, if any.
-    pub fn latest_from(&self, buffer: u32) -> Option<&ZcSend> {
-        self.sends.iter().rev().find(|z| z.buffer == buffer)
+    /// The send with notification id `id`, if it is still in flight. Ids
+    /// are consecutive in `sends` (opened at the back, completed from the
+    /// front), so this is one subtraction, whatever is in flight.
+    pub fn get(&self, id: u32) -> Option<&ZcSend> {
+        let front = self.sends.front()?.id;
+        self.sends.get(id.wrapping_sub(front) as usize)
     }
 
     /// Index of the send in flight holding stream offset `off`.
@@ -166,6 +171,16 @@ mod tests {
         assert_eq!(u.complete_acked(300, true).0, 1);
         assert_eq!(u.errqueue, VecDeque::from([(0, 2)]));
         assert_eq!(u.completed_buffers, vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn a_send_is_found_by_id_only_while_in_flight() {
+        let mut u = sends(3);
+        assert_eq!(u.get(1).map(|z| z.buffer), Some(1));
+        u.complete_acked(200, true);
+        assert!(u.get(1).is_none(), "completed");
+        assert_eq!(u.get(2).map(|z| z.start), Some(200));
+        assert!(u.get(3).is_none(), "not opened yet");
     }
 
     #[test]

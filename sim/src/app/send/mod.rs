@@ -126,7 +126,10 @@ pub fn initiated(t: &mut Task, len: u64, ctx: Ctx) {
 pub fn ubuf_alloc(t: &mut Task, s: &mut Sender, buffer: u32) {
     let ns = t.cost.skb_alloc;
     t.charge(Step::ZerocopyAlloc, 1, 0, ns);
-    s.zc.open(buffer, s.issued);
+    let id = s.zc.open(buffer, s.issued);
+    if !s.path.from_file() {
+        s.pool.get_mut(buffer).last_send = Some(id);
+    }
 }
 
 /// `copy_from_user` into the socket's page frag: the bytes join one frag.
