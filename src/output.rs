@@ -9,7 +9,7 @@
 
 use serde::Serialize;
 use simnet_sim::event::{CpuCategory, Step};
-use simnet_sim::report::{FlowReport, HostReport, KernelSide, RunReport, SwitchReport};
+use simnet_sim::report::{FlowReport, HostReport, Integrity, KernelSide, RunReport, SwitchReport};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -19,6 +19,12 @@ pub struct Summary {
     pub seed: u64,
     pub simulated_ns: u64,
     pub outcome: &'static str,
+    /// Why the run stopped, when the outcome alone does not say (the
+    /// invariant that broke, the work bound that was hit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
+    /// Events the model processed.
+    pub events: u64,
     pub flows: Vec<FlowJson>,
     /// Keyed by host name, in the scenario's order.
     pub hosts: serde_json::Map<String, serde_json::Value>,
@@ -45,8 +51,12 @@ pub struct FlowJson {
     pub port: u16,
     pub send: &'static str,
     pub recv: &'static str,
+    /// The bytes the flow was to carry (the scenario's `bytes`).
+    pub bytes: u64,
     pub bytes_sent: u64,
     pub bytes_received: u64,
+    /// `"ok"` (every byte arrived intact), `"incomplete"` (what arrived is
+    /// intact, but not all of it) or `"mismatch"`.
     pub integrity: &'static str,
     pub goodput_bps: u64,
     pub write_latency_ns: LatencyJson,
@@ -123,6 +133,9 @@ pub struct HostJson {
     /// Per-packet stack CPU the GRO-merged segments did not pay (extra).
     pub gro_saved_ns: u64,
     pub cpu_busy_ns: u64,
+    /// Work that started before the run ended (at its time limit) and would
+    /// have finished after it: in the stage counts, not in `cpu_busy_ns`.
+    pub cpu_past_end_ns: u64,
     pub pool_peak_in_use: u64,
     pub leaked_buffers: u64,
     /// Rx buffers refilled from recycled pages, from the page allocator,
@@ -186,9 +199,10 @@ fn flow_json(f: &FlowReport) -> FlowJson {
         port: f.port,
         send: f.send,
         recv: f.recv,
+        bytes: f.bytes,
         bytes_sent: f.bytes_sent,
         bytes_received: f.bytes_received,
-        integrity: if f.integrity_ok() { "ok" } else { "mismatch" },
+        integrity: f.integrity().name(),
         goodput_bps: f.goodput_bps(),
         write_latency_ns: LatencyJson {
             p50: f.write_latency.p50,
@@ -254,6 +268,7 @@ fn host_json(h: &HostReport) -> HostJson {
         gro_merges: h.gro_merges,
         gro_saved_ns: h.gro_saved_ns,
         cpu_busy_ns: h.cpu_busy_ns,
+        cpu_past_end_ns: h.cpu_past_end_ns,
         pool_peak_in_use: h.pool_peak_in_use,
         leaked_buffers: h.leaked_buffers,
         page_pool_hits: h.page_pool.hits,
@@ -302,6 +317,8 @@ pub fn summary(r: &RunReport, captures: &[String]) -> Summary {
         seed: r.seed,
         simulated_ns: r.simulated_ns,
         outcome: r.outcome.name(),
+        why: r.why.clone(),
+        events: r.events,
         flows: r.flows.iter().map(flow_json).collect(),
         hosts,
         wire: WireJson {
@@ -384,6 +401,9 @@ pub fn table(r: &RunReport, description: &str, captures: &[String]) -> String {
         human_ns(r.simulated_ns),
         r.outcome.name()
     );
+    if let Some(why) = &r.why {
+        let _ = writeln!(o, "{}", wrap(why, 78, "  "));
+    }
     for h in &r.hosts {
         host_section(&mut o, r, h);
     }
@@ -473,6 +493,14 @@ fn host_totals(o: &mut String, r: &RunReport, h: &HostReport) {
         human_ns(h.cpu_busy_ns),
         cats.join(", ")
     );
+    if h.cpu_past_end_ns > 0 {
+        let _ = writeln!(
+            o,
+            "  (a further {} of work started before the end would have finished after it; \
+             the stage counts include it)",
+            human_ns(h.cpu_past_end_ns)
+        );
+    }
     let _ = writeln!(
         o,
         "  copies {} ({}), pages pinned {} / unpinned {}, zero-copy completions {}, checksummed by CPU {}",
@@ -568,12 +596,19 @@ fn flow_section(o: &mut String, f: &FlowReport) {
         "  send buffers ({} pool): {} allocated, {} hits, {} misses, {} waits, peak {} in use, {} never returned",
         f.pool, p.allocations, p.hits, p.misses, p.waits, p.peak_in_use, f.leaked_buffers
     );
+    let integrity = match f.integrity() {
+        Integrity::Ok => "ok".to_string(),
+        Integrity::Incomplete => format!(
+            "INCOMPLETE, {} of {} arrived",
+            human_bytes(f.bytes_received),
+            human_bytes(f.bytes)
+        ),
+        Integrity::Mismatch => "MISMATCH".to_string(),
+    };
     let _ = writeln!(
         o,
-        "  integrity: {} (xxh3 written {:016x}, read {:016x})",
-        if f.integrity_ok() { "ok" } else { "MISMATCH" },
-        f.sent_hash,
-        f.received_hash
+        "  integrity: {integrity} (xxh3 written {:016x}, read {:016x})",
+        f.sent_hash, f.received_hash
     );
     match (&f.echo, f.kernel_side) {
         (None, _) => {}

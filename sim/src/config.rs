@@ -26,6 +26,7 @@ use crate::units::{
 use core::fmt;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 /// Descriptors per ring when a scenario says nothing. e1000 and e1000e
@@ -61,6 +62,33 @@ pub const MIN_HOSTS: usize = 2;
 /// Most hosts a scenario may have: enough for incast and many clients on a
 /// server, few enough that a capture folder stays browsable.
 pub const MAX_HOSTS: usize = 64;
+/// Most flows a scenario may have: flow `i` connects from ephemeral port
+/// 49152 + `i`, and the IANA dynamic range (RFC 6335) ends at 65535.
+pub const MAX_FLOWS: usize = 16384;
+/// Most memory a scenario may need (by [`Scenario::memory_estimate`]):
+/// what a laptop can give one run. A scenario asking more is refused
+/// before it starts, with the estimate, rather than killed by the
+/// out-of-memory killer part way.
+pub const MAX_MEMORY: u64 = 16 << 30;
+/// The smallest socket buffer simnet makes: one page (`sndbuf` and
+/// `rcvbuf` cannot be smaller either).
+pub const SOCKET_BUFFER_MIN: u64 = 4096;
+/// Memory one flow takes beyond its socket buffers (both sockets'
+/// smoltcp state, the model's records, a few latency samples), measured:
+/// 10,000 one-byte flows peak at 221 MB, 22 KB a flow with their 4 KiB
+/// buffers.
+pub const FLOW_OVERHEAD: u64 = 8 << 10;
+
+/// The size of a socket buffer of configured size `cfg` for a flow that
+/// carries `carries` bytes each way: smoltcp allocates a buffer whole, up
+/// front (Linux charges `sk_sndbuf`/`sk_rcvbuf` only as data is queued), so
+/// simnet makes it no larger than the flow can fill, rounded up to a page.
+pub fn socket_buffer(cfg: u32, carries: u64) -> u64 {
+    let need = carries
+        .next_multiple_of(SOCKET_BUFFER_MIN)
+        .max(SOCKET_BUFFER_MIN);
+    (cfg as u64).min(need)
+}
 /// Egress buffer per switch port when a scenario says nothing: 512 KiB, of
 /// the order of the share of a shallow-buffered top-of-rack switch's shared
 /// packet memory (a few MiB for 32-64 ports) that one congested port gets.
@@ -1014,18 +1042,78 @@ impl Scenario {
                 "a scenario needs at least one [[flow]]",
             ));
         }
-        let mut ports: Vec<u16> = Vec::new();
+        if self.flows.len() > MAX_FLOWS {
+            return Err(ConfigError::at(
+                format!("flow[{MAX_FLOWS}]"),
+                format!(
+                    "a scenario has at most {MAX_FLOWS} flows (one ephemeral port each, \
+                     49152..=65535), found {}",
+                    self.flows.len()
+                ),
+            ));
+        }
+        let mut ports: BTreeMap<u16, usize> = BTreeMap::new();
         for (i, f) in self.flows.iter().enumerate() {
             self.validate_flow(i, f)?;
-            if let Some(first) = ports.iter().position(|&p| p == f.port) {
+            if let Some(first) = ports.insert(f.port, i) {
                 return Err(ConfigError::at(
                     format!("flow[{i}].port"),
                     format!("port {} is already used by flow[{first}]", f.port),
                 ));
             }
-            ports.push(f.port);
+        }
+        let need = self.memory_estimate();
+        if need > MAX_MEMORY {
+            return Err(ConfigError::at(
+                "flow",
+                format!(
+                    "this scenario would need about {} GiB of memory ({} flows: socket \
+                     buffers as large as sndbuf and rcvbuf or the flow's bytes, whichever is \
+                     smaller, and application buffers that must keep their bytes); simnet \
+                     runs at most {} GiB. Fewer or smaller flows, or smaller sndbuf/rcvbuf, \
+                     fit",
+                    need.div_ceil(1 << 30),
+                    self.flows.len(),
+                    MAX_MEMORY >> 30
+                ),
+            ));
         }
         Ok(())
+    }
+
+    /// Roughly the most memory a run of this scenario holds at once: the
+    /// flows' socket buffers (sized as [`socket_buffer`] makes them), the
+    /// application buffers that keep their bytes (a zero-copy sender that
+    /// may rewrite them), the Rx rings' buffers and a per-flow overhead. It
+    /// grows with what can be in flight, not with the bytes moved.
+    pub fn memory_estimate(&self) -> u64 {
+        let mut total: u64 = 1 << 20; // the run's block of application data
+        for h in &self.hosts {
+            total += (h.nic.rx_ring as u64 + h.nic.tx_ring as u64) * 2048;
+        }
+        for f in &self.flows {
+            let mut flow = FLOW_OVERHEAD;
+            for end in [&f.from, &f.to] {
+                let Some(h) = self.host_index(end).map(|i| &self.hosts[i]) else {
+                    continue;
+                };
+                flow += socket_buffer(h.socket.sndbuf, f.bytes);
+                flow += socket_buffer(h.socket.rcvbuf, f.bytes);
+            }
+            if f.send.zero_copy() && f.buffer.reuse == Reuse::Immediately {
+                let sndbuf = self
+                    .host_index(&f.from)
+                    .map_or(DEFAULT_SOCKBUF, |i| self.hosts[i].socket.sndbuf);
+                let held = match f.buffer.pool {
+                    PoolKind::Fixed | PoolKind::Recycling => f.buffer.pool_size as u64,
+                    // As many as can be in flight: a send buffer's worth.
+                    _ => sndbuf as u64 / f.write_size.max(1) as u64 + 1,
+                };
+                flow += held.saturating_mul(f.write_size as u64).min(f.bytes);
+            }
+            total = total.saturating_add(flow);
+        }
+        total
     }
 
     /// `no host named "x"; the hosts are "a", "b" and "c"`.

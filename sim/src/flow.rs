@@ -59,18 +59,20 @@ impl Flow {
 }
 
 /// Opens every flow of `sc` on `hosts`: sockets, listen and connect, and
-/// the sender's data (its seed drawn from `rng`, in flow order). With
+/// the sender's data (its seed drawn from `rng`, in flow order, all cut
+/// from one block of random data). With
 /// `[tap]`, a receiving socket on simnet's host accepts the kernel's
 /// connection from any port.
 pub fn open(sc: &Scenario, hosts: &mut [Host], rng: &mut Rng) -> Result<Vec<Flow>, ConfigError> {
     let kernel = sc.tap_hosts().map(|t| t.1);
     let mut flows = Vec::with_capacity(sc.flows.len());
+    let mut block = None;
     for (i, fc) in sc.flows.iter().enumerate() {
         let host = |name: &str| sc.host_index(name).expect("validated");
         let (from, to) = (host(&fc.from), host(&fc.to));
         let client_port = EPHEMERAL_BASE + i as u16;
-        let send_handle = hosts[from].add_socket();
-        let recv_handle = hosts[to].add_socket();
+        let send_handle = hosts[from].add_socket(fc.bytes);
+        let recv_handle = hosts[to].add_socket(fc.bytes);
         hosts[to]
             .stack
             .socket(recv_handle)
@@ -85,26 +87,34 @@ pub fn open(sc: &Scenario, hosts: &mut [Host], rng: &mut Rng) -> Result<Vec<Flow
             .map_err(|e| {
                 ConfigError::at(format!("flow[{i}].to"), format!("cannot connect: {e}"))
             })?;
-        let data = DataSource::for_flow(fc, rng.next_u64());
+        let seed = rng.next_u64();
+        // One block of random data for the run, made from the first flow's
+        // seed; each flow cuts its stream from it at offsets its own seed
+        // picks.
+        let block = block.get_or_insert_with(|| DataSource::block(seed));
+        let data = DataSource::for_flow(fc, block.clone(), seed);
         let send_sock = hosts[from].sockets.len();
         hosts[from].sockets.push(Socket {
             flow: i as u16,
             handle: send_handle,
             local_port: client_port,
             remote_port: fc.port,
+            retired: false,
             end: End::Send(Box::new(Sender::new(fc, data))),
         });
         let recv_sock = hosts[to].sockets.len();
+        let remote_port = if kernel == Some(from) {
+            ANY_PORT // a real kernel connects from a port of its choosing
+        } else {
+            client_port
+        };
+        hosts[to].lookup.insert(fc.port, remote_port, recv_sock);
         hosts[to].sockets.push(Socket {
             flow: i as u16,
             handle: recv_handle,
             local_port: fc.port,
-            // A real kernel connects from a port of its choosing.
-            remote_port: if kernel == Some(from) {
-                ANY_PORT
-            } else {
-                client_port
-            },
+            remote_port,
+            retired: false,
             end: End::Recv(Box::new(Receiver::new(fc))),
         });
         flows.push(Flow {

@@ -22,7 +22,7 @@ use crate::engine::{Nanos, Rng};
 use crate::napi::Napi;
 use crate::nic::Nic;
 use crate::schedule::{Env, Ev};
-use crate::socket::Socket;
+use crate::socket::{Lookup, Socket};
 use crate::stack::Stack;
 use crate::wire::Link;
 
@@ -59,6 +59,8 @@ pub struct Host {
     pub acct: Acct,
     /// One entry per flow end on this host, in the order flows were opened.
     pub sockets: Vec<Socket>,
+    /// The receiving sockets by ports.
+    pub lookup: Lookup,
     pub stack: Stack,
     pub driver: Driver,
     pub napi: Napi,
@@ -89,6 +91,7 @@ impl Host {
             cpu: Cpu::default(),
             acct: Acct::new(id, events),
             sockets: Vec::new(),
+            lookup: Lookup::default(),
             stack,
             driver: Driver::default(),
             napi: Napi::default(),
@@ -98,10 +101,11 @@ impl Host {
         }
     }
 
-    /// A TCP socket with this host's buffer sizes and options.
-    pub fn add_socket(&mut self) -> smoltcp::iface::SocketHandle {
+    /// A TCP socket with this host's buffer sizes and options, for a flow
+    /// that carries `carries` bytes each way.
+    pub fn add_socket(&mut self, carries: u64) -> smoltcp::iface::SocketHandle {
         let gro = self.cfg.nic.offloads.gro;
-        self.stack.add_socket(&self.cfg.socket, gro)
+        self.stack.add_socket(&self.cfg.socket, gro, carries)
     }
 
     /// Before the run: the driver fills the Rx ring (no CPU charged) and

@@ -151,7 +151,7 @@ fn receive(
     let merged = host.cfg.nic.offloads.gro && gro(host, &frame, seg, gro_open, c);
     if !merged {
         let ctx = if host.acct.wants_events() {
-            socket::rx_ctx(&host.sockets, &frame)
+            socket::rx_ctx(&host.sockets, &host.lookup, &frame)
         } else {
             Ctx::NONE
         };
@@ -199,7 +199,7 @@ fn gro(
 /// receive queue (in order, out of order, or as a duplicate dropped).
 /// Returns whether the socket holds the frame's page until a read frees it.
 fn deliver(host: &mut Host, g: TcpSeg, merged: bool, c: Nanos) -> bool {
-    let Some(i) = socket::receiving(&host.sockets, g.dst_port, g.src_port) else {
+    let Some(i) = host.lookup.receiving(g.dst_port, g.src_port) else {
         return false;
     };
     let r = host.sockets[i].end.receiver_mut();

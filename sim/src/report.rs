@@ -39,6 +39,14 @@ pub enum Outcome {
     Interrupted,
     /// The external port failed (a TAP device gone, an I/O error).
     PortError,
+    /// The run did more work than any real transfer needs (see
+    /// [`crate::world::WorkBound`]) and was stopped: a model that spins
+    /// without virtual time moving is a bug, never a hang.
+    WorkLimit,
+    /// A run-time invariant broke (a descriptor with two owners, a page
+    /// left pinned, bytes lost inside a host): a bug in the model, reported
+    /// instead of a panic.
+    Invariant,
 }
 
 impl Outcome {
@@ -52,6 +60,8 @@ impl Outcome {
             Outcome::LifetimeViolation => "lifetime_violation",
             Outcome::Interrupted => "interrupted",
             Outcome::PortError => "port_error",
+            Outcome::WorkLimit => "work_limit",
+            Outcome::Invariant => "invariant",
         }
     }
 }
@@ -70,8 +80,13 @@ pub struct FlowReport {
     pub port: u16,
     pub send: &'static str,
     pub recv: &'static str,
+    /// Bytes the flow was to carry (the scenario's `bytes`).
+    pub bytes: u64,
     pub bytes_sent: u64,
     pub bytes_received: u64,
+    /// The bytes that arrived equal the first bytes written (and, with
+    /// `echo`, the bytes that came back equal the first bytes sent).
+    pub prefix_matches: bool,
     /// xxh3-64 of every byte the sender wrote, in order.
     pub sent_hash: u64,
     /// xxh3-64 of every byte the receiver read, in order.
@@ -116,36 +131,76 @@ pub struct EchoReport {
     pub read_back_hash: u64,
 }
 
+/// Whether a flow's bytes arrived, and arrived intact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Integrity {
+    /// Every byte the flow was to carry arrived, in order, equal to what
+    /// was written (and, with `echo`, came back the same way).
+    Ok,
+    /// What arrived matches what was written, but not all of it arrived
+    /// (the run stopped first: a time limit, a stall, a lost peer).
+    Incomplete,
+    /// Bytes arrived that differ from the bytes written.
+    Mismatch,
+}
+
+impl Integrity {
+    /// The machine word of the JSON summary.
+    pub fn name(self) -> &'static str {
+        match self {
+            Integrity::Ok => "ok",
+            Integrity::Incomplete => "incomplete",
+            Integrity::Mismatch => "mismatch",
+        }
+    }
+}
+
 impl FlowReport {
     /// Every byte arrived intact, and with `echo` came back intact too.
-    /// Where the kernel is one end, simnet checks what it can see: as the
-    /// receiver, that every byte came and was written back as read; as the
-    /// sender, that every byte was acknowledged and (echoed) came back.
     pub fn integrity_ok(&self) -> bool {
-        match self.kernel_side {
+        self.integrity() == Integrity::Ok
+    }
+
+    /// Whether every byte arrived intact. Where the kernel is one end,
+    /// simnet checks what it can see: as the receiver, that every byte was
+    /// acknowledged and (echoed) came back intact; as the sender, that
+    /// every byte came and (echoed) was written back as read and
+    /// acknowledged.
+    pub fn integrity(&self) -> Integrity {
+        if !self.prefix_matches {
+            return Integrity::Mismatch;
+        }
+        let echo_whole = |e: &EchoReport| match self.kernel_side {
             None => {
-                self.bytes_sent == self.bytes_received
-                    && self.sent_hash == self.received_hash
-                    && self.echo.is_none_or(|e| {
-                        e.bytes_written_back == self.bytes_received
-                            && e.written_back_hash == self.received_hash
-                            && e.bytes_read_back == self.bytes_sent
-                            && e.read_back_hash == self.sent_hash
-                    })
+                e.bytes_written_back == self.bytes
+                    && e.written_back_hash == self.received_hash
+                    && e.bytes_read_back == self.bytes
+                    && e.read_back_hash == self.sent_hash
             }
             Some(KernelSide::Sender) => {
-                self.bytes_received == self.bytes_sent
-                    && self.echo.is_none_or(|e| {
-                        e.bytes_written_back == self.bytes_received
-                            && e.written_back_hash == self.received_hash
-                    })
+                e.bytes_written_back == self.bytes
+                    && e.written_back_hash == self.received_hash
+                    && e.bytes_read_back == self.bytes
             }
             Some(KernelSide::Receiver) => {
-                self.bytes_received == self.bytes_sent
-                    && self.echo.is_none_or(|e| {
-                        e.bytes_read_back == self.bytes_sent && e.read_back_hash == self.sent_hash
-                    })
+                e.bytes_read_back == self.bytes && e.read_back_hash == self.sent_hash
             }
+        };
+        let whole = match self.kernel_side {
+            None => {
+                self.bytes_sent == self.bytes
+                    && self.bytes_received == self.bytes
+                    && self.sent_hash == self.received_hash
+            }
+            Some(KernelSide::Sender) => self.bytes_received == self.bytes,
+            Some(KernelSide::Receiver) => {
+                self.bytes_sent == self.bytes && self.bytes_received == self.bytes
+            }
+        };
+        if whole && self.echo.as_ref().is_none_or(echo_whole) {
+            Integrity::Ok
+        } else {
+            Integrity::Incomplete
         }
     }
 
@@ -163,8 +218,12 @@ impl FlowReport {
 pub struct HostReport {
     pub name: String,
     pub counters: Counters,
-    /// Virtual CPU time spent on modelled work.
+    /// Virtual CPU time spent on modelled work within the run.
     pub cpu_busy_ns: u64,
+    /// Work that started before the run ended (at its time limit) but
+    /// would have finished after it: charged in the stage counts, not in
+    /// `cpu_busy_ns`.
+    pub cpu_past_end_ns: u64,
     /// Most application send buffers in use at once.
     pub pool_peak_in_use: u64,
     /// Application buffers not returned to their pool at the end.
@@ -267,6 +326,11 @@ pub struct RunReport {
     pub seed: u64,
     pub simulated_ns: Nanos,
     pub outcome: Outcome,
+    /// Why the run stopped, when the outcome alone does not say (the
+    /// invariant that broke, the work bound that was hit).
+    pub why: Option<String>,
+    /// Events the run processed.
+    pub events: u64,
     pub flows: Vec<FlowReport>,
     pub hosts: Vec<HostReport>,
     pub wire: WireReport,
@@ -347,6 +411,8 @@ pub fn build(run: Run, outcome: Outcome, expected: &[u64]) -> RunReport {
         seed: run.scenario.seed,
         simulated_ns: run.now,
         outcome,
+        why: None,
+        events: 0,
         flows,
         bottleneck: bottleneck(&run, &hosts, switch.as_ref()),
         hosts,
@@ -355,17 +421,41 @@ pub fn build(run: Run, outcome: Outcome, expected: &[u64]) -> RunReport {
     }
 }
 
+/// What a run that finished must hold, beyond every byte arriving (a
+/// broken one is a bug in the model): every page pinned for a zero-copy
+/// send unpinned, every application buffer back in its pool.
+pub fn broken_invariant(r: &RunReport) -> Option<String> {
+    for h in &r.hosts {
+        let (pinned, unpinned) = (h.pinned_pages(), h.unpinned_pages());
+        if pinned != unpinned {
+            return Some(format!(
+                "{}: {pinned} pages pinned but {unpinned} unpinned when every flow had finished",
+                h.name
+            ));
+        }
+        if h.leaked_buffers > 0 {
+            return Some(format!(
+                "{}: {} application buffers never returned to their pool",
+                h.name, h.leaked_buffers
+            ));
+        }
+    }
+    None
+}
+
 fn flow_report(run: &Run, fl: &Flow, expected: Option<u64>) -> FlowReport {
     let (s, r) = (fl.sender(run.hosts), fl.receiver(run.hosts));
-    let latency = &fl.track.latency;
+    let (p50, p99, max) = fl.track.latency.summary();
     let mut fr = FlowReport {
         from: run.hosts[fl.from].name.clone(),
         to: run.hosts[fl.to].name.clone(),
         port: fl.port,
         send: s.path.name(),
         recv: r.path.name(),
+        bytes: s.total,
         bytes_sent: s.issued,
         bytes_received: r.received,
+        prefix_matches: true,
         sent_hash: match expected {
             Some(h) if s.issued == s.total => h,
             _ => s.data.hash(s.issued),
@@ -375,11 +465,7 @@ fn flow_report(run: &Run, fl: &Flow, expected: Option<u64>) -> FlowReport {
         reads: r.reads,
         first_write_ns: s.first_write.unwrap_or(0),
         last_read_ns: r.last_read,
-        write_latency: Latency {
-            p50: latency.value_at_quantile(0.5),
-            p99: latency.value_at_quantile(0.99),
-            max: latency.max(),
-        },
+        write_latency: Latency { p50, p99, max },
         retransmitted_segments: s.retransmitted_segments,
         violations: s.violations.clone(),
         pool: s.pool.kind().name(),
@@ -393,15 +479,36 @@ fn flow_report(run: &Run, fl: &Flow, expected: Option<u64>) -> FlowReport {
         }),
         kernel_side: None,
     };
+    // Compare what arrived with the same number of bytes written (hashing
+    // again only when the flow stopped short).
+    let sent_hash = fr.sent_hash;
+    let written_hash = |n: u64| match expected {
+        Some(h) if n == s.total => h,
+        _ if n == s.issued => sent_hash,
+        _ => s.data.hash(n),
+    };
     if run.kernel_host == Some(fl.from) {
-        // The kernel sent: simnet knows its bytes only as received.
+        // The kernel sent: simnet knows its bytes only as they arrived, and
+        // what it echoed only as the kernel acknowledged it.
         fr.kernel_side = Some(KernelSide::Sender);
         fr.sent_hash = fr.received_hash;
-        fr.bytes_sent = s.total;
+        fr.bytes_sent = r.received;
         fr.send = "kernel";
         fr.writes = 0;
         fr.first_write_ns = r.first_read.unwrap_or(0);
-    } else if run.kernel_host == Some(fl.to) {
+        if let (Some(e), Some(o)) = (&mut fr.echo, &r.echo) {
+            e.bytes_read_back = o.acked;
+            e.read_back_hash = if o.acked == o.written {
+                e.written_back_hash
+            } else {
+                0 // not all acknowledged: nothing to compare
+            };
+        }
+        return fr;
+    }
+    fr.prefix_matches = fr.received_hash == written_hash(fr.bytes_received)
+        && (fr.echo.as_ref()).is_none_or(|e| e.read_back_hash == written_hash(e.bytes_read_back));
+    if run.kernel_host == Some(fl.to) {
         // The kernel received: what it acknowledged, and (echoed) what it
         // sent back.
         fr.kernel_side = Some(KernelSide::Receiver);
@@ -422,10 +529,12 @@ fn host_report(run: &Run, h: usize, host: &Host) -> HostReport {
         leaked += s.pool.in_use() as u64;
     }
     let c = &host.acct.counters;
+    let past_end = host.cpu.free.saturating_sub(run.now).min(host.cpu.busy);
     HostReport {
         name: host.name.clone(),
         counters: c.clone(),
-        cpu_busy_ns: host.cpu.busy,
+        cpu_busy_ns: host.cpu.busy - past_end,
+        cpu_past_end_ns: past_end,
         pool_peak_in_use: peak,
         leaked_buffers: leaked,
         gso_segments: c.get(Step::GsoSegment).count + c.get(Step::TsoSegment).count,
@@ -444,7 +553,7 @@ fn bottleneck(run: &Run, hosts: &[HostReport], switch: Option<&SwitchReport>) ->
         String::from("nothing saturated (latency or window bound)"),
     );
     for (h, host) in run.hosts.iter().enumerate() {
-        let u = host.link.busy_ns as f64 / span;
+        let u = host.link.busy_within(run.now) as f64 / span;
         if u > best.0 {
             let to = match run.switch {
                 Some(_) => "switch",
@@ -454,7 +563,7 @@ fn bottleneck(run: &Run, hosts: &[HostReport], switch: Option<&SwitchReport>) ->
         }
     }
     for (p, port) in run.switch.iter().flat_map(|s| s.ports.iter().enumerate()) {
-        let u = port.busy_ns as f64 / span;
+        let u = port.busy_within(run.now) as f64 / span;
         if u > best.0 {
             best = (u, format!("switch port -> {}", run.hosts[p].name));
         }
@@ -481,31 +590,78 @@ fn bottleneck(run: &Run, hosts: &[HostReport], switch: Option<&SwitchReport>) ->
         return format!("{} ({:.0}% busy)", best.1, best.0 * 100.0);
     }
     let busiest = format!("busiest: {} at {:.0}%", best.1, best.0 * 100.0);
-    not_saturated(hosts, switch, &busiest)
+    not_saturated(run, hosts, switch, &busiest)
 }
 
-/// Nothing saturated for long: queues that overflowed (a switch port, an Rx
-/// ring), descriptors or windows held the flows back.
-fn not_saturated(hosts: &[HostReport], switch: Option<&SwitchReport>, busiest: &str) -> String {
-    let ports = switch.iter().flat_map(|s| s.ports.iter());
-    let worst = ports.max_by_key(|(_, p)| p.dropped);
-    if let Some((to, p)) = worst.filter(|(_, p)| p.dropped > 0) {
-        let buffer = switch.map_or(0, |s| s.buffer_bytes);
-        return format!(
-            "switch port -> {to}: {} frames dropped with its {buffer}-byte egress buffer \
-             full, recovered by retransmission ({busiest})",
-            p.dropped
-        );
-    }
-    for hr in hosts {
-        let drops = hr.rx_ring_drops();
-        if drops > 0 {
-            return format!(
-                "Rx ring on {}: {drops} frames dropped for want of a descriptor, \
-                 recovered by retransmission ({busiest})",
-                hr.name
-            );
+/// Nothing saturated for long: what held the flows back instead. Frames
+/// dropped (lost on the wire, refused by a full queue in front of a wire or
+/// a switch port, or by an Rx ring without descriptors) when there were
+/// any, the most numerous first; then a Tx ring that kept stopping; then
+/// the window or the latency.
+fn not_saturated(
+    run: &Run,
+    hosts: &[HostReport],
+    switch: Option<&SwitchReport>,
+    busiest: &str,
+) -> String {
+    let mut drops: Vec<(u64, String)> = Vec::new();
+    for (h, host) in run.hosts.iter().enumerate() {
+        let l = &host.link;
+        let to = match run.switch {
+            Some(_) => "switch",
+            None => &run.hosts[1 - h].name,
+        };
+        let lost = l.stats.dropped - l.queue_drops;
+        if lost > 0 {
+            drops.push((
+                lost,
+                format!(
+                    "loss on the wire {} -> {to}: {lost} of {} frames lost; each loss waits \
+                     for a retransmission (smoltcp's timeout is at least 1 s, Linux's 200 ms)",
+                    host.name, l.stats.frames
+                ),
+            ));
         }
+        if l.queue_drops > 0 {
+            drops.push((
+                l.queue_drops,
+                format!(
+                    "queue in front of the wire {} -> {to}: {} frames dropped with its \
+                     {}-byte queue full, recovered by retransmission",
+                    host.name,
+                    l.queue_drops,
+                    l.queue().unwrap_or(0)
+                ),
+            ));
+        }
+    }
+    let ports = switch.iter().flat_map(|s| s.ports.iter());
+    for (to, p) in ports.filter(|(_, p)| p.dropped > 0) {
+        let buffer = switch.map_or(0, |s| s.buffer_bytes);
+        drops.push((
+            p.dropped,
+            format!(
+                "switch port -> {to}: {} frames dropped with its {buffer}-byte egress buffer \
+                 full, recovered by retransmission",
+                p.dropped
+            ),
+        ));
+    }
+    for hr in hosts.iter().filter(|hr| hr.rx_ring_drops() > 0) {
+        drops.push((
+            hr.rx_ring_drops(),
+            format!(
+                "Rx ring on {}: {} frames dropped for want of a descriptor, recovered by \
+                 retransmission",
+                hr.name,
+                hr.rx_ring_drops()
+            ),
+        ));
+    }
+    // The most drops first; the first listed wins a tie.
+    let worst = drops.into_iter().rev().max_by_key(|(n, _)| *n);
+    if let Some((_, why)) = worst {
+        return format!("{why} ({busiest})");
     }
     for hr in hosts {
         let stops = hr.counters.get(Step::TxRingFull).count;

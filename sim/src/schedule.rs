@@ -30,6 +30,11 @@ pub enum Ev {
     Irq { host: u8 },
     /// NAPI polls again (budget exhausted last time).
     Napi { host: u8 },
+    /// A frame that waited in the queue in front of its host's wire starts
+    /// to cross the port: captures record it now. A copy waits in `slot`.
+    /// Only scheduled when an observer wants frames; changes nothing in
+    /// the model.
+    Capture { host: u8, slot: u32 },
 }
 
 /// What a host's stages may use beyond their host while they run: the

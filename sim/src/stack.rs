@@ -23,7 +23,7 @@ use smoltcp::socket::tcp;
 use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr};
 
-use crate::config::{Congestion, HostConfig, Offloads, SocketConfig};
+use crate::config::{self, Congestion, HostConfig, Offloads, SocketConfig};
 use crate::driver;
 use crate::engine::{Nanos, Rng};
 use crate::frame::GSO_MAX_FRAME;
@@ -92,11 +92,21 @@ impl Stack {
         }
     }
 
-    /// A TCP socket with buffer sizes and options `sc`; with `gro`, ACKed
-    /// at once (see below).
-    pub fn add_socket(&mut self, sc: &SocketConfig, gro: bool) -> SocketHandle {
-        let rx = tcp::SocketBuffer::new(vec![0; sc.rcvbuf as usize]);
-        let tx = tcp::SocketBuffer::new(vec![0; sc.sndbuf as usize]);
+    /// A TCP socket with buffer sizes and options `sc`, for a flow that
+    /// carries at most `carries` bytes each way; with `gro`, ACKed at once
+    /// (see below).
+    ///
+    /// smoltcp allocates a socket's buffers whole, up front; Linux charges
+    /// `sk_sndbuf`/`sk_rcvbuf` only as data is queued. So that memory follows
+    /// the bytes in flight rather than the number of flows, a buffer is no
+    /// larger than its flow can ever fill: `carries` rounded up to a page
+    /// ([`config::socket_buffer`]). The flow behaves the same (the
+    /// window it advertises never limits it), but a capture shows that
+    /// smaller window.
+    pub fn add_socket(&mut self, sc: &SocketConfig, gro: bool, carries: u64) -> SocketHandle {
+        let size = |cfg: u32| config::socket_buffer(cfg, carries) as usize;
+        let rx = tcp::SocketBuffer::new(vec![0; size(sc.rcvbuf)]);
+        let tx = tcp::SocketBuffer::new(vec![0; size(sc.sndbuf)]);
         let mut s = tcp::Socket::new(rx, tx);
         s.set_nagle_enabled(sc.nagle);
         s.set_congestion_control(match sc.congestion {

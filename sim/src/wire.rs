@@ -52,6 +52,9 @@ pub struct Link {
     /// Total nanoseconds the wire was serialising.
     pub busy_ns: u64,
     pub stats: WireReport,
+    /// Of `stats.dropped`, the frames the full drop-tail queue refused
+    /// (the rest were lost on the wire by the `loss` fault).
+    pub queue_drops: u64,
 }
 
 impl Link {
@@ -64,13 +67,27 @@ impl Link {
             busy_until: 0,
             busy_ns: 0,
             stats: WireReport::default(),
+            queue_drops: 0,
         }
+    }
+
+    /// The drop-tail queue's size in bytes, if there is one.
+    pub fn queue(&self) -> Option<u64> {
+        self.queue
     }
 
     /// Whether the NIC is paced by the wire (no queue configured) or sends
     /// at DMA speed into a drop-tail queue.
     pub fn has_queue(&self) -> bool {
         self.queue.is_some()
+    }
+
+    /// Nanoseconds the wire was serialising up to `end`: a frame still
+    /// crossing when the run ended counts only up to then (the wire is
+    /// busy without a break from the moment it was last offered a frame
+    /// until `busy_until`).
+    pub fn busy_within(&self, end: Nanos) -> u64 {
+        self.busy_ns - self.busy_until.saturating_sub(end).min(self.busy_ns)
     }
 
     /// Time the wire is busy until.
@@ -96,6 +113,7 @@ impl Link {
         if let Some(q) = self.queue {
             if self.backlog(now) + len as u64 > q {
                 self.stats.dropped += 1;
+                self.queue_drops += 1;
                 return Verdict::QueueDrop;
             }
         }

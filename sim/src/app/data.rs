@@ -7,12 +7,14 @@
 //! to the stack, the receive side hashes what arrives.
 
 use std::hash::Hasher;
+use std::sync::Arc;
 use twox_hash::XxHash3_64;
 
 use crate::config::{FlowConfig, FramingKind};
 use crate::engine::Rng;
 
-/// Bytes of random data an application's writes are cut from.
+/// Bytes of random data an application's writes are cut from: one block
+/// per run, shared by every flow (memory does not grow with the flows).
 const DATA_BLOCK: usize = 1 << 20;
 
 /// The characters application data is made of.
@@ -32,7 +34,7 @@ const DATA_SEGMENT: u64 = 64 * 1024;
 /// binary protocol and flag it malformed.
 #[derive(Clone)]
 pub struct DataSource {
-    block: std::sync::Arc<Vec<u8>>,
+    block: Arc<Vec<u8>>,
     seed: u64,
     /// Delimited framing: `(delimiter, message length)`: the last byte of
     /// every message is the delimiter.
@@ -43,24 +45,36 @@ pub struct DataSource {
 }
 
 impl DataSource {
+    /// The data of seed `seed`, cut from a block of its own.
     pub fn new(seed: u64) -> DataSource {
+        DataSource::cut_from(DataSource::block(seed), seed)
+    }
+
+    /// The random block seed `seed` makes.
+    pub fn block(seed: u64) -> Arc<Vec<u8>> {
         let mut block = vec![0; DATA_BLOCK];
         Rng::new(seed).fill(&mut block);
         for b in &mut block {
             *b = DATA_ALPHABET[(*b & 63) as usize];
         }
+        Arc::new(block)
+    }
+
+    /// The data of seed `seed`, cut from `block` (shared): the seed picks
+    /// where each segment of the stream comes from.
+    pub fn cut_from(block: Arc<Vec<u8>>, seed: u64) -> DataSource {
         DataSource {
-            block: std::sync::Arc::new(block),
+            block,
             seed,
             delimiter: None,
             prefix: None,
         }
     }
 
-    /// The data flow `fc` writes, from `seed`, framed as the flow says: one
-    /// send call is one message.
-    pub fn for_flow(fc: &FlowConfig, seed: u64) -> DataSource {
-        let data = DataSource::new(seed);
+    /// The data flow `fc` writes, from `seed`, cut from `block`, framed as
+    /// the flow says: one send call is one message.
+    pub fn for_flow(fc: &FlowConfig, block: Arc<Vec<u8>>, seed: u64) -> DataSource {
+        let data = DataSource::cut_from(block, seed);
         let body = fc.write_size as u64;
         match fc.framing {
             Some(fr) if fr.kind == FramingKind::Delimited => data.delimited(fr.delimiter, body),

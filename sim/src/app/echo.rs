@@ -31,6 +31,8 @@ pub struct EchoOut {
     pub pending: VecDeque<u8>,
     pub cap: usize,
     pub written: u64,
+    /// Bytes written back that the peer has acknowledged.
+    pub acked: u64,
     /// xxh3-64 of what was written back.
     pub hash: XxHash3_64,
 }
@@ -42,6 +44,7 @@ impl EchoOut {
             pending: VecDeque::with_capacity(cap),
             cap,
             written: 0,
+            acked: 0,
             hash: XxHash3_64::new(),
         }
     }

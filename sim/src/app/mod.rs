@@ -73,14 +73,61 @@ pub struct Track {
     /// (stream end offset, call time) of writes not yet fully read.
     pub pending_writes: VecDeque<(u64, Nanos)>,
     /// Call to the peer's read of the write's last byte.
-    pub latency: Histogram<u64>,
+    pub latency: Latencies,
 }
 
 impl Default for Track {
     fn default() -> Self {
         Track {
             pending_writes: VecDeque::new(),
-            latency: Histogram::new(3).expect("3 significant figures is valid"),
+            latency: Latencies::Few(Vec::new()),
+        }
+    }
+}
+
+/// A flow's write latencies: the samples themselves while there are few
+/// (most flows of a many-flow run make a handful of writes, and a
+/// histogram with 3 significant figures over nanoseconds to seconds holds
+/// tens of thousands of counters), a histogram once there are many.
+pub enum Latencies {
+    Few(Vec<Nanos>),
+    Many(Box<Histogram<u64>>),
+}
+
+/// Samples kept as they are before a flow's latencies become a histogram.
+const FEW_LATENCIES: usize = 64;
+
+impl Latencies {
+    fn record(&mut self, ns: Nanos) {
+        match self {
+            Latencies::Few(v) if v.len() < FEW_LATENCIES => v.push(ns),
+            Latencies::Few(v) => {
+                let mut h = Latencies::histogram_of(v);
+                let _ = h.record(ns);
+                *self = Latencies::Many(Box::new(h));
+            }
+            Latencies::Many(h) => {
+                let _ = h.record(ns);
+            }
+        }
+    }
+
+    fn histogram_of(samples: &[Nanos]) -> Histogram<u64> {
+        let mut h = Histogram::new(3).expect("3 significant figures is valid");
+        for &ns in samples {
+            let _ = h.record(ns);
+        }
+        h
+    }
+
+    /// (p50, p99, max), as the histogram reports them (the same figures
+    /// whichever form the samples are in).
+    pub fn summary(&self) -> (Nanos, Nanos, Nanos) {
+        let of =
+            |h: &Histogram<u64>| (h.value_at_quantile(0.5), h.value_at_quantile(0.99), h.max());
+        match self {
+            Latencies::Few(v) => of(&Latencies::histogram_of(v)),
+            Latencies::Many(h) => of(h),
         }
     }
 }
@@ -94,7 +141,7 @@ impl Track {
                 break;
             }
             self.pending_writes.pop_front();
-            let _ = self.latency.record((now - t0).max(1));
+            self.latency.record((now - t0).max(1));
         }
     }
 }

@@ -258,7 +258,7 @@ pub fn receive(host: &mut Host, env: &mut Env, t: Nanos, frame: Vec<u8>) {
         nic.dma.write(cost, t, len)
     };
     let ctx = if host.acct.wants_events() {
-        socket::rx_ctx(&host.sockets, &frame).with_slot(nic.rx.head)
+        socket::rx_ctx(&host.sockets, &host.lookup, &frame).with_slot(nic.rx.head)
     } else {
         Ctx::NONE
     };

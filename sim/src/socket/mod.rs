@@ -16,12 +16,14 @@
 pub mod skb;
 pub mod zerocopy;
 
+use std::collections::BTreeMap;
+
 use smoltcp::iface::SocketHandle;
 
 use crate::account::Acct;
 use crate::app::receiver::Receiver;
 use crate::app::sender::{SendState, Sender};
-use crate::app::wake;
+use crate::app::{echo, wake};
 use crate::cost::CostModel;
 use crate::engine::{EventQueue, Nanos};
 use crate::event::{Ctx, Step};
@@ -41,6 +43,10 @@ pub struct Socket {
     /// The peer's port; [`ANY_PORT`] for a listener whose peer is a real
     /// kernel, which picks its own ephemeral port.
     pub remote_port: u16,
+    /// [`Socket::finished`], once it has become true (it stays so): kept
+    /// here, beside the ports, so that the many finished sockets of a
+    /// many-flow run cost one load each after every poll.
+    pub retired: bool,
     pub end: End,
 }
 
@@ -92,23 +98,52 @@ impl Socket {
     pub fn is_sender(&self) -> bool {
         matches!(self.end, End::Send(_))
     }
+
+    /// Whether nothing the stack does can concern this socket any more:
+    /// its application is done and every byte it wrote (or, echoing, wrote
+    /// back) has been acknowledged.
+    pub fn finished(&self) -> bool {
+        match &self.end {
+            End::Send(s) => s.done() && s.acked == s.issued,
+            End::Recv(r) => {
+                r.done() && r.closed && r.echo.as_ref().is_none_or(|o| o.acked == o.written)
+            }
+        }
+    }
 }
 
-/// Index of the receiving socket a TCP segment arriving from port `src` to
-/// port `dst` belongs to (`__inet_lookup_established`), if any.
-pub fn receiving(sockets: &[Socket], dst: u16, src: u16) -> Option<usize> {
-    sockets
-        .iter()
-        .position(|s| !s.is_sender() && s.matches(dst, src))
+/// A host's receiving sockets by (local port, remote port): the
+/// established-socket hash table `__inet_lookup_established` searches, so
+/// that finding a segment's socket does not grow with the flows on the
+/// host. (An ordered map: a handful of comparisons, and nothing about it
+/// depends on a hasher.)
+#[derive(Debug, Default)]
+pub struct Lookup(BTreeMap<(u16, u16), usize>);
+
+impl Lookup {
+    /// The receiving socket at index `i` takes segments from `remote`
+    /// ([`ANY_PORT`]: any) to `local`.
+    pub fn insert(&mut self, local: u16, remote: u16, i: usize) {
+        self.0.insert((local, remote), i);
+    }
+
+    /// Index of the receiving socket a TCP segment arriving from port `src`
+    /// to port `dst` belongs to, if any.
+    pub fn receiving(&self, dst: u16, src: u16) -> Option<usize> {
+        let exact = self.0.get(&(dst, src));
+        exact.or_else(|| self.0.get(&(dst, ANY_PORT))).copied()
+    }
 }
 
 /// Provenance of a received frame for observers: the flow whose data it
 /// carries and the stream bytes, from the receiver's view of the sequence.
-pub fn rx_ctx(sockets: &[Socket], frame: &[u8]) -> Ctx {
+pub fn rx_ctx(sockets: &[Socket], lookup: &Lookup, frame: &[u8]) -> Ctx {
     let Some(g) = frame::tcp_segment(frame) else {
         return Ctx::NONE;
     };
-    let sock = receiving(sockets, g.dst_port, g.src_port).map(|i| &sockets[i]);
+    let sock = lookup
+        .receiving(g.dst_port, g.src_port)
+        .map(|i| &sockets[i]);
     let (Some(s), true) = (sock, g.payload_len > 0) else {
         return Ctx::NONE;
     };
@@ -122,11 +157,17 @@ pub fn rx_ctx(sockets: &[Socket], frame: &[u8]) -> Ctx {
 /// and application wake-ups for every socket, charged at the cursor `c`.
 pub fn after_poll(host: &mut Host, q: &mut EventQueue<Ev>, c: &mut Nanos) {
     for socket in &mut host.sockets {
+        if socket.retired {
+            continue; // nothing left to acknowledge, complete or wake
+        }
         let f = socket.flow as usize;
         let sock = host.stack.socket_ref(socket.handle);
         let (send_queue, send_capacity, may_send) =
             (sock.send_queue(), sock.send_capacity(), sock.may_send());
-        let readable = sock.can_recv() || !sock.may_recv();
+        // Data to read, or the end of the stream (FIN or RST). Not a socket
+        // still listening or being connected: waking its reader for nothing
+        // on every poll made many flows quadratic.
+        let readable = sock.can_recv() || echo::peer_closed(sock.state());
         let can_send = sock.can_send();
         match &mut socket.end {
             End::Send(s) => {
@@ -156,11 +197,15 @@ pub fn after_poll(host: &mut Host, q: &mut EventQueue<Ev>, c: &mut Nanos) {
                 }
             }
             End::Recv(r) => {
+                if let Some(o) = &mut r.echo {
+                    o.acked = o.written - send_queue as u64;
+                }
                 if r.blocked && (readable || (r.echo_pending() && can_send)) {
                     wake(q, &mut r.wake_pending, *c, f, true);
                 }
             }
         }
+        socket.retired = socket.finished();
     }
 }
 

@@ -30,7 +30,10 @@ impl World<'_> {
             let now = port.now();
             while self.q.peek_time().is_some_and(|t| t <= now) {
                 let (t, ev) = self.q.pop().expect("peeked");
-                self.now = t;
+                self.events += 1;
+                // An event runs at its time; the clock of the captures never
+                // goes back to it from a frame that came in later.
+                self.now = self.now.max(t);
                 self.dispatch(t, ev);
                 self.flush_events();
             }
