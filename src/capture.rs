@@ -9,6 +9,12 @@
 //! temporary file in the target folder, renamed into place by
 //! [`Captures::finish`]; a failed run leaves no half-written capture behind.
 //!
+//! Each temporary file is created exclusively (`O_EXCL`) under a name of its
+//! own run (`.<host>-eth0.XXXXXX.pcapng.tmp`, random), so runs that share a
+//! folder never write into each other's files. The rename is atomic: a
+//! reader sees the previous file or the whole new one, and of two runs that
+//! write the same capture the one that finishes last wins, whole.
+//!
 //! Does not decide what a frame is: the model hands over the bytes exactly
 //! as they cross the wire. Capturing costs the model nothing: a real tap
 //! (`dev_queue_xmit_nit`) would copy zero-copy frags; this one is outside
@@ -17,6 +23,7 @@
 use std::borrow::Cow;
 use std::fs::{self, File};
 use std::io::{self, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::thread::{self, JoinHandle};
@@ -30,6 +37,7 @@ use pcap_file::pcapng::PcapNgWriter;
 use pcap_file::DataLink;
 use simnet_sim::event::{Direction, Observer};
 use simnet_sim::Nanos;
+use tempfile::TempPath;
 
 /// Bytes gathered before a chunk goes to the writer thread: small enough to
 /// stay in cache until the kernel copies it (4 MiB chunks measured slower).
@@ -91,7 +99,8 @@ impl Write for ChunkWriter {
 
 struct Sink {
     writer: Option<PcapNgWriter<ChunkWriter>>,
-    tmp: PathBuf,
+    /// The temporary file: removed when dropped, unless renamed into place.
+    tmp: Option<TempPath>,
     path: PathBuf,
 }
 
@@ -144,8 +153,8 @@ impl Captures {
                 continue;
             };
             let path = dir.join(format!("{name}-eth0.pcapng"));
-            let tmp = dir.join(format!(".{name}-eth0.pcapng.tmp"));
-            files.push(File::create(&tmp)?);
+            let (file, tmp) = temporary(dir, name)?;
+            files.push(file);
             let chunk_writer = ChunkWriter {
                 file: files.len() - 1,
                 cur: Vec::with_capacity(CHUNK + 16 * 1024),
@@ -164,7 +173,7 @@ impl Captures {
             w.write_pcapng_block(idb).map_err(io::Error::other)?;
             sinks.push(Some(Sink {
                 writer: Some(w),
-                tmp,
+                tmp: Some(tmp),
                 path,
             }));
         }
@@ -207,9 +216,14 @@ impl Captures {
             self.discard();
             return Err(e);
         }
+        // Every file is whole: rename each into place (replacing a file of
+        // that name atomically). If one rename fails, the files not yet
+        // renamed are removed when `self` drops.
         let mut paths = Vec::new();
-        for s in self.sinks.iter().flatten() {
-            fs::rename(&s.tmp, &s.path)?;
+        for s in self.sinks.iter_mut().flatten() {
+            if let Some(tmp) = s.tmp.take() {
+                tmp.persist(&s.path).map_err(|e| e.error)?;
+            }
             paths.push(s.path.clone());
         }
         self.sinks.clear();
@@ -217,12 +231,24 @@ impl Captures {
     }
 
     fn discard(&mut self) {
+        // Dropping a temporary path removes its file.
         for s in self.sinks.iter_mut().flatten() {
             s.writer = None;
-            let _ = fs::remove_file(&s.tmp);
         }
         self.sinks.clear();
     }
+}
+
+/// A new temporary file for `host`'s capture in `dir`, created exclusively
+/// under a random name no other run can be using.
+fn temporary(dir: &Path, host: &str) -> io::Result<(File, TempPath)> {
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!(".{host}-eth0."))
+        .suffix(".pcapng.tmp")
+        // As `File::create` would: what the umask allows.
+        .permissions(fs::Permissions::from_mode(0o666))
+        .tempfile_in(dir)?;
+    Ok(tmp.into_parts())
 }
 
 impl Drop for Captures {
@@ -234,9 +260,8 @@ impl Drop for Captures {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-        for s in self.sinks.iter().flatten() {
-            let _ = fs::remove_file(&s.tmp);
-        }
+        // The temporary paths drop with the sinks, removing their files.
+        self.sinks.clear();
     }
 }
 

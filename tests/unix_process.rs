@@ -1,0 +1,98 @@
+//! The CLI as a Unix process among others: runs that share a capture
+//! folder, a report written to a closed pipe, a full disk or a closed
+//! stdout, and signals that end a run. Every test goes through the built
+//! binary.
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// `scenarios/copy.toml` with `bytes` to move instead of 64 MiB, written
+/// into `dir`; returns its path.
+fn copy_scenario(dir: &Path, bytes: &str) -> PathBuf {
+    let text = std::fs::read_to_string(root().join("scenarios/copy.toml")).unwrap();
+    let text = text.replace("bytes = \"64MiB\"", &format!("bytes = \"{bytes}\""));
+    assert!(text.contains(bytes), "copy.toml moves 64MiB");
+    let path = dir.join(format!("copy_{bytes}.toml"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn simnet_command(args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_simnet"));
+    c.args(args).current_dir(root());
+    c
+}
+
+/// The names of the files in `dir` (none if it does not exist), sorted.
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+fn stderr_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn two_runs_sharing_a_capture_folder_each_write_whole_captures() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = copy_scenario(dir.path(), "16MiB");
+    let file = scenario.to_str().unwrap();
+    // What each run writes alone (captures are deterministic).
+    let alone = |seed: &str| {
+        let pcap = dir.path().join(format!("alone-{seed}"));
+        let out = simnet(&[
+            "run",
+            file,
+            "--seed",
+            seed,
+            "--pcap",
+            pcap.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        pcap
+    };
+    let (one, two) = (alone("1"), alone("2"));
+    let hosts = ["receiver-eth0.pcapng", "sender-eth0.pcapng"];
+    for h in hosts {
+        assert_ne!(
+            std::fs::read(one.join(h)).unwrap(),
+            std::fs::read(two.join(h)).unwrap(),
+            "the seeds give different captures, so a mix would show"
+        );
+    }
+    // Both at once, into one folder: same file names, different bytes.
+    let shared = dir.path().join("shared");
+    let spawn = |seed: &str| {
+        simnet_command(&["run", file, "--seed", seed, "--pcap"])
+            .arg(&shared)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn("1"), spawn("2"));
+    for out in [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()] {
+        assert!(out.status.success(), "{}", stderr_of(&out));
+    }
+    // Each file is whole: exactly one run's capture (the last renamed).
+    assert_eq!(files_in(&shared), hosts, "no temporary file left");
+    for h in hosts {
+        let got = std::fs::read(shared.join(h)).unwrap();
+        assert!(
+            got == std::fs::read(one.join(h)).unwrap()
+                || got == std::fs::read(two.join(h)).unwrap(),
+            "{h} is not the capture of either run alone"
+        );
+    }
+}
