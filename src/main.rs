@@ -1,8 +1,17 @@
 //! `simnet`: run a scenario, print where every byte was copied, pinned or
 //! DMA'd, and write pcapng captures of the wire.
+//!
+//! The report goes to stdout in one explicit write whose errors are
+//! handled: a reader that closed the pipe ends the run quietly with status
+//! 141 (as if SIGPIPE had killed it), any other failure (a full disk) is
+//! an error naming the cause, and a stdout closed before the run even
+//! started is refused up front. README.md, "Exit status and signals", is
+//! the user's side of this.
 
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{Parser, Subcommand};
 use simnet::capture::Captures;
@@ -90,25 +99,91 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(Fail { code, message }) => {
-            eprintln!("simnet: {message}");
+            if let Some(message) = message {
+                note(&message);
+            }
             ExitCode::from(code)
         }
     }
 }
 
-/// Why a command stopped: the message for the user and the exit code (2
-/// for a bad scenario or argument, 1 otherwise).
+/// Why a command stopped: the message for the user (none for a reader
+/// that went away) and the exit code (2 for a bad scenario or argument,
+/// 141 for a closed pipe, 1 otherwise).
 struct Fail {
     code: u8,
-    message: String,
+    message: Option<String>,
 }
 
 fn bad_input(message: String) -> Fail {
-    Fail { code: 2, message }
+    Fail {
+        code: 2,
+        message: Some(message),
+    }
 }
 
 fn failed(message: String) -> Fail {
-    Fail { code: 1, message }
+    Fail {
+        code: 1,
+        message: Some(message),
+    }
+}
+
+/// `simnet: <message>` on stderr. Never panics: with stderr gone too there
+/// is no one left to tell.
+fn note(message: &str) {
+    let _ = writeln!(io::stderr().lock(), "simnet: {message}");
+}
+
+/// The exit status of a run whose reader closed the pipe: 128 + SIGPIPE,
+/// what a shell shows for a tool SIGPIPE killed.
+const BROKEN_PIPE: u8 = 141;
+
+/// Writes the report to stdout: all of it, or a [`Fail`] that says why not.
+fn emit(text: &str) -> Result<(), Fail> {
+    let mut out = io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Err(Fail {
+            code: BROKEN_PIPE,
+            message: None,
+        }),
+        Err(e) => Err(failed(format!(
+            "cannot write the report to standard output: {e}"
+        ))),
+    }
+}
+
+/// Whether file descriptor 1 was closed when the process started (`>&-`).
+/// Rust's runtime opens /dev/null on a closed standard descriptor before
+/// `main` runs, after which a report would vanish without an error; a
+/// constructor the C runtime runs before Rust's looks first.
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+#[cfg(target_os = "linux")]
+#[used]
+#[link_section = ".init_array"]
+static NOTE_CLOSED_STDOUT: extern "C" fn() = note_closed_stdout;
+
+#[cfg(target_os = "linux")]
+extern "C" fn note_closed_stdout() {
+    // SAFETY: F_GETFD reads a descriptor's flags; it touches no memory.
+    let flags = unsafe { nix::libc::fcntl(1, nix::libc::F_GETFD) };
+    if flags == -1 && io::Error::last_os_error().raw_os_error() == Some(nix::libc::EBADF) {
+        STDOUT_CLOSED.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Refuses to run when the report would have nowhere to go.
+fn check_stdout() -> Result<(), Fail> {
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return Err(failed(
+            "standard output is closed: the report has nowhere to go \
+             (redirect it to /dev/null to discard it)"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 fn load(file: &Path) -> Result<Scenario, Fail> {
@@ -150,16 +225,16 @@ fn simulate(sc: &Scenario, file: &Path, obs: &mut dyn Observer) -> Result<RunRep
     let mut port =
         Tap::create(&t.device, kernel, tap::stop_flag()).map_err(|e| failed(e.to_string()))?;
     let me = &sc.hosts[sim];
-    eprintln!(
-        "simnet: {} is up; the kernel is {} there, simnet's host {:?} is {} (Ctrl-C stops)",
+    note(&format!(
+        "{} is up; the kernel is {} there, simnet's host {:?} is {} (Ctrl-C stops)",
         port.name(),
         k.address,
         me.name,
         me.address
-    );
+    ));
     let report = world.run_external(&mut port);
     if let Some(e) = world.port_error() {
-        eprintln!("simnet: the TAP device failed: {e}");
+        note(&format!("the TAP device failed: {e}"));
     }
     // Closing the descriptor removes the device.
     drop(port);
@@ -173,6 +248,7 @@ fn trace(
     use_index: Option<usize>,
     pcap: Option<PathBuf>,
 ) -> Result<ExitCode, Fail> {
+    check_stdout()?;
     let sc = load(&file)?;
     let Some(fc) = sc.flows.get(flow as usize) else {
         return Err(bad_input(format!(
@@ -201,8 +277,9 @@ fn trace(
         },
     )?;
     let captures = finish_captures(cap, &dir)?;
-    print!("{}", t.render(&captures));
-    println!("outcome {}", report.outcome.name());
+    let mut text = t.render(&captures);
+    text.push_str(&format!("outcome {}\n", report.outcome.name()));
+    emit(&text)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -213,6 +290,7 @@ fn run(
     no_pcap: bool,
     seed: Option<u64>,
 ) -> Result<ExitCode, Fail> {
+    check_stdout()?;
     let mut sc = load(&file)?;
     if let Some(seed) = seed {
         sc.seed = seed;
@@ -224,18 +302,20 @@ fn run(
         let report = simulate(&sc, &file, &mut cap)?;
         (report, finish_captures(cap, &dir)?)
     };
-    if json {
+    let text = if json {
         let s = output::summary(&report, &captures);
-        let text = serde_json::to_string_pretty(&s)
+        let mut text = serde_json::to_string_pretty(&s)
             .map_err(|e| failed(format!("cannot encode the summary: {e}")))?;
-        println!("{text}");
+        text.push('\n');
+        text
     } else {
-        print!("{}", output::table(&report, &sc.description, &captures));
-    }
+        output::table(&report, &sc.description, &captures)
+    };
+    emit(&text)?;
     if report.outcome == Outcome::Ok {
         Ok(ExitCode::SUCCESS)
     } else {
-        eprintln!("simnet: outcome {}", report.outcome.name());
+        note(&format!("outcome {}", report.outcome.name()));
         Ok(ExitCode::from(1))
     }
 }

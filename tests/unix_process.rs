@@ -96,3 +96,67 @@ fn two_runs_sharing_a_capture_folder_each_write_whole_captures() {
         );
     }
 }
+
+#[test]
+fn a_reader_that_closes_the_pipe_ends_the_run_quietly_with_141() {
+    for args in [
+        &["run", "scenarios/copy.toml", "--no-pcap"][..],
+        &["run", "scenarios/copy.toml", "--no-pcap", "--json"],
+        &["trace", "scenarios/copy.toml", "--buffer", "0", "--pcap"],
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut command = simnet_command(args);
+        if args.last() == Some(&"--pcap") {
+            command.arg(dir.path());
+        }
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // `simnet run X | head -0`: the reader is gone before the report.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(141), "{args:?}: {err}");
+        assert!(err.is_empty(), "{args:?}: quiet, but said: {err}");
+    }
+}
+
+#[test]
+fn a_full_disk_under_stdout_is_an_error_that_names_it() {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full exists on Linux");
+    let out = simnet_command(&["run", "scenarios/copy.toml", "--no-pcap"])
+        .stdout(full)
+        .output()
+        .unwrap();
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("simnet: cannot write the report to standard output: No space left on device"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn a_closed_stdout_is_refused_before_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("caps");
+    // `simnet run X >&-`, as a shell does it.
+    let out = Command::new("sh")
+        .args(["-c", "exec \"$0\" \"$@\" >&-"])
+        .arg(env!("CARGO_BIN_EXE_simnet"))
+        .args(["run", "scenarios/copy.toml", "--pcap"])
+        .arg(&pcap)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("standard output is closed"), "{err}");
+    assert!(!pcap.exists(), "nothing run, nothing written");
+}
