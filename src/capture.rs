@@ -13,7 +13,9 @@
 //! own run (`.<host>-eth0.XXXXXX.pcapng.tmp`, random), so runs that share a
 //! folder never write into each other's files. The rename is atomic: a
 //! reader sees the previous file or the whole new one, and of two runs that
-//! write the same capture the one that finishes last wins, whole.
+//! write the same capture the one that finishes last wins, whole. Each
+//! temporary file is registered with [`crate::signals`] from its creation
+//! to its rename, so a signal that ends the run removes it.
 //!
 //! Does not decide what a frame is: the model hands over the bytes exactly
 //! as they cross the wire. Capturing costs the model nothing: a real tap
@@ -38,6 +40,8 @@ use pcap_file::DataLink;
 use simnet_sim::event::{Direction, Observer};
 use simnet_sim::Nanos;
 use tempfile::TempPath;
+
+use crate::signals;
 
 /// Bytes gathered before a chunk goes to the writer thread: small enough to
 /// stay in cache until the kernel copies it (4 MiB chunks measured slower).
@@ -220,9 +224,15 @@ impl Captures {
         // that name atomically). If one rename fails, the files not yet
         // renamed are removed when `self` drops.
         let mut paths = Vec::new();
+        let mut registry = signals::temporaries();
         for s in self.sinks.iter_mut().flatten() {
             if let Some(tmp) = s.tmp.take() {
-                tmp.persist(&s.path).map_err(|e| e.error)?;
+                let name = tmp.to_path_buf();
+                let renamed = tmp.persist(&s.path);
+                registry.remove(&name);
+                // A failed rename hands the path back; dropping it removes
+                // the file.
+                renamed.map_err(|e| e.error)?;
             }
             paths.push(s.path.clone());
         }
@@ -231,23 +241,38 @@ impl Captures {
     }
 
     fn discard(&mut self) {
-        // Dropping a temporary path removes its file.
         for s in self.sinks.iter_mut().flatten() {
             s.writer = None;
+        }
+        self.remove_temporaries();
+    }
+
+    /// Removes the temporary files not renamed into place.
+    fn remove_temporaries(&mut self) {
+        let mut registry = signals::temporaries();
+        for s in self.sinks.iter_mut().flatten() {
+            if let Some(tmp) = s.tmp.take() {
+                registry.remove(&tmp);
+                // Dropping a temporary path removes its file.
+                drop(tmp);
+            }
         }
         self.sinks.clear();
     }
 }
 
 /// A new temporary file for `host`'s capture in `dir`, created exclusively
-/// under a random name no other run can be using.
+/// under a random name no other run can be using, and registered for a
+/// signal to remove.
 fn temporary(dir: &Path, host: &str) -> io::Result<(File, TempPath)> {
+    let mut registry = signals::temporaries();
     let tmp = tempfile::Builder::new()
         .prefix(&format!(".{host}-eth0."))
         .suffix(".pcapng.tmp")
         // As `File::create` would: what the umask allows.
         .permissions(fs::Permissions::from_mode(0o666))
         .tempfile_in(dir)?;
+    registry.add(tmp.path());
     Ok(tmp.into_parts())
 }
 
@@ -260,8 +285,7 @@ impl Drop for Captures {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-        // The temporary paths drop with the sinks, removing their files.
-        self.sinks.clear();
+        self.remove_temporaries();
     }
 }
 

@@ -17,7 +17,7 @@ use clap::{Parser, Subcommand};
 use simnet::capture::Captures;
 use simnet::tap::{self, KernelLink, Tap};
 use simnet::trace::{Tee, Trace};
-use simnet::{output, scenario};
+use simnet::{output, scenario, signals};
 use simnet_sim::config::{PoolKind, Scenario};
 use simnet_sim::event::{NoObserver, Observer};
 use simnet_sim::report::{Outcome, RunReport};
@@ -79,6 +79,12 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Before anything is written: a signal then removes what a run leaves
+    // half-done (see simnet::signals).
+    if let Err(e) = signals::install() {
+        note(&format!("cannot handle SIGINT, SIGTERM and SIGHUP: {e}"));
+        return ExitCode::from(1);
+    }
     let result = match cli.command {
         Command::Run {
             file,

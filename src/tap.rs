@@ -11,8 +11,8 @@
 //! Safety of the machine it runs on: it only ever touches the device it
 //! created. A name that already exists is refused, not reused. The device
 //! is not persistent: the kernel removes it when simnet's file descriptor
-//! closes, on a normal end, an error, Ctrl-C/SIGTERM (see [`stop_flag`]) and
-//! even a kill.
+//! closes, on a normal end, an error, Ctrl-C/SIGTERM/SIGHUP (see
+//! [`stop_flag`]) and even a kill.
 //!
 //! This is the only module with `unsafe` or OS calls.
 
@@ -82,15 +82,12 @@ impl fmt::Display for TapError {
 
 impl std::error::Error for TapError {}
 
-/// A flag that turns true on Ctrl-C (SIGINT) or SIGTERM, so that a run can
-/// end cleanly: report printed, captures closed, device removed.
+/// A flag that turns true on Ctrl-C (SIGINT), SIGTERM or SIGHUP, so that a
+/// run can end cleanly: report printed, captures closed, device removed.
+/// From the first call on, those signals no longer end the process (see
+/// [`crate::signals`]); every call returns the same flag.
 pub fn stop_flag() -> Arc<AtomicBool> {
-    let flag = Arc::new(AtomicBool::new(false));
-    let f = flag.clone();
-    // Only one handler per process; a second run in the same process keeps
-    // the first flag (the tool runs one scenario).
-    let _ = ctrlc::set_handler(move || f.store(true, Ordering::SeqCst));
-    flag
+    crate::signals::stop_flag()
 }
 
 /// The kernel's address on the device, and the link it sees.

@@ -160,3 +160,66 @@ fn a_closed_stdout_is_refused_before_the_run() {
     assert!(err.contains("standard output is closed"), "{err}");
     assert!(!pcap.exists(), "nothing run, nothing written");
 }
+
+/// A child process killed (SIGKILL) if a test fails before it ends.
+struct Running(Option<std::process::Child>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+#[test]
+fn a_signal_ends_a_simulated_run_and_removes_its_temporary_captures() {
+    use nix::sys::signal::{kill, Signal};
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    // Long enough (minutes) to be caught mid-run.
+    let scenario = copy_scenario(dir.path(), "4GiB");
+    for (signal, code) in [
+        (Signal::SIGINT, 130),
+        (Signal::SIGTERM, 143),
+        (Signal::SIGHUP, 129),
+    ] {
+        let pcap = dir.path().join(format!("caps-{signal}"));
+        let child = simnet_command(&["run", scenario.to_str().unwrap(), "--pcap"])
+            .arg(&pcap)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut run = Running(Some(child));
+        // Wait until both temporary captures exist and are being written.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while files_in(&pcap)
+            .iter()
+            .filter(|f| f.ends_with(".pcapng.tmp"))
+            .count()
+            < 2
+        {
+            let child = run.0.as_mut().unwrap();
+            assert!(child.try_wait().unwrap().is_none(), "{signal}: ended early");
+            assert!(Instant::now() < deadline, "{signal}: no temporary captures");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let pid = nix::unistd::Pid::from_raw(run.0.as_ref().unwrap().id() as i32);
+        kill(pid, signal).unwrap();
+        let out = run.0.take().unwrap().wait_with_output().unwrap();
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(code), "{signal}: {err}");
+        assert!(
+            err.contains("simnet: interrupted; removed 2 temporary capture file(s)"),
+            "{signal}: {err}"
+        );
+        assert!(out.stdout.is_empty(), "{signal}: no report");
+        assert_eq!(
+            files_in(&pcap),
+            Vec::<String>::new(),
+            "{signal}: neither temporary nor final captures are left"
+        );
+    }
+}
