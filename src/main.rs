@@ -18,7 +18,7 @@ use simnet::capture::Captures;
 use simnet::tap::{self, KernelLink, Tap};
 use simnet::trace::{Tee, Trace};
 use simnet::{output, scenario, signals};
-use simnet_sim::config::{PoolKind, Scenario};
+use simnet_sim::config::{FramingKind, PoolKind, Scenario};
 use simnet_sim::event::{NoObserver, Observer};
 use simnet_sim::report::{Outcome, RunReport};
 use simnet_sim::world::World;
@@ -256,21 +256,9 @@ fn trace(
 ) -> Result<ExitCode, Fail> {
     check_stdout()?;
     let sc = load(&file)?;
-    let Some(fc) = sc.flows.get(flow as usize) else {
-        return Err(bad_input(format!(
-            "{}: there is no flow {flow} (the scenario has {})",
-            file.display(),
-            sc.flows.len()
-        )));
-    };
-    if fc.buffer.pool == PoolKind::Fixed && buffer >= fc.buffer.pool_size {
-        return Err(bad_input(format!(
-            "{}: flow {flow} has buffers 0..{} (pool_size {}), not {buffer}",
-            file.display(),
-            fc.buffer.pool_size,
-            fc.buffer.pool_size
-        )));
-    }
+    traceable(&sc, flow, buffer, use_index)
+        .map_err(|why| bad_input(format!("{}: {why}", file.display())))?;
+    let fc = &sc.flows[flow as usize];
     let hosts: Vec<String> = sc.hosts.iter().map(|h| h.name.clone()).collect();
     let mut t = Trace::new(flow, buffer, use_index, hosts, fc.port);
     let (mut cap, dir) = open_captures(&sc, pcap)?;
@@ -283,10 +271,111 @@ fn trace(
         },
     )?;
     let captures = finish_captures(cap, &dir)?;
-    let mut text = t.render(&captures);
-    text.push_str(&format!("outcome {}\n", report.outcome.name()));
-    emit(&text)?;
-    Ok(ExitCode::SUCCESS)
+    let outcome = report.outcome.name();
+    let uses = t.uses();
+    let missing = match use_index {
+        _ if uses == 0 => Some(format!(
+            "buffer {buffer} of flow {flow} was never used: none of the flow's {} send \
+             calls took it ({} pool)",
+            report.flows[flow as usize].writes,
+            fc.buffer.pool.name()
+        )),
+        Some(k) if k >= uses => Some(format!(
+            "buffer {buffer} of flow {flow} was used {uses} time{}: there is no use {k} \
+             (uses count from 0)",
+            if uses == 1 { "" } else { "s" }
+        )),
+        _ => None,
+    };
+    if missing.is_none() {
+        let mut text = t.render(&captures);
+        text.push_str(&format!("outcome {outcome}\n"));
+        emit(&text)?;
+    }
+    if report.outcome != Outcome::Ok {
+        note(&format!("outcome {outcome}"));
+    }
+    match missing {
+        Some(why) => Err(failed(why)),
+        None if report.outcome == Outcome::Ok => Ok(ExitCode::SUCCESS),
+        None => Ok(ExitCode::from(1)),
+    }
+}
+
+/// Whether `trace` can follow buffer `buffer` of flow `flow` (and its use
+/// `use_index`) at all, before running: the flow sends from application
+/// buffers, and the buffer number and use fit what the flow can take; or
+/// why not.
+fn traceable(
+    sc: &Scenario,
+    flow: u16,
+    buffer: u32,
+    use_index: Option<usize>,
+) -> Result<(), String> {
+    let Some(fc) = sc.flows.get(flow as usize) else {
+        return Err(format!(
+            "there is no flow {flow} (the scenario has {})",
+            sc.flows.len()
+        ));
+    };
+    if let Some((_, kernel)) = sc.tap_hosts() {
+        if sc.hosts[kernel].name == fc.from {
+            return Err(format!(
+                "flow {flow} is sent by the Linux kernel through [tap]: simnet has no send \
+                 buffers of it to follow"
+            ));
+        }
+    }
+    if fc.send.from_file() {
+        return Err(format!(
+            "flow {flow} sends with {:?}: its bytes go from the page cache to the socket \
+             without any application buffer, so there is no buffer to follow",
+            fc.send.name()
+        ));
+    }
+    // One buffer per send call, each call one whole message.
+    let message = match &fc.framing {
+        Some(f) if f.kind != FramingKind::Delimited => f.parts(fc.write_size as u64).iter().sum(),
+        _ => fc.write_size as u64,
+    };
+    let writes = fc.bytes.div_ceil(message.max(1));
+    let pool = fc.buffer.pool;
+    let size = fc.buffer.pool_size;
+    match pool {
+        PoolKind::Fixed if buffer >= size => {
+            return Err(format!(
+                "flow {flow} has buffers 0..{size} (pool_size {size}), not {buffer}"
+            ))
+        }
+        PoolKind::Recycling if buffer >= size => {
+            return Err(format!(
+                "flow {flow}'s recycling pool holds at most buffers 0..{size} (pool_size \
+                 {size}), not {buffer}"
+            ))
+        }
+        _ => {}
+    }
+    // A pool numbers its buffers from 0 and takes at most one new one per
+    // send call.
+    if u64::from(buffer) >= writes {
+        return Err(format!(
+            "flow {flow} makes {writes} send call{} ({} bytes, {message} per call), so its \
+             pool ({:?}) has at most buffers 0..{writes}, not {buffer}",
+            if writes == 1 { "" } else { "s" },
+            fc.bytes,
+            pool.name()
+        ));
+    }
+    if let Some(k) = use_index {
+        if k as u64 >= writes {
+            return Err(format!(
+                "flow {flow} makes {writes} send call{}: no buffer has a use {k} (uses count \
+                 from 0)",
+                if writes == 1 { "" } else { "s" }
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn run(

@@ -81,6 +81,12 @@ impl Trace {
         self.lines.push(Line { time, host, text });
     }
 
+    /// How many send calls used the buffer (all of them, whichever use is
+    /// shown).
+    pub fn uses(&self) -> usize {
+        self.ranges.len()
+    }
+
     /// The journey, as text.
     pub fn render(&self, captures: &[String]) -> String {
         let mut o = String::new();
