@@ -141,3 +141,32 @@ fn missing_file_is_a_clear_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no/such/scenario.toml: cannot read"), "{err}");
 }
+
+#[test]
+fn a_scenario_name_is_bounded_in_bytes_as_folder_names_are() {
+    // 128 two-byte characters: 256 bytes, one more than NAME_MAX.
+    let long = "é".repeat(128);
+    let text = GOOD.replace("name = \"t\"", &format!("name = \"{long}\""));
+    let err = run_bad(text.as_bytes());
+    assert!(err.contains("bad.toml:2:8:"), "{err}");
+    assert!(err.contains("key `scenario.name`"), "{err}");
+    assert!(err.contains("1 to 255 bytes"), "{err}");
+    // 255 bytes make a folder: the default capture folder is created.
+    let name = format!("{}a", "é".repeat(127));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("long.toml");
+    std::fs::write(
+        &file,
+        GOOD.replace("name = \"t\"", &format!("name = \"{name}\"")),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_simnet"))
+        .args(["run", file.to_str().unwrap()])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let folder = dir.path().join("captures").join(&name);
+    assert!(folder.join("a-eth0.pcapng").exists(), "{err}");
+}

@@ -831,10 +831,17 @@ fn host_names_must_be_usable_in_file_names() {
 
 #[test]
 fn scenario_name_must_be_usable_as_a_folder() {
-    for bad in ["", "..", "a/b"] {
+    // 128 two-byte characters are 256 bytes: one more than a folder name.
+    let long = "é".repeat(128);
+    for bad in ["", "..", "a/b", &long] {
         let e = err(&MINIMAL.replace("name = \"t\"", &format!("name = {bad:?}")));
         assert_at(&e, 2, 8, "scenario.name");
     }
+    let most = "é".repeat(127) + "a";
+    assert_eq!(
+        ok(&MINIMAL.replace("name = \"t\"", &format!("name = {most:?}"))).name,
+        most
+    );
     assert_eq!(
         ok(&MINIMAL.replace("name = \"t\"", "name = \"zero copy, 2\"")).name,
         "zero copy, 2"
