@@ -170,3 +170,19 @@ fn a_scenario_name_is_bounded_in_bytes_as_folder_names_are() {
     let folder = dir.path().join("captures").join(&name);
     assert!(folder.join("a-eth0.pcapng").exists(), "{err}");
 }
+
+#[test]
+fn a_huge_unknown_key_is_cut_short_in_the_error() {
+    let key = "k".repeat(100_000);
+    for text in [
+        GOOD.replace("name = \"t\"", &format!("name = \"t\"\n{key} = 1")),
+        GOOD.replace("name = \"t\"", &format!("name = \"t\"\n\"{key} x\" = 1")),
+        format!("{GOOD}\n[{key}]\n"),
+        GOOD.replace("[hosts.b]", &format!("[hosts.{key}]")),
+    ] {
+        let err = run_bad(text.as_bytes());
+        assert!(err.len() < 400, "{} bytes: {}…", err.len(), &err[..200]);
+        assert!(err.contains(&format!("{}…", "k".repeat(60))), "{err}");
+        assert!(err.contains("bad.toml:"), "{err}");
+    }
+}
