@@ -186,3 +186,16 @@ fn a_huge_unknown_key_is_cut_short_in_the_error() {
         assert!(err.contains("bad.toml:"), "{err}");
     }
 }
+
+#[test]
+fn dotted_keys_nested_too_deep_are_a_positioned_error() {
+    let deep = vec!["a"; 100].join(".");
+    let text = GOOD.replace("name = \"t\"", &format!("name = \"t\"\n{deep} = 1"));
+    let err = run_bad(text.as_bytes());
+    assert!(err.contains("bad.toml:3:1: "), "{err}");
+    assert!(
+        err.contains("nested too deep: a dotted key of 100 parts (at most 80)"),
+        "{err}"
+    );
+    assert!(!err.contains("recursion limit"), "{err}");
+}
