@@ -112,7 +112,7 @@ impl Trace {
             }
         }
         for c in captures {
-            let _ = writeln!(o, "capture: {c}");
+            let _ = writeln!(o, "capture: {}", crate::output::printable(c));
         }
         let _ = writeln!(o, "{:>12}  {:<9} step", "time", "host");
         // Events arrive as the model runs; show them in time order.

@@ -1,5 +1,7 @@
 //! Bad input through the CLI: one clear error naming the file, line, column
-//! and key; exit code 2; never a panic; no capture left behind.
+//! and key; exit code 2; never a panic; no capture left behind. Hostile but
+//! valid input (control characters in a description) reaches the terminal
+//! escaped.
 
 mod common;
 
@@ -198,4 +200,38 @@ fn dotted_keys_nested_too_deep_are_a_positioned_error() {
         "{err}"
     );
     assert!(!err.contains("recursion limit"), "{err}");
+}
+
+#[test]
+fn control_characters_in_the_description_and_name_are_escaped_in_the_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ansi.toml");
+    let text = GOOD.replace(
+        "name = \"t\"",
+        "name = \"t\\u202Eevil\"\ndescription = \"\\u001B[2J\\u001B[31mred\\u001B[0m \\u0007bell \\u009Bc1 é\"",
+    );
+    std::fs::write(&file, text).unwrap();
+    let out = simnet(&["run", file.to_str().unwrap(), "--no-pcap"]);
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !table.contains(['\u{1b}', '\u{7}', '\u{9b}', '\u{202e}']),
+        "raw control characters reach the terminal: {table:?}"
+    );
+    assert!(
+        table.contains("simnet: scenario t\\u{202e}evil (seed 1)"),
+        "{table}"
+    );
+    assert!(
+        table.contains("  \\u{1b}[2J\\u{1b}[31mred\\u{1b}[0m \\u{7}bell \\u{9b}c1 é\n"),
+        "{table}"
+    );
+    // JSON carries the name as it is (serde escapes what JSON must).
+    let out = simnet(&["run", file.to_str().unwrap(), "--no-pcap", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["scenario"], "t\u{202e}evil");
 }
