@@ -216,19 +216,20 @@ fn finish_captures(cap: Captures, dir: &Path) -> Result<Vec<String>, Fail> {
     Ok(paths.iter().map(|p| p.display().to_string()).collect())
 }
 
-fn simulate(sc: &Scenario, file: &Path, obs: &mut dyn Observer) -> Result<RunReport, Fail> {
-    let bad = |e: simnet_sim::RunError| bad_input(format!("{}: {e}", file.display()));
+/// The TAP device of a `[tap]` scenario, up and configured, or `None`
+/// without one. Made before any capture folder or file, so a device that
+/// cannot be made leaves nothing behind.
+fn bring_up(sc: &Scenario) -> Result<Option<Tap>, Fail> {
     let (Some(t), Some((sim, kernel))) = (&sc.tap, sc.tap_hosts()) else {
-        return simnet_sim::run(sc, obs).map_err(bad);
+        return Ok(None);
     };
-    let mut world = World::new(sc, obs).map_err(bad)?;
     let k = &sc.hosts[kernel];
     let kernel = KernelLink {
         address: k.address,
         prefix_len: k.prefix_len,
         mtu: sc.link.mtu,
     };
-    let mut port =
+    let port =
         Tap::create(&t.device, kernel, tap::stop_flag()).map_err(|e| failed(e.to_string()))?;
     let me = &sc.hosts[sim];
     note(&format!(
@@ -238,6 +239,21 @@ fn simulate(sc: &Scenario, file: &Path, obs: &mut dyn Observer) -> Result<RunRep
         me.name,
         me.address
     ));
+    Ok(Some(port))
+}
+
+/// Runs the scenario: simulated, or on the wall clock through `port`.
+fn simulate(
+    sc: &Scenario,
+    file: &Path,
+    port: Option<Tap>,
+    obs: &mut dyn Observer,
+) -> Result<RunReport, Fail> {
+    let bad = |e: simnet_sim::RunError| bad_input(format!("{}: {e}", file.display()));
+    let Some(mut port) = port else {
+        return simnet_sim::run(sc, obs).map_err(bad);
+    };
+    let mut world = World::new(sc, obs).map_err(bad)?;
     let report = world.run_external(&mut port);
     if let Some(e) = world.port_error() {
         note(&format!("the TAP device failed: {e}"));
@@ -261,10 +277,12 @@ fn trace(
     let fc = &sc.flows[flow as usize];
     let hosts: Vec<String> = sc.hosts.iter().map(|h| h.name.clone()).collect();
     let mut t = Trace::new(flow, buffer, use_index, hosts, fc.port);
+    let port = bring_up(&sc)?;
     let (mut cap, dir) = open_captures(&sc, pcap)?;
     let report = simulate(
         &sc,
         &file,
+        port,
         &mut Tee {
             a: &mut t,
             b: &mut cap,
@@ -390,11 +408,12 @@ fn run(
     if let Some(seed) = seed {
         sc.seed = seed;
     }
+    let port = bring_up(&sc)?;
     let (report, captures) = if no_pcap {
-        (simulate(&sc, &file, &mut NoObserver)?, Vec::new())
+        (simulate(&sc, &file, port, &mut NoObserver)?, Vec::new())
     } else {
         let (mut cap, dir) = open_captures(&sc, pcap)?;
-        let report = simulate(&sc, &file, &mut cap)?;
+        let report = simulate(&sc, &file, port, &mut cap)?;
         (report, finish_captures(cap, &dir)?)
     };
     let text = if json {

@@ -17,9 +17,11 @@
 //! This is the only module with `unsafe` or OS calls.
 
 use std::fmt;
+use std::fs::OpenOptions;
 use std::io;
 use std::net::Ipv4Addr;
 use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,6 +37,9 @@ use tun_tap::{Iface, Mode};
 /// Waits shorter than this are polled, not slept.
 const SPIN_BELOW: Nanos = 200_000;
 
+/// The TUN/TAP clone device.
+const TUN: &str = "/dev/net/tun";
+
 /// Why the TAP device could not be set up.
 #[derive(Debug)]
 pub enum TapError {
@@ -42,6 +47,8 @@ pub enum TapError {
     Exists(String),
     /// No permission to create a TAP device.
     NotPermitted(String),
+    /// No read and write access to /dev/net/tun (its mode, owner, group).
+    TunAccess(String, u32, u32, u32),
     /// The kernel offers no TUN/TAP driver.
     NoTun(io::Error),
     /// Configuring the kernel's side failed.
@@ -67,9 +74,17 @@ impl fmt::Display for TapError {
                  (sudo ip netns add simnet && sudo ip netns exec simnet simnet run FILE), or in a \
                  new user and network namespace (unshare -rn simnet run FILE)"
             ),
+            TapError::TunAccess(d, mode, uid, gid) => write!(
+                f,
+                "cannot create TAP device {d:?}: permission denied opening {TUN} (mode {mode:04o}, \
+                 owner uid {uid}, group gid {gid}): this user needs read and write access to it, \
+                 or to be root; creating the device then also needs CAP_NET_ADMIN in the network \
+                 namespace: run as root inside a namespace (sudo ip netns add simnet && sudo ip \
+                 netns exec simnet simnet run FILE)"
+            ),
             TapError::NoTun(e) => write!(
                 f,
-                "cannot open /dev/net/tun ({e}): the kernel's TUN/TAP driver is missing \
+                "cannot open {TUN} ({e}): the kernel's TUN/TAP driver is missing \
                  (modprobe tun) or the device node is not there"
             ),
             TapError::Configure { command, why } => {
@@ -118,8 +133,24 @@ impl Tap {
         if nix::net::if_::if_nametoindex(device).is_ok() {
             return Err(TapError::Exists(device.into()));
         }
+        // Opening the clone device and creating an interface on it are
+        // refused for different reasons (file permissions, or no
+        // CAP_NET_ADMIN), both as "permission denied": tell them apart.
+        let tun_access = || {
+            let m = std::fs::metadata(TUN).ok();
+            let (mode, uid, gid) = m.map_or((0, 0, 0), |m| (m.mode() & 0o7777, m.uid(), m.gid()));
+            TapError::TunAccess(device.into(), mode, uid, gid)
+        };
+        if let Err(e) = OpenOptions::new().read(true).write(true).open(TUN) {
+            return Err(match e.kind() {
+                io::ErrorKind::PermissionDenied => tun_access(),
+                io::ErrorKind::NotFound => TapError::NoTun(e),
+                _ => TapError::Io(format!("cannot open {TUN}"), e),
+            });
+        }
         let iface = Iface::without_packet_info(device, Mode::Tap).map_err(|e| {
             match (e.kind(), e.raw_os_error()) {
+                (_, Some(nix::libc::EACCES)) => tun_access(),
                 (io::ErrorKind::PermissionDenied, _) => TapError::NotPermitted(device.into()),
                 (_, Some(nix::libc::EBUSY)) => TapError::Exists(device.into()),
                 (io::ErrorKind::NotFound, _) => TapError::NoTun(e),
