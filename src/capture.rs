@@ -104,7 +104,7 @@ impl Write for ChunkWriter {
 struct Sink {
     writer: Option<PcapNgWriter<ChunkWriter>>,
     /// The temporary file: removed when dropped, unless renamed into place.
-    tmp: Option<TempPath>,
+    tmp: Option<Temporary>,
     path: PathBuf,
 }
 
@@ -157,7 +157,7 @@ impl Captures {
                 continue;
             };
             let path = dir.join(format!("{name}-eth0.pcapng"));
-            let (file, tmp) = temporary(dir, name)?;
+            let (file, tmp) = Temporary::create(dir, name)?;
             files.push(file);
             let chunk_writer = ChunkWriter {
                 file: files.len() - 1,
@@ -224,18 +224,15 @@ impl Captures {
         // that name atomically). If one rename fails, the files not yet
         // renamed are removed when `self` drops.
         let mut paths = Vec::new();
+        // One lock for every rename: a signal finds all or none in place.
         let mut registry = signals::temporaries();
         for s in self.sinks.iter_mut().flatten() {
             if let Some(tmp) = s.tmp.take() {
-                let name = tmp.to_path_buf();
-                let renamed = tmp.persist(&s.path);
-                registry.remove(&name);
-                // A failed rename hands the path back; dropping it removes
-                // the file.
-                renamed.map_err(|e| e.error)?;
+                tmp.persist(&s.path, &mut registry)?;
             }
             paths.push(s.path.clone());
         }
+        drop(registry);
         self.sinks.clear();
         Ok(paths)
     }
@@ -244,36 +241,52 @@ impl Captures {
         for s in self.sinks.iter_mut().flatten() {
             s.writer = None;
         }
-        self.remove_temporaries();
-    }
-
-    /// Removes the temporary files not renamed into place.
-    fn remove_temporaries(&mut self) {
-        let mut registry = signals::temporaries();
-        for s in self.sinks.iter_mut().flatten() {
-            if let Some(tmp) = s.tmp.take() {
-                registry.remove(&tmp);
-                // Dropping a temporary path removes its file.
-                drop(tmp);
-            }
-        }
+        // Each temporary file is removed as its sink drops.
         self.sinks.clear();
     }
 }
 
-/// A new temporary file for `host`'s capture in `dir`, created exclusively
-/// under a random name no other run can be using, and registered for a
-/// signal to remove.
-fn temporary(dir: &Path, host: &str) -> io::Result<(File, TempPath)> {
-    let mut registry = signals::temporaries();
-    let tmp = tempfile::Builder::new()
-        .prefix(&format!(".{host}-eth0."))
-        .suffix(".pcapng.tmp")
-        // As `File::create` would: what the umask allows.
-        .permissions(fs::Permissions::from_mode(0o666))
-        .tempfile_in(dir)?;
-    registry.add(tmp.path());
-    Ok(tmp.into_parts())
+/// A temporary capture file, registered with [`signals`] from its creation
+/// until it is renamed into place, or removed when dropped.
+struct Temporary(Option<TempPath>);
+
+impl Temporary {
+    /// A new temporary file for `host`'s capture in `dir`, created
+    /// exclusively under a random name no other run can be using.
+    fn create(dir: &Path, host: &str) -> io::Result<(File, Temporary)> {
+        let mut registry = signals::temporaries();
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!(".{host}-eth0."))
+            .suffix(".pcapng.tmp")
+            // As `File::create` would: what the umask allows.
+            .permissions(fs::Permissions::from_mode(0o666))
+            .tempfile_in(dir)?;
+        registry.add(tmp.path());
+        let (file, path) = tmp.into_parts();
+        Ok((file, Temporary(Some(path))))
+    }
+
+    /// Renames the file to `path` (replacing a file of that name
+    /// atomically); on failure the file is removed.
+    fn persist(mut self, path: &Path, registry: &mut signals::Temporaries) -> io::Result<()> {
+        let Some(tmp) = self.0.take() else {
+            return Ok(());
+        };
+        registry.remove(&tmp);
+        // A failed rename hands the path back; dropping it removes the file.
+        tmp.persist(path).map_err(|e| e.error)
+    }
+}
+
+impl Drop for Temporary {
+    fn drop(&mut self) {
+        if let Some(tmp) = self.0.take() {
+            let mut registry = signals::temporaries();
+            registry.remove(&tmp);
+            // Dropping a temporary path removes its file.
+            drop(tmp);
+        }
+    }
 }
 
 impl Drop for Captures {
@@ -285,7 +298,8 @@ impl Drop for Captures {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-        self.remove_temporaries();
+        // Each temporary file is removed as its sink drops.
+        self.sinks.clear();
     }
 }
 
