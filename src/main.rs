@@ -5,8 +5,11 @@
 //! handled: a reader that closed the pipe ends the run quietly with status
 //! 141 (as if SIGPIPE had killed it), any other failure (a full disk) is
 //! an error naming the cause, and a stdout closed before the run even
-//! started is refused up front. README.md, "Exit status and signals", is
-//! the user's side of this.
+//! started is refused up front. SIGINT, SIGTERM and SIGHUP are handled
+//! from the start of `main` ([`simnet::signals`]): a simulated run ends
+//! with 128 + the signal's number and no temporary capture left, a TAP run
+//! stops cleanly; its device is up before any capture folder is made.
+//! README.md, "Exit status and signals", is the user's side of this.
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
