@@ -154,7 +154,7 @@ outputs() { # BIN SCENARIO OUT
   mkdir -p "$out" && cd "$out"
   "$bin" run "$sc" --json --pcap caps > summary.json 2> stderr.txt || echo "exit $?" >> stderr.txt
   if grep -q 'send = "msg_zerocopy"\|send = "write"' "$sc"; then
-    "$bin" trace "$sc" --buffer 1 --all --pcap trace-caps > trace.txt 2>> stderr.txt || echo "trace exit $?" >> stderr.txt
+    "$bin" trace "$sc" --buffer 0 --all --pcap trace-caps > trace.txt 2>> stderr.txt || echo "trace exit $?" >> stderr.txt
   fi
   find . -type f -print0 | sort -z | xargs -0 sha256sum
   cd - >/dev/null

@@ -9,6 +9,14 @@
 //! temporary file in the target folder, renamed into place by
 //! [`Captures::finish`]; a failed run leaves no half-written capture behind.
 //!
+//! Each temporary file is created exclusively (`O_EXCL`) under a name of its
+//! own run (`.<host>-eth0.XXXXXX.pcapng.tmp`, random), so runs that share a
+//! folder never write into each other's files. The rename is atomic: a
+//! reader sees the previous file or the whole new one, and of two runs that
+//! write the same capture the one that finishes last wins, whole. Each
+//! temporary file is registered with [`crate::signals`] from its creation
+//! to its rename, so a signal that ends the run removes it.
+//!
 //! Does not decide what a frame is: the model hands over the bytes exactly
 //! as they cross the wire. Capturing costs the model nothing: a real tap
 //! (`dev_queue_xmit_nit`) would copy zero-copy frags; this one is outside
@@ -17,6 +25,7 @@
 use std::borrow::Cow;
 use std::fs::{self, File};
 use std::io::{self, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::thread::{self, JoinHandle};
@@ -30,6 +39,9 @@ use pcap_file::pcapng::PcapNgWriter;
 use pcap_file::DataLink;
 use simnet_sim::event::{Direction, Observer};
 use simnet_sim::Nanos;
+use tempfile::TempPath;
+
+use crate::signals;
 
 /// Bytes gathered before a chunk goes to the writer thread: small enough to
 /// stay in cache until the kernel copies it (4 MiB chunks measured slower).
@@ -91,7 +103,8 @@ impl Write for ChunkWriter {
 
 struct Sink {
     writer: Option<PcapNgWriter<ChunkWriter>>,
-    tmp: PathBuf,
+    /// The temporary file: removed when dropped, unless renamed into place.
+    tmp: Option<Temporary>,
     path: PathBuf,
 }
 
@@ -144,8 +157,8 @@ impl Captures {
                 continue;
             };
             let path = dir.join(format!("{name}-eth0.pcapng"));
-            let tmp = dir.join(format!(".{name}-eth0.pcapng.tmp"));
-            files.push(File::create(&tmp)?);
+            let (file, tmp) = Temporary::create(dir, name)?;
+            files.push(file);
             let chunk_writer = ChunkWriter {
                 file: files.len() - 1,
                 cur: Vec::with_capacity(CHUNK + 16 * 1024),
@@ -164,7 +177,7 @@ impl Captures {
             w.write_pcapng_block(idb).map_err(io::Error::other)?;
             sinks.push(Some(Sink {
                 writer: Some(w),
-                tmp,
+                tmp: Some(tmp),
                 path,
             }));
         }
@@ -207,11 +220,19 @@ impl Captures {
             self.discard();
             return Err(e);
         }
+        // Every file is whole: rename each into place (replacing a file of
+        // that name atomically). If one rename fails, the files not yet
+        // renamed are removed when `self` drops.
         let mut paths = Vec::new();
-        for s in self.sinks.iter().flatten() {
-            fs::rename(&s.tmp, &s.path)?;
+        // One lock for every rename: a signal finds all or none in place.
+        let mut registry = signals::temporaries();
+        for s in self.sinks.iter_mut().flatten() {
+            if let Some(tmp) = s.tmp.take() {
+                tmp.persist(&s.path, &mut registry)?;
+            }
             paths.push(s.path.clone());
         }
+        drop(registry);
         self.sinks.clear();
         Ok(paths)
     }
@@ -219,9 +240,52 @@ impl Captures {
     fn discard(&mut self) {
         for s in self.sinks.iter_mut().flatten() {
             s.writer = None;
-            let _ = fs::remove_file(&s.tmp);
         }
+        // Each temporary file is removed as its sink drops.
         self.sinks.clear();
+    }
+}
+
+/// A temporary capture file, registered with [`signals`] from its creation
+/// until it is renamed into place, or removed when dropped.
+struct Temporary(Option<TempPath>);
+
+impl Temporary {
+    /// A new temporary file for `host`'s capture in `dir`, created
+    /// exclusively under a random name no other run can be using.
+    fn create(dir: &Path, host: &str) -> io::Result<(File, Temporary)> {
+        let mut registry = signals::temporaries();
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!(".{host}-eth0."))
+            .suffix(".pcapng.tmp")
+            // As `File::create` would: what the umask allows.
+            .permissions(fs::Permissions::from_mode(0o666))
+            .tempfile_in(dir)?;
+        registry.add(tmp.path());
+        let (file, path) = tmp.into_parts();
+        Ok((file, Temporary(Some(path))))
+    }
+
+    /// Renames the file to `path` (replacing a file of that name
+    /// atomically); on failure the file is removed.
+    fn persist(mut self, path: &Path, registry: &mut signals::Temporaries) -> io::Result<()> {
+        let Some(tmp) = self.0.take() else {
+            return Ok(());
+        };
+        registry.remove(&tmp);
+        // A failed rename hands the path back; dropping it removes the file.
+        tmp.persist(path).map_err(|e| e.error)
+    }
+}
+
+impl Drop for Temporary {
+    fn drop(&mut self) {
+        if let Some(tmp) = self.0.take() {
+            let mut registry = signals::temporaries();
+            registry.remove(&tmp);
+            // Dropping a temporary path removes its file.
+            drop(tmp);
+        }
     }
 }
 
@@ -234,9 +298,8 @@ impl Drop for Captures {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-        for s in self.sinks.iter().flatten() {
-            let _ = fs::remove_file(&s.tmp);
-        }
+        // Each temporary file is removed as its sink drops.
+        self.sinks.clear();
     }
 }
 

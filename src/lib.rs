@@ -4,12 +4,15 @@
 //! types ([`scenario`]), runs it, and writes what the user asked for: the
 //! report table or JSON summary ([`output`]) and pcapng captures
 //! ([`capture`]). With a `[tap]` table, [`tap`] bridges one simulated host
-//! to the Linux kernel through a TAP device.
+//! to the Linux kernel through a TAP device. [`signals`] decides what
+//! SIGINT, SIGTERM and SIGHUP do: end a simulated run, leaving no temporary
+//! capture behind, or stop a TAP run cleanly.
 #![deny(unsafe_code)]
 
 pub mod capture;
 pub mod output;
 pub mod scenario;
+pub mod signals;
 #[allow(unsafe_code)] // one borrow of the TAP device's descriptor for poll
 pub mod tap;
 pub mod trace;

@@ -1,6 +1,18 @@
 //! `simnet`: run a scenario, print where every byte was copied, pinned or
 //! DMA'd, and write pcapng captures of the wire.
+//!
+//! The report goes to stdout in one explicit write whose errors are
+//! handled: a reader that closed the pipe ends the run quietly with status
+//! 141 (as if SIGPIPE had killed it), any other failure (a full disk) is
+//! an error naming the cause, and a stdout closed before the run even
+//! started is refused up front. SIGINT, SIGTERM and SIGHUP are handled
+//! from the start of `main` ([`simnet::signals`]): a simulated run ends
+//! with 128 + the signal's number and no temporary capture left, a TAP run
+//! stops cleanly; its device is up before any capture folder is made.
+//! README.md, "Exit status and signals", is the user's side of this.
 
+use nix::fcntl::{fcntl, FcntlArg, OFlag};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -8,8 +20,8 @@ use clap::{Parser, Subcommand};
 use simnet::capture::Captures;
 use simnet::tap::{self, KernelLink, Tap};
 use simnet::trace::{Tee, Trace};
-use simnet::{output, scenario};
-use simnet_sim::config::{PoolKind, Scenario};
+use simnet::{output, scenario, signals};
+use simnet_sim::config::{FramingKind, PoolKind, Scenario};
 use simnet_sim::event::{NoObserver, Observer};
 use simnet_sim::report::{Outcome, RunReport};
 use simnet_sim::world::World;
@@ -70,6 +82,12 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Before anything is written: a signal then removes what a run leaves
+    // half-done (see simnet::signals).
+    if let Err(e) = signals::install() {
+        note(&format!("cannot handle SIGINT, SIGTERM and SIGHUP: {e}"));
+        return ExitCode::from(1);
+    }
     let result = match cli.command {
         Command::Run {
             file,
@@ -90,25 +108,86 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(Fail { code, message }) => {
-            eprintln!("simnet: {message}");
+            if let Some(message) = message {
+                note(&message);
+            }
             ExitCode::from(code)
         }
     }
 }
 
-/// Why a command stopped: the message for the user and the exit code (2
-/// for a bad scenario or argument, 1 otherwise).
+/// Why a command stopped: the message for the user (none for a reader
+/// that went away) and the exit code (2 for a bad scenario or argument,
+/// 141 for a closed pipe, 1 otherwise).
 struct Fail {
     code: u8,
-    message: String,
+    message: Option<String>,
 }
 
 fn bad_input(message: String) -> Fail {
-    Fail { code: 2, message }
+    Fail {
+        code: 2,
+        message: Some(message),
+    }
 }
 
 fn failed(message: String) -> Fail {
-    Fail { code: 1, message }
+    Fail {
+        code: 1,
+        message: Some(message),
+    }
+}
+
+/// `simnet: <message>` on stderr. Never panics: with stderr gone too there
+/// is no one left to tell.
+fn note(message: &str) {
+    let _ = writeln!(io::stderr().lock(), "simnet: {message}");
+}
+
+/// The exit status of a run whose reader closed the pipe: 128 + SIGPIPE,
+/// what a shell shows for a tool SIGPIPE killed.
+const BROKEN_PIPE: u8 = 141;
+
+/// Writes the report to stdout: all of it, or a [`Fail`] that says why not.
+fn emit(text: &str) -> Result<(), Fail> {
+    let mut out = io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Err(Fail {
+            code: BROKEN_PIPE,
+            message: None,
+        }),
+        Err(e) => Err(failed(format!(
+            "cannot write the report to standard output: {e}"
+        ))),
+    }
+}
+
+/// Whether standard output was closed when simnet started (`>&-`). Rust's
+/// runtime then opens /dev/null on it, read-write, before `main` runs
+/// (`sanitize_standard_fds`), and a report would vanish without an error.
+/// A shell's `> /dev/null` opens it write-only, so a read-write /dev/null
+/// on descriptor 1 is taken for a closed one (a deliberate `1<> /dev/null`
+/// is refused too; redirect with `>` to discard the report).
+fn stdout_was_closed() -> bool {
+    let Ok(flags) = fcntl(io::stdout(), FcntlArg::F_GETFL) else {
+        return false;
+    };
+    let mode = OFlag::from_bits_truncate(flags) & OFlag::O_ACCMODE;
+    mode == OFlag::O_RDWR
+        && std::fs::read_link("/proc/self/fd/1").is_ok_and(|p| p == Path::new("/dev/null"))
+}
+
+/// Refuses to run when the report would have nowhere to go.
+fn check_stdout() -> Result<(), Fail> {
+    if stdout_was_closed() {
+        return Err(failed(
+            "standard output is closed: the report has nowhere to go \
+             (redirect it to /dev/null to discard it)"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 fn load(file: &Path) -> Result<Scenario, Fail> {
@@ -135,31 +214,47 @@ fn finish_captures(cap: Captures, dir: &Path) -> Result<Vec<String>, Fail> {
     Ok(paths.iter().map(|p| p.display().to_string()).collect())
 }
 
-fn simulate(sc: &Scenario, file: &Path, obs: &mut dyn Observer) -> Result<RunReport, Fail> {
-    let bad = |e: simnet_sim::RunError| bad_input(format!("{}: {e}", file.display()));
+/// The TAP device of a `[tap]` scenario, up and configured, or `None`
+/// without one. Made before any capture folder or file, so a device that
+/// cannot be made leaves nothing behind.
+fn bring_up(sc: &Scenario) -> Result<Option<Tap>, Fail> {
     let (Some(t), Some((sim, kernel))) = (&sc.tap, sc.tap_hosts()) else {
-        return simnet_sim::run(sc, obs).map_err(bad);
+        return Ok(None);
     };
-    let mut world = World::new(sc, obs).map_err(bad)?;
     let k = &sc.hosts[kernel];
     let kernel = KernelLink {
         address: k.address,
         prefix_len: k.prefix_len,
         mtu: sc.link.mtu,
     };
-    let mut port =
+    let port =
         Tap::create(&t.device, kernel, tap::stop_flag()).map_err(|e| failed(e.to_string()))?;
     let me = &sc.hosts[sim];
-    eprintln!(
-        "simnet: {} is up; the kernel is {} there, simnet's host {:?} is {} (Ctrl-C stops)",
+    note(&format!(
+        "{} is up; the kernel is {} there, simnet's host {:?} is {} (Ctrl-C stops)",
         port.name(),
         k.address,
         me.name,
         me.address
-    );
+    ));
+    Ok(Some(port))
+}
+
+/// Runs the scenario: simulated, or on the wall clock through `port`.
+fn simulate(
+    sc: &Scenario,
+    file: &Path,
+    port: Option<Tap>,
+    obs: &mut dyn Observer,
+) -> Result<RunReport, Fail> {
+    let bad = |e: simnet_sim::RunError| bad_input(format!("{}: {e}", file.display()));
+    let Some(mut port) = port else {
+        return simnet_sim::run(sc, obs).map_err(bad);
+    };
+    let mut world = World::new(sc, obs).map_err(bad)?;
     let report = world.run_external(&mut port);
     if let Some(e) = world.port_error() {
-        eprintln!("simnet: the TAP device failed: {e}");
+        note(&format!("the TAP device failed: {e}"));
     }
     // Closing the descriptor removes the device.
     drop(port);
@@ -173,37 +268,130 @@ fn trace(
     use_index: Option<usize>,
     pcap: Option<PathBuf>,
 ) -> Result<ExitCode, Fail> {
+    check_stdout()?;
     let sc = load(&file)?;
-    let Some(fc) = sc.flows.get(flow as usize) else {
-        return Err(bad_input(format!(
-            "{}: there is no flow {flow} (the scenario has {})",
-            file.display(),
-            sc.flows.len()
-        )));
-    };
-    if fc.buffer.pool == PoolKind::Fixed && buffer >= fc.buffer.pool_size {
-        return Err(bad_input(format!(
-            "{}: flow {flow} has buffers 0..{} (pool_size {}), not {buffer}",
-            file.display(),
-            fc.buffer.pool_size,
-            fc.buffer.pool_size
-        )));
-    }
+    traceable(&sc, flow, buffer, use_index)
+        .map_err(|why| bad_input(format!("{}: {why}", file.display())))?;
+    let fc = &sc.flows[flow as usize];
     let hosts: Vec<String> = sc.hosts.iter().map(|h| h.name.clone()).collect();
     let mut t = Trace::new(flow, buffer, use_index, hosts, fc.port);
+    let port = bring_up(&sc)?;
     let (mut cap, dir) = open_captures(&sc, pcap)?;
     let report = simulate(
         &sc,
         &file,
+        port,
         &mut Tee {
             a: &mut t,
             b: &mut cap,
         },
     )?;
     let captures = finish_captures(cap, &dir)?;
-    print!("{}", t.render(&captures));
-    println!("outcome {}", report.outcome.name());
-    Ok(ExitCode::SUCCESS)
+    let outcome = report.outcome.name();
+    let uses = t.uses();
+    let missing = match use_index {
+        _ if uses == 0 => Some(format!(
+            "buffer {buffer} of flow {flow} was never used: none of the flow's {} send \
+             calls took it ({} pool)",
+            report.flows[flow as usize].writes,
+            fc.buffer.pool.name()
+        )),
+        Some(k) if k >= uses => Some(format!(
+            "buffer {buffer} of flow {flow} was used {uses} time{}: there is no use {k} \
+             (uses count from 0)",
+            if uses == 1 { "" } else { "s" }
+        )),
+        _ => None,
+    };
+    if missing.is_none() {
+        let mut text = t.render(&captures);
+        text.push_str(&format!("outcome {outcome}\n"));
+        emit(&text)?;
+    }
+    if report.outcome != Outcome::Ok {
+        note(&format!("outcome {outcome}"));
+    }
+    match missing {
+        Some(why) => Err(failed(why)),
+        None if report.outcome == Outcome::Ok => Ok(ExitCode::SUCCESS),
+        None => Ok(ExitCode::from(1)),
+    }
+}
+
+/// Whether `trace` can follow buffer `buffer` of flow `flow` (and its use
+/// `use_index`) at all, before running: the flow sends from application
+/// buffers, and the buffer number and use fit what the flow can take; or
+/// why not.
+fn traceable(
+    sc: &Scenario,
+    flow: u16,
+    buffer: u32,
+    use_index: Option<usize>,
+) -> Result<(), String> {
+    let Some(fc) = sc.flows.get(flow as usize) else {
+        return Err(format!(
+            "there is no flow {flow} (the scenario has {})",
+            sc.flows.len()
+        ));
+    };
+    if let Some((_, kernel)) = sc.tap_hosts() {
+        if sc.hosts[kernel].name == fc.from {
+            return Err(format!(
+                "flow {flow} is sent by the Linux kernel through [tap]: simnet has no send \
+                 buffers of it to follow"
+            ));
+        }
+    }
+    if fc.send.from_file() {
+        return Err(format!(
+            "flow {flow} sends with {:?}: its bytes go from the page cache to the socket \
+             without any application buffer, so there is no buffer to follow",
+            fc.send.name()
+        ));
+    }
+    // One buffer per send call, each call one whole message.
+    let message = match &fc.framing {
+        Some(f) if f.kind != FramingKind::Delimited => f.parts(fc.write_size as u64).iter().sum(),
+        _ => fc.write_size as u64,
+    };
+    let writes = fc.bytes.div_ceil(message.max(1));
+    let pool = fc.buffer.pool;
+    let size = fc.buffer.pool_size;
+    match pool {
+        PoolKind::Fixed if buffer >= size => {
+            return Err(format!(
+                "flow {flow} has buffers 0..{size} (pool_size {size}), not {buffer}"
+            ))
+        }
+        PoolKind::Recycling if buffer >= size => {
+            return Err(format!(
+                "flow {flow}'s recycling pool holds at most buffers 0..{size} (pool_size \
+                 {size}), not {buffer}"
+            ))
+        }
+        _ => {}
+    }
+    // A pool numbers its buffers from 0 and takes at most one new one per
+    // send call.
+    if u64::from(buffer) >= writes {
+        return Err(format!(
+            "flow {flow} makes {writes} send call{} ({} bytes, {message} per call), so its \
+             pool ({:?}) has at most buffers 0..{writes}, not {buffer}",
+            if writes == 1 { "" } else { "s" },
+            fc.bytes,
+            pool.name()
+        ));
+    }
+    if let Some(k) = use_index {
+        if k as u64 >= writes {
+            return Err(format!(
+                "flow {flow} makes {writes} send call{}: no buffer has a use {k} (uses count \
+                 from 0)",
+                if writes == 1 { "" } else { "s" }
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn run(
@@ -213,29 +401,33 @@ fn run(
     no_pcap: bool,
     seed: Option<u64>,
 ) -> Result<ExitCode, Fail> {
+    check_stdout()?;
     let mut sc = load(&file)?;
     if let Some(seed) = seed {
         sc.seed = seed;
     }
+    let port = bring_up(&sc)?;
     let (report, captures) = if no_pcap {
-        (simulate(&sc, &file, &mut NoObserver)?, Vec::new())
+        (simulate(&sc, &file, port, &mut NoObserver)?, Vec::new())
     } else {
         let (mut cap, dir) = open_captures(&sc, pcap)?;
-        let report = simulate(&sc, &file, &mut cap)?;
+        let report = simulate(&sc, &file, port, &mut cap)?;
         (report, finish_captures(cap, &dir)?)
     };
-    if json {
+    let text = if json {
         let s = output::summary(&report, &captures);
-        let text = serde_json::to_string_pretty(&s)
+        let mut text = serde_json::to_string_pretty(&s)
             .map_err(|e| failed(format!("cannot encode the summary: {e}")))?;
-        println!("{text}");
+        text.push('\n');
+        text
     } else {
-        print!("{}", output::table(&report, &sc.description, &captures));
-    }
+        output::table(&report, &sc.description, &captures)
+    };
+    emit(&text)?;
     if report.outcome == Outcome::Ok {
         Ok(ExitCode::SUCCESS)
     } else {
-        eprintln!("simnet: outcome {}", report.outcome.name());
+        note(&format!("outcome {}", report.outcome.name()));
         Ok(ExitCode::from(1))
     }
 }

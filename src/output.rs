@@ -5,11 +5,14 @@
 //! what was copied, pinned, mapped or DMA'd, how often, how many bytes, what
 //! CPU time it cost, and which Linux function or hardware step it models;
 //! then per-flow goodput, write latency and integrity, the CPU breakdown and
-//! the bottleneck. Does not compute anything the model did not report.
+//! the bottleneck. Text from the scenario file reaches the terminal with its
+//! control characters escaped ([`printable`]). Does not compute anything
+//! the model did not report.
 
 use serde::Serialize;
 use simnet_sim::event::{CpuCategory, Step};
 use simnet_sim::report::{FlowReport, HostReport, Integrity, KernelSide, RunReport, SwitchReport};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -388,7 +391,12 @@ fn human_rate(bps: u64) -> String {
 /// The human-readable report.
 pub fn table(r: &RunReport, description: &str, captures: &[String]) -> String {
     let mut o = String::new();
-    let _ = writeln!(o, "simnet: scenario {} (seed {})", r.scenario, r.seed);
+    let _ = writeln!(
+        o,
+        "simnet: scenario {} (seed {})",
+        printable(&r.scenario),
+        r.seed
+    );
     if !description.is_empty() {
         let _ = writeln!(o, "{}", wrap(description, 78, "  "));
     }
@@ -427,7 +435,7 @@ pub fn table(r: &RunReport, description: &str, captures: &[String]) -> String {
     }
     let _ = writeln!(o, "bottleneck: {}", r.bottleneck);
     for c in captures {
-        let _ = writeln!(o, "capture: {c}");
+        let _ = writeln!(o, "capture: {}", printable(c));
     }
     let _ = writeln!(
         o,
@@ -664,16 +672,41 @@ fn switch_section(o: &mut String, s: &SwitchReport) {
     }
 }
 
+/// `text` as it may reach a terminal: control characters (C0 such as ESC,
+/// which starts the ANSI sequences that recolour the screen or move the
+/// cursor, DEL, C1) and the bidirectional overrides and isolates, which
+/// reorder what follows them, written as escapes (`\u{1b}`, `\u{202e}`);
+/// everything else as it is. For the report table; JSON escapes its own.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    let hidden =
+        |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if !text.chars().any(hidden) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if hidden(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// `text`'s words in lines of at most `width` bytes, each line indented;
+/// control characters left inside a word are escaped ([`printable`]).
 fn wrap(text: &str, width: usize, indent: &str) -> String {
     let mut out = String::new();
     let mut line = String::from(indent);
     for word in text.split_whitespace() {
+        let word = printable(word);
         if line.len() + word.len() + 1 > width && !line.trim().is_empty() {
             out.push_str(line.trim_end());
             out.push('\n');
             line = String::from(indent);
         }
-        line.push_str(word);
+        line.push_str(&word);
         line.push(' ');
     }
     out.push_str(line.trim_end());
@@ -691,6 +724,17 @@ mod tests {
         assert_eq!(human_ns(999), "999 ns");
         assert_eq!(human_ns(1_500), "1.5 us");
         assert_eq!(human_ns(2_500_000_000), "2.500 s");
+    }
+
+    #[test]
+    fn control_characters_and_bidi_overrides_are_escaped_for_the_terminal() {
+        assert_eq!(printable("plain é ü 字"), "plain é ü 字");
+        assert_eq!(
+            printable("\u{1b}[31mred\u{7}\u{7f}\u{9b}\u{202e}"),
+            "\\u{1b}[31mred\\u{7}\\u{7f}\\u{9b}\\u{202e}"
+        );
+        let w = wrap("a\u{1b}[2J b\tc\nd", 78, "  ");
+        assert_eq!(w, "  a\\u{1b}[2J b c d");
     }
 
     #[test]

@@ -11,15 +11,17 @@
 //! Safety of the machine it runs on: it only ever touches the device it
 //! created. A name that already exists is refused, not reused. The device
 //! is not persistent: the kernel removes it when simnet's file descriptor
-//! closes, on a normal end, an error, Ctrl-C/SIGTERM (see [`stop_flag`]) and
-//! even a kill.
+//! closes, on a normal end, an error, Ctrl-C/SIGTERM/SIGHUP (see
+//! [`stop_flag`]) and even a kill.
 //!
 //! This is the only module with `unsafe` or OS calls.
 
 use std::fmt;
+use std::fs::OpenOptions;
 use std::io;
 use std::net::Ipv4Addr;
 use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,6 +37,9 @@ use tun_tap::{Iface, Mode};
 /// Waits shorter than this are polled, not slept.
 const SPIN_BELOW: Nanos = 200_000;
 
+/// The TUN/TAP clone device.
+const TUN: &str = "/dev/net/tun";
+
 /// Why the TAP device could not be set up.
 #[derive(Debug)]
 pub enum TapError {
@@ -42,6 +47,8 @@ pub enum TapError {
     Exists(String),
     /// No permission to create a TAP device.
     NotPermitted(String),
+    /// No read and write access to /dev/net/tun (its mode, owner, group).
+    TunAccess(String, u32, u32, u32),
     /// The kernel offers no TUN/TAP driver.
     NoTun(io::Error),
     /// Configuring the kernel's side failed.
@@ -67,9 +74,17 @@ impl fmt::Display for TapError {
                  (sudo ip netns add simnet && sudo ip netns exec simnet simnet run FILE), or in a \
                  new user and network namespace (unshare -rn simnet run FILE)"
             ),
+            TapError::TunAccess(d, mode, uid, gid) => write!(
+                f,
+                "cannot create TAP device {d:?}: permission denied opening {TUN} (mode {mode:04o}, \
+                 owner uid {uid}, group gid {gid}): this user needs read and write access to it, \
+                 or to be root; creating the device then also needs CAP_NET_ADMIN in the network \
+                 namespace: run as root inside a namespace (sudo ip netns add simnet && sudo ip \
+                 netns exec simnet simnet run FILE)"
+            ),
             TapError::NoTun(e) => write!(
                 f,
-                "cannot open /dev/net/tun ({e}): the kernel's TUN/TAP driver is missing \
+                "cannot open {TUN} ({e}): the kernel's TUN/TAP driver is missing \
                  (modprobe tun) or the device node is not there"
             ),
             TapError::Configure { command, why } => {
@@ -82,15 +97,12 @@ impl fmt::Display for TapError {
 
 impl std::error::Error for TapError {}
 
-/// A flag that turns true on Ctrl-C (SIGINT) or SIGTERM, so that a run can
-/// end cleanly: report printed, captures closed, device removed.
+/// A flag that turns true on Ctrl-C (SIGINT), SIGTERM or SIGHUP, so that a
+/// run can end cleanly: report printed, captures closed, device removed.
+/// From the first call on, those signals no longer end the process (see
+/// [`crate::signals`]); every call returns the same flag.
 pub fn stop_flag() -> Arc<AtomicBool> {
-    let flag = Arc::new(AtomicBool::new(false));
-    let f = flag.clone();
-    // Only one handler per process; a second run in the same process keeps
-    // the first flag (the tool runs one scenario).
-    let _ = ctrlc::set_handler(move || f.store(true, Ordering::SeqCst));
-    flag
+    crate::signals::stop_flag()
 }
 
 /// The kernel's address on the device, and the link it sees.
@@ -121,8 +133,24 @@ impl Tap {
         if nix::net::if_::if_nametoindex(device).is_ok() {
             return Err(TapError::Exists(device.into()));
         }
+        // Opening the clone device and creating an interface on it are
+        // refused for different reasons (file permissions, or no
+        // CAP_NET_ADMIN), both as "permission denied": tell them apart.
+        let tun_access = || {
+            let m = std::fs::metadata(TUN).ok();
+            let (mode, uid, gid) = m.map_or((0, 0, 0), |m| (m.mode() & 0o7777, m.uid(), m.gid()));
+            TapError::TunAccess(device.into(), mode, uid, gid)
+        };
+        if let Err(e) = OpenOptions::new().read(true).write(true).open(TUN) {
+            return Err(match e.kind() {
+                io::ErrorKind::PermissionDenied => tun_access(),
+                io::ErrorKind::NotFound => TapError::NoTun(e),
+                _ => TapError::Io(format!("cannot open {TUN}"), e),
+            });
+        }
         let iface = Iface::without_packet_info(device, Mode::Tap).map_err(|e| {
             match (e.kind(), e.raw_os_error()) {
+                (_, Some(nix::libc::EACCES)) => tun_access(),
                 (io::ErrorKind::PermissionDenied, _) => TapError::NotPermitted(device.into()),
                 (_, Some(nix::libc::EBUSY)) => TapError::Exists(device.into()),
                 (io::ErrorKind::NotFound, _) => TapError::NoTun(e),

@@ -81,6 +81,12 @@ impl Trace {
         self.lines.push(Line { time, host, text });
     }
 
+    /// How many send calls used the buffer (all of them, whichever use is
+    /// shown).
+    pub fn uses(&self) -> usize {
+        self.ranges.len()
+    }
+
     /// The journey, as text.
     pub fn render(&self, captures: &[String]) -> String {
         let mut o = String::new();
@@ -106,7 +112,7 @@ impl Trace {
             }
         }
         for c in captures {
-            let _ = writeln!(o, "capture: {c}");
+            let _ = writeln!(o, "capture: {}", crate::output::printable(c));
         }
         let _ = writeln!(o, "{:>12}  {:<9} step", "time", "host");
         // Events arrive as the model runs; show them in time order.

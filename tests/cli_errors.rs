@@ -1,5 +1,7 @@
 //! Bad input through the CLI: one clear error naming the file, line, column
-//! and key; exit code 2; never a panic; no capture left behind.
+//! and key; exit code 2; never a panic; no capture left behind. Hostile but
+//! valid input (control characters in a description) reaches the terminal
+//! escaped.
 
 mod common;
 
@@ -140,4 +142,96 @@ fn missing_file_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no/such/scenario.toml: cannot read"), "{err}");
+}
+
+#[test]
+fn a_scenario_name_is_bounded_in_bytes_as_folder_names_are() {
+    // 128 two-byte characters: 256 bytes, one more than NAME_MAX.
+    let long = "é".repeat(128);
+    let text = GOOD.replace("name = \"t\"", &format!("name = \"{long}\""));
+    let err = run_bad(text.as_bytes());
+    assert!(err.contains("bad.toml:2:8:"), "{err}");
+    assert!(err.contains("key `scenario.name`"), "{err}");
+    assert!(err.contains("1 to 255 bytes"), "{err}");
+    // 255 bytes make a folder: the default capture folder is created.
+    let name = format!("{}a", "é".repeat(127));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("long.toml");
+    std::fs::write(
+        &file,
+        GOOD.replace("name = \"t\"", &format!("name = \"{name}\"")),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_simnet"))
+        .args(["run", file.to_str().unwrap()])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let folder = dir.path().join("captures").join(&name);
+    assert!(folder.join("a-eth0.pcapng").exists(), "{err}");
+}
+
+#[test]
+fn a_huge_unknown_key_is_cut_short_in_the_error() {
+    let key = "k".repeat(100_000);
+    for text in [
+        GOOD.replace("name = \"t\"", &format!("name = \"t\"\n{key} = 1")),
+        GOOD.replace("name = \"t\"", &format!("name = \"t\"\n\"{key} x\" = 1")),
+        format!("{GOOD}\n[{key}]\n"),
+        GOOD.replace("[hosts.b]", &format!("[hosts.{key}]")),
+    ] {
+        let err = run_bad(text.as_bytes());
+        assert!(err.len() < 400, "{} bytes: {}…", err.len(), &err[..200]);
+        assert!(err.contains(&format!("{}…", "k".repeat(60))), "{err}");
+        assert!(err.contains("bad.toml:"), "{err}");
+    }
+}
+
+#[test]
+fn dotted_keys_nested_too_deep_are_a_positioned_error() {
+    let deep = vec!["a"; 100].join(".");
+    let text = GOOD.replace("name = \"t\"", &format!("name = \"t\"\n{deep} = 1"));
+    let err = run_bad(text.as_bytes());
+    assert!(err.contains("bad.toml:3:1: "), "{err}");
+    assert!(
+        err.contains("nested too deep: a dotted key of 100 parts (at most 80)"),
+        "{err}"
+    );
+    assert!(!err.contains("recursion limit"), "{err}");
+}
+
+#[test]
+fn control_characters_in_the_description_and_name_are_escaped_in_the_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ansi.toml");
+    let text = GOOD.replace(
+        "name = \"t\"",
+        "name = \"t\\u202Eevil\"\ndescription = \"\\u001B[2J\\u001B[31mred\\u001B[0m \\u0007bell \\u009Bc1 é\"",
+    );
+    std::fs::write(&file, text).unwrap();
+    let out = simnet(&["run", file.to_str().unwrap(), "--no-pcap"]);
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !table.contains(['\u{1b}', '\u{7}', '\u{9b}', '\u{202e}']),
+        "raw control characters reach the terminal: {table:?}"
+    );
+    assert!(
+        table.contains("simnet: scenario t\\u{202e}evil (seed 1)"),
+        "{table}"
+    );
+    assert!(
+        table.contains("  \\u{1b}[2J\\u{1b}[31mred\\u{1b}[0m \\u{7}bell \\u{9b}c1 é\n"),
+        "{table}"
+    );
+    // JSON carries the name as it is (serde escapes what JSON must).
+    let out = simnet(&["run", file.to_str().unwrap(), "--no-pcap", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["scenario"], "t\u{202e}evil");
 }

@@ -4,7 +4,8 @@
 //! empty network namespace (`unshare(CLONE_NEWNET)`): the TAP device simnet
 //! creates, the kernel's address and all traffic live there and vanish with
 //! the thread. Nothing is sent anywhere else. Needs root (CAP_SYS_ADMIN for
-//! the namespace, CAP_NET_ADMIN for the device) and tshark: ignored by plain
+//! the namespace, CAP_NET_ADMIN for the device, mknod and mount for the
+//! unprivileged runs' own /dev/net/tun) and tshark: ignored by plain
 //! `cargo test`; `.ci/run` runs as root with `--include-ignored`, so there a
 //! missing privilege fails the test loudly.
 
@@ -213,44 +214,86 @@ fn simnet_client_sends_8_mib_with_msg_zerocopy_to_a_kernel_echo_server_and_reads
     check_capture_from_kernel(&cap, "tcp.srcport == 9000", MIB8 as u64, KERNEL);
 }
 
-#[test]
-#[ignore = "needs root; .ci/run runs it"]
-fn without_privilege_the_error_names_what_is_missing() {
-    // An unprivileged user (nobody, no capabilities) runs a copy of the
-    // binary and scenario it can read.
+/// Runs the tap_echo scenario as an unprivileged user (nobody, no
+/// capabilities) in a folder of its own, with a TUN clone device of mode
+/// `mode` bound over /dev/net/tun in a private mount namespace: the
+/// machine's own node is never touched. Returns the output and whether a
+/// captures folder was left.
+fn run_unprivileged(mode: &str) -> (std::process::Output, bool) {
+    use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let bin = dir.path().join("simnet");
     std::fs::copy(env!("CARGO_BIN_EXE_simnet"), &bin).unwrap();
     let scenario = dir.path().join("tap_echo.toml");
     std::fs::copy(root().join("scenarios/tap_echo.toml"), &scenario).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let node = dir.path().join("tun");
+    let made = Command::new("mknod")
+        .args(["-m", mode])
+        .arg(&node)
+        .args(["c", "10", "200"])
+        .status()
+        .expect("mknod (coreutils) runs");
+    assert!(made.success(), "mknod needs root");
+    // Where the run writes its default captures/tap_echo: nobody's.
+    let work = dir.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    let chown = Command::new("chown").arg("65534:65534").arg(&work).status();
+    assert!(chown.expect("chown runs").success());
     let out = in_netns(move || {
-        let out = Command::new("setpriv")
-            .args([
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
-                "--inh-caps=-all",
-                "--bounding-set=-all",
-            ])
+        let out = Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-c"])
+            .arg(concat!(
+                "mount --bind \"$0\" /dev/net/tun && exec setpriv --reuid=65534 ",
+                "--regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all \"$@\""
+            ))
+            .arg(&node)
             .arg(&bin)
-            .args(["run", scenario.to_str().unwrap(), "--no-pcap"])
-            .current_dir(dir.path())
+            .args(["run", scenario.to_str().unwrap()])
+            .current_dir(&work)
             .output()
-            .expect("setpriv (util-linux) runs; .ci/run installs it");
+            .expect("unshare, mount and setpriv (util-linux) run; .ci/run installs them");
         assert!(!device_exists(DEVICE));
         out
     });
+    let left = dir.path().join("work/captures").exists();
+    (out, left)
+}
+
+#[test]
+#[ignore = "needs root; .ci/run runs it"]
+fn without_access_to_dev_net_tun_the_error_says_so_and_leaves_no_capture_folder() {
+    let (out, left) = run_unprivileged("0600");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("cannot create TAP device \"simnet0\""),
+        stderr.contains(
+            "cannot create TAP device \"simnet0\": permission denied opening /dev/net/tun \
+             (mode 0600, owner uid 0, group gid 0): this user needs read and write access to it"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(out.stdout.is_empty(), "no report without a run");
+    assert!(!left, "an empty captures/tap_echo was left behind");
+}
+
+#[test]
+#[ignore = "needs root; .ci/run runs it"]
+fn without_cap_net_admin_the_error_says_so_and_leaves_no_capture_folder() {
+    // /dev/net/tun open to all (as on most distributions): the kernel
+    // refuses the device itself.
+    let (out, left) = run_unprivileged("0666");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot create TAP device \"simnet0\": permission denied."),
         "{stderr}"
     );
     assert!(stderr.contains("CAP_NET_ADMIN"), "{stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!stderr.contains("/dev/net/tun"), "{stderr}");
     assert!(out.stdout.is_empty(), "no report without a run");
+    assert!(!left, "an empty captures/tap_echo was left behind");
 }
 
 #[test]

@@ -96,3 +96,95 @@ fn trace_refuses_a_buffer_the_pool_does_not_have() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("pool_size 8"));
 }
+
+/// `simnet trace ARGS --pcap <a fresh folder>`: its output, and whether it
+/// wrote the capture folder.
+fn trace(args: &[&str]) -> (std::process::Output, bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("caps");
+    let mut all = vec!["trace"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--pcap", pcap.to_str().unwrap()]);
+    let out = simnet(&all);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    (out, pcap.exists())
+}
+
+#[test]
+fn trace_exits_as_run_does_when_the_outcome_is_not_ok() {
+    let (out, _) = trace(&["scenarios/lifetime_bug.toml", "--buffer", "0"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("simnet: outcome lifetime_violation"), "{err}");
+    assert!(text.contains("journey of buffer 0 of flow 0"), "{text}");
+    assert!(text.ends_with("outcome lifetime_violation\n"), "{text}");
+}
+
+#[test]
+fn trace_refuses_a_flow_without_application_buffers_before_running() {
+    for (scenario, path) in [
+        ("scenarios/sendfile.toml", "\"sendfile\""),
+        ("scenarios/splice.toml", "\"splice\""),
+    ] {
+        let (out, wrote) = trace(&[scenario, "--buffer", "0"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{scenario}: {err}");
+        assert!(err.contains(&format!("flow 0 sends with {path}")), "{err}");
+        assert!(err.contains("no buffer to follow"), "{err}");
+        assert!(out.stdout.is_empty() && !wrote, "{scenario}: nothing run");
+    }
+    // The kernel's side of a TAP flow: its buffers are not simnet's.
+    let (out, wrote) = trace(&["scenarios/tap_echo.toml", "--buffer", "0"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("sent by the Linux kernel"), "{err}");
+    assert!(!wrote, "no capture folder, no device");
+}
+
+#[test]
+fn trace_refuses_a_buffer_or_use_the_flow_cannot_have() {
+    // pools.toml: 128 sends of 64 KiB per flow; flow 2 is a dynamic pool
+    // (one new buffer at most per send), flow 4 a recycling pool of 4.
+    for (args, says) in [
+        (
+            &["scenarios/pools.toml", "--flow", "2", "--buffer", "128"][..],
+            "flow 2 makes 128 send calls (8388608 bytes, 65536 per call), so its pool (\"dynamic\") has at most buffers 0..128, not 128",
+        ),
+        (
+            &["scenarios/pools.toml", "--flow", "4", "--buffer", "4"],
+            "flow 4's recycling pool holds at most buffers 0..4 (pool_size 4), not 4",
+        ),
+        (
+            &["scenarios/copy.toml", "--buffer", "0", "--use", "1024"],
+            "flow 0 makes 1024 send calls: no buffer has a use 1024",
+        ),
+    ] {
+        let (out, wrote) = trace(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert!(out.stdout.is_empty() && !wrote, "{args:?}: nothing run");
+    }
+}
+
+#[test]
+fn trace_says_so_when_the_run_never_used_the_buffer() {
+    // write() hands its buffer back as it returns: the fixed pool gives
+    // buffer 0 to every call, and buffer 1 is never taken.
+    let (out, _) = trace(&["scenarios/copy.toml", "--buffer", "1"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(
+            "buffer 1 of flow 0 was never used: none of the flow's 1024 send calls took it"
+        ),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty(), "no journey of 0 uses");
+    let (out, _) = trace(&["scenarios/zero_copy.toml", "--buffer", "3", "--use", "1000"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("there is no use 1000"), "{err}");
+}

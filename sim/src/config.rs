@@ -185,17 +185,18 @@ impl From<ScenarioFile> for Scenario {
     }
 }
 
-/// The scenario's name is also the default capture folder's name.
+/// The scenario's name is also the default capture folder's name: at most
+/// NAME_MAX (255) bytes, as file systems count.
 fn folder_name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     checked_string(
         d,
         "a string",
-        "a name usable as a folder name (1 to 128 characters, no \"/\", \"\\\" or control characters)",
+        "a name usable as a folder name (1 to 255 bytes of UTF-8, no \"/\", \"\\\" or control characters)",
         |name| {
             !(name.is_empty()
                 || name == "."
                 || name == ".."
-                || name.chars().count() > 128
+                || name.len() > 255
                 || name.chars().any(|c| c == '/' || c == '\\' || c.is_control()))
         },
     )

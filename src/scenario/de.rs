@@ -166,17 +166,25 @@ impl de::Error for Problem {
 // ---------------------------------------------------------------------------
 // Wording.
 
-/// `parent.key`, quoting `key` when it is not a bare TOML key.
+/// The most characters of one key an error shows: every key the format
+/// has, and every valid host name (64), whole.
+const KEY_SHOWN: usize = 64;
+
+/// `parent.key`, quoting `key` when it is not a bare TOML key, and cutting
+/// a key longer than [`KEY_SHOWN`] characters short with `…`.
 pub(super) fn join(parent: &str, key: &str) -> String {
     let bare = !key.is_empty()
         && key
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    let key = if bare {
-        key.to_string()
+    let key = if key.chars().count() > KEY_SHOWN {
+        let mut short: String = key.chars().take(KEY_SHOWN).collect();
+        short.push('…');
+        short
     } else {
-        format!("{:?}", truncate(key))
+        key.to_string()
     };
+    let key = if bare { key } else { format!("{key:?}") };
     if parent.is_empty() {
         key
     } else {

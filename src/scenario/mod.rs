@@ -18,7 +18,9 @@
 //! key and value keeps its byte span (`Document`); the config types are
 //! deserialized from that tree; then `validate()` runs. Positions are byte
 //! spans until the end, where `Problem::locate` turns them into lines and
-//! columns of the text they came from. No input makes it panic.
+//! columns of the text they came from. The one TOML error toml leaves
+//! without a span (a dotted key nested too deep) is placed by reading the
+//! text again with `toml_parser`. No input makes it panic.
 
 mod de;
 
@@ -119,13 +121,38 @@ impl<'i> Document<'i> {
             return Err(Problem::at(Some(at..at), None, message));
         }
         let doc = DeTable::parse(text).map_err(|e| {
+            let mut span = e.span();
             let mut message = format!("invalid TOML: {}", e.message().trim());
-            if let (Some(span), "duplicate key") = (e.span(), e.message()) {
-                if let Some(key) = text.get(span) {
-                    message = format!("invalid TOML: duplicate key {:?}", truncate(key.trim()));
+            match (e.span(), e.message()) {
+                (Some(at), "duplicate key") => {
+                    if let Some(key) = text.get(at) {
+                        message = format!("invalid TOML: duplicate key {:?}", truncate(key.trim()));
+                    }
                 }
+                // toml says where arrays and inline tables nest too deep,
+                // but not which dotted key has too many parts.
+                (_, "cannot recurse further; max recursion depth met") => {
+                    message = format!(
+                        "invalid TOML: nested too deep: more than {TOML_DEPTH} arrays or inline \
+                         tables inside each other"
+                    );
+                }
+                (None, "recursion limit") => {
+                    message = format!(
+                        "invalid TOML: nested too deep: a dotted key of more than {TOML_DEPTH} \
+                         parts"
+                    );
+                    if let Some((at, parts)) = too_deep_key(text) {
+                        span = Some(at);
+                        message = format!(
+                            "invalid TOML: nested too deep: a dotted key of {parts} parts (at \
+                             most {TOML_DEPTH})"
+                        );
+                    }
+                }
+                _ => {}
             }
-            Problem::at(e.span(), None, message)
+            Problem::at(span, None, message)
         })?;
         let span = doc.span();
         Ok(Document {
@@ -189,6 +216,42 @@ impl<'i> Document<'i> {
         }
         (node.span(), None)
     }
+}
+
+/// How deep toml lets keys and values nest: the parts of one dotted key,
+/// arrays and inline tables inside each other (its parser's `LIMIT`).
+const TOML_DEPTH: usize = 80;
+
+/// Where the first dotted key (`a.b.c = 1` or `[a.b.c]`) of more than
+/// [`TOML_DEPTH`] parts starts, and its parts. Reads the text again with
+/// toml's own parser, only to place the error toml gives such a key without
+/// a position.
+fn too_deep_key(text: &str) -> Option<(Range<usize>, usize)> {
+    use toml_parser::parser::{parse_document, Event, EventKind};
+    let source = toml_parser::Source::new(text);
+    let tokens = source.lex().into_vec();
+    let mut events: Vec<Event> = Vec::new();
+    parse_document(&tokens, &mut events, &mut ());
+    // The key being read: where it starts, where its last part ends, parts.
+    let mut key: Option<(usize, usize, usize)> = None;
+    for e in &events {
+        match e.kind() {
+            EventKind::SimpleKey => {
+                let k = key.get_or_insert((e.span().start(), 0, 0));
+                k.1 = e.span().end();
+                k.2 += 1;
+            }
+            EventKind::KeySep | EventKind::Whitespace => {}
+            _ => match key.take() {
+                Some((start, end, parts)) if parts > TOML_DEPTH => {
+                    return Some((start..end, parts))
+                }
+                _ => {}
+            },
+        }
+    }
+    key.filter(|k| k.2 > TOML_DEPTH)
+        .map(|(start, end, parts)| (start..end, parts))
 }
 
 enum Step {

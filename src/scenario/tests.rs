@@ -495,6 +495,44 @@ fn syntax_error_has_line_and_column_but_no_key() {
 }
 
 #[test]
+fn a_dotted_key_nested_too_deep_is_placed_at_the_key() {
+    // toml takes 80 parts (the key is then merely unknown) and refuses 81
+    // without a position; the reader finds the key.
+    let dotted = |n: usize| vec!["a"; n].join(".");
+    let e = err_with("[scenario]", &format!("{} = 1", dotted(super::TOML_DEPTH)));
+    assert!(e.message.starts_with("unknown key"), "{e}");
+    for (line, at) in [
+        (format!("  {} = 1", dotted(81)), (2, 3)),
+        (format!("x.{} = 1", dotted(100)), (2, 1)),
+    ] {
+        let e = err_with("[scenario]", &line);
+        assert_eq!(
+            (e.line, e.column, e.key.as_deref()),
+            (Some(at.0), Some(at.1), None)
+        );
+        assert!(
+            e.message.contains("nested too deep: a dotted key of"),
+            "{e}"
+        );
+    }
+    let e = err(&format!("{MINIMAL}\n[{}]\n", dotted(100)));
+    assert!(
+        e.message
+            .ends_with("a dotted key of 100 parts (at most 80)"),
+        "{e}"
+    );
+    assert_eq!(e.column, Some(2), "{e}");
+    // Arrays inside arrays: toml places it; the reader words it.
+    let deep = format!("x = {}{}", "[".repeat(100), "]".repeat(100));
+    let e = err_with("[scenario]", &deep);
+    assert!(
+        e.message.contains("nested too deep: more than 80 arrays"),
+        "{e}"
+    );
+    assert_eq!(e.line, Some(2), "{e}");
+}
+
+#[test]
 fn duplicate_key_names_the_key() {
     let e = err("[scenario]\nname = \"t\"\nname = \"u\"\n");
     assert_eq!((e.line, e.column), (Some(3), Some(1)));
@@ -831,10 +869,17 @@ fn host_names_must_be_usable_in_file_names() {
 
 #[test]
 fn scenario_name_must_be_usable_as_a_folder() {
-    for bad in ["", "..", "a/b"] {
+    // 128 two-byte characters are 256 bytes: one more than a folder name.
+    let long = "é".repeat(128);
+    for bad in ["", "..", "a/b", &long] {
         let e = err(&MINIMAL.replace("name = \"t\"", &format!("name = {bad:?}")));
         assert_at(&e, 2, 8, "scenario.name");
     }
+    let most = "é".repeat(127) + "a";
+    assert_eq!(
+        ok(&MINIMAL.replace("name = \"t\"", &format!("name = {most:?}"))).name,
+        most
+    );
     assert_eq!(
         ok(&MINIMAL.replace("name = \"t\"", "name = \"zero copy, 2\"")).name,
         "zero copy, 2"
