@@ -4,7 +4,10 @@
 //! (`<dir>/<host>-eth0.pcapng`): a section header, one Ethernet interface
 //! with nanosecond timestamps (virtual time, counted from the Unix epoch),
 //! and an Enhanced Packet Block per frame, outgoing frames stamped when their
-//! first bit leaves, incoming when their last bit arrives. Blocks are encoded
+//! first bit leaves (after any `[link] queue` they waited in; the model
+//! hands them over then, and not at all if the queue dropped them),
+//! incoming when their last bit arrives, so stamps never go backwards
+//! within a file. Blocks are encoded
 //! into 64 KiB chunks that a writer thread writes, on the other core, into a
 //! temporary file in the target folder, renamed into place by
 //! [`Captures::finish`]; a failed run leaves no half-written capture behind.

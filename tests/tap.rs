@@ -135,6 +135,10 @@ fn kernel_client_sends_8_mib_to_simnets_echo_server_and_reads_them_back() {
     assert_eq!(f["bytes_received"], MIB8 as u64);
     assert_eq!(f["received_xxh3"], format!("{:016x}", xxh3_64(&data)));
     assert_eq!(f["echo"]["bytes_written_back"], MIB8 as u64);
+    // What the kernel sent is what arrived; what it read back, what it
+    // acknowledged of the echo (not the configured amount, not 0).
+    assert_eq!(f["bytes_sent"], MIB8 as u64);
+    assert_eq!(f["echo"]["bytes_read_back"], MIB8 as u64);
     // The same accounting as in simulation: read() and write() copies,
     // descriptors and DMA both ways; only simnet's host is reported.
     assert_eq!(stage_bytes(&v, "sim", "socket->app", "copy"), MIB8 as u64);
@@ -151,6 +155,15 @@ fn kernel_client_sends_8_mib_to_simnets_echo_server_and_reads_them_back() {
     assert!(!dir.path().join("kernel-eth0.pcapng").exists());
     check_capture_from_kernel(&cap, "tcp.dstport == 7", MIB8 as u64, KERNEL);
     check_capture_from_kernel(&cap, "tcp.srcport == 7", MIB8 as u64, KERNEL);
+    // On the wall clock too, stamps never go backwards.
+    let frames = read_pcapng(&cap);
+    let back = frames.windows(2).filter(|w| w[1].0 < w[0].0).count();
+    assert_eq!(
+        back,
+        0,
+        "{back} of {} frames stamped before the one before",
+        frames.len()
+    );
 }
 
 #[test]
@@ -362,6 +375,9 @@ fn sigterm_ends_the_run_cleanly_report_captures_and_no_device() {
     let v: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("no report after SIGTERM ({e}): {stderr}"));
     assert_eq!(v["outcome"], "interrupted");
+    // No byte of the flow moved: not `ok`.
+    assert_eq!(v["flows"][0]["integrity"], "incomplete");
+    assert_eq!(v["flows"][0]["bytes_received"], 0);
     let cap = dir.path().join("sim-eth0.pcapng");
     assert!(
         cap.exists(),

@@ -674,3 +674,34 @@ fn not_saturated(
     }
     format!("window or latency: nothing saturated ({busiest})")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Scenario, SendPath};
+    use crate::event::NoObserver;
+
+    #[test]
+    fn a_finished_run_with_pages_still_pinned_or_buffers_out_breaks_an_invariant() {
+        let sc = Scenario::two_hosts(1 << 20, 65536, SendPath::MsgZerocopy);
+        let mut r = crate::run(&sc, &mut NoObserver).unwrap();
+        assert_eq!(r.outcome, Outcome::Ok);
+        assert!(r.hosts[0].pinned_pages() > 0);
+        assert_eq!(broken_invariant(&r), None);
+        r.hosts[0].leaked_buffers = 1;
+        let why = broken_invariant(&r).expect("a buffer never returned");
+        assert!(why.contains("never returned"), "{why}");
+    }
+
+    #[test]
+    fn integrity_tells_incomplete_from_mismatch() {
+        let sc = Scenario::two_hosts(1 << 20, 65536, SendPath::Write);
+        let r = crate::run(&sc, &mut NoObserver).unwrap();
+        let mut f = r.flows[0].clone();
+        assert_eq!(f.integrity(), Integrity::Ok);
+        f.bytes = 2 << 20; // half of what it was to carry
+        assert_eq!(f.integrity(), Integrity::Incomplete);
+        f.prefix_matches = false;
+        assert_eq!(f.integrity(), Integrity::Mismatch);
+    }
+}

@@ -54,20 +54,36 @@ impl From<ConfigError> for RunError {
     }
 }
 
-/// Events a run may process without virtual time moving. Far above any
-/// burst a real stage makes at one instant (a NAPI poll of 4,096 frames,
-/// 64 hosts' flows starting together); a model that spins (a bug) meets it
-/// within a fraction of a second of wall time.
-pub const MAX_EVENTS_PER_INSTANT: u64 = 1 << 20;
-/// Events a run may process in all: this allowance, plus
-/// [`MAX_EVENTS_PER_NS`] per nanosecond of virtual time.
-pub const EVENT_ALLOWANCE: u64 = 1 << 24;
-/// Events per nanosecond of virtual time a run may average beyond the
-/// allowance: the busiest runs measured (1 MiB in 1-byte
-/// `io_uring_send_zc` writes) average 0.01, the bundled scenarios 0.002 to
-/// 0.003; this is 100 times the busiest. So a run's work is bounded by its
-/// `time_limit` whatever the costs, never by the wall clock.
-pub const MAX_EVENTS_PER_NS: u64 = 1;
+/// How much work a run may do, whatever its input: a run that passes a
+/// bound stops with outcome `work_limit` and says which, so no scenario
+/// can make simnet spin or run for unbounded wall time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkBound {
+    /// Events without virtual time moving. Far above any burst a real
+    /// stage makes at one instant (a NAPI poll of 4,096 frames, 64 hosts'
+    /// flows starting together); a model that spins (a bug) meets it within
+    /// a fraction of a second of wall time.
+    pub per_instant: u64,
+    /// Events in all: this allowance, plus `per_ns` per nanosecond of
+    /// virtual time.
+    pub allowance: u64,
+    /// Events per nanosecond of virtual time a run may average beyond the
+    /// allowance: the busiest runs measured (1 MiB in 1-byte
+    /// `io_uring_send_zc` writes) average 0.01, the bundled scenarios 0.002
+    /// to 0.003; the default, 1, is 100 times the busiest. So a run's work
+    /// is bounded by its `time_limit` whatever the costs.
+    pub per_ns: u64,
+}
+
+impl Default for WorkBound {
+    fn default() -> Self {
+        WorkBound {
+            per_instant: 1 << 20,
+            allowance: 1 << 24,
+            per_ns: 1,
+        }
+    }
+}
 
 /// Where a frame on a wire is going.
 #[derive(Clone, Copy)]
@@ -92,6 +108,8 @@ pub struct World<'o> {
     want_frames: bool,
     /// Check ring ownership invariants after every event (tests).
     pub check_invariants: bool,
+    /// The most work the run may do.
+    pub work_bound: WorkBound,
     /// With `[tap]`: the absent host, whose part a real peer plays.
     kernel_host: Option<usize>,
     /// Frames the bridged port put on the real wire, not yet handed over.
@@ -147,6 +165,7 @@ impl<'o> World<'o> {
             want_frames: obs.wants_frames(),
             obs,
             check_invariants: false,
+            work_bound: WorkBound::default(),
             kernel_host: scenario.tap_hosts().map(|t| t.1),
             to_port: Vec::new(),
             port_error: None,
@@ -306,22 +325,24 @@ impl<'o> World<'o> {
     /// Why the run must stop for doing too much work, if it must:
     /// `at_instant` events have run at the current time.
     fn work_bound(&self, at_instant: u64) -> Option<String> {
-        if at_instant > MAX_EVENTS_PER_INSTANT {
+        let b = self.work_bound;
+        if at_instant > b.per_instant {
             return Some(format!(
                 "{at_instant} events at {} ns without virtual time moving: the model is \
                  spinning (a bug in simnet; please report it with the scenario)",
                 self.now
             ));
         }
-        let allowed = EVENT_ALLOWANCE.saturating_add(self.now.saturating_mul(MAX_EVENTS_PER_NS));
+        let allowed = b
+            .allowance
+            .saturating_add(self.now.saturating_mul(b.per_ns));
         (self.events > allowed).then(|| {
             format!(
-                "{} events by {} ns of virtual time: more than the bound of \
-                 {EVENT_ALLOWANCE} plus {MAX_EVENTS_PER_NS} per nanosecond, 100 times the \
-                 busiest workload measured. Stopped so that no input makes a run take \
-                 unbounded time; tiny writes with near-zero costs do this (raise `write_size` \
-                 or the costs)",
-                self.events, self.now
+                "{} events by {} ns of virtual time: more than the bound of {} plus {} per \
+                 nanosecond, 100 times the busiest workload measured. Stopped so that no \
+                 input makes a run take unbounded time; tiny writes with near-zero costs do \
+                 this (raise `write_size` or the costs)",
+                self.events, self.now, b.allowance, b.per_ns
             )
         })
     }
@@ -591,6 +612,44 @@ mod tests {
 
     fn scenario(bytes: u64, write_size: u32, send: SendPath) -> Scenario {
         Scenario::two_hosts(bytes, write_size, send)
+    }
+
+    #[test]
+    fn a_run_past_its_work_bound_stops_and_says_why() {
+        let sc = scenario(1 << 20, 1024, SendPath::Write);
+        let mut obs = NoObserver;
+        let mut w = World::new(&sc, &mut obs).unwrap();
+        w.work_bound = WorkBound {
+            per_instant: u64::MAX,
+            allowance: 500,
+            per_ns: 0,
+        };
+        let r = w.run();
+        assert_eq!(r.outcome, Outcome::WorkLimit);
+        assert_eq!(r.events, 501);
+        assert!(
+            r.why.as_deref().is_some_and(|w| w.contains("501 events")),
+            "{:?}",
+            r.why
+        );
+        // Everything at time 0 is one instant: the spin check.
+        let mut w = World::new(&sc, &mut obs).unwrap();
+        w.work_bound.per_instant = 1;
+        let r = w.run();
+        assert_eq!(r.outcome, Outcome::WorkLimit);
+        assert!(r
+            .why
+            .as_deref()
+            .is_some_and(|w| w.contains("without virtual time moving")));
+    }
+
+    #[test]
+    fn the_default_work_bound_leaves_real_runs_alone() {
+        let mut sc = scenario(1 << 20, 1, SendPath::MsgZerocopy);
+        sc.flows[0].buffer.pool = PoolKind::ThreadLocal; // a million sends in flight
+        let r = run(&sc, &mut NoObserver).unwrap();
+        assert_eq!(r.outcome, Outcome::Ok, "{:?}", r.why);
+        assert!(r.events < r.simulated_ns / 10, "{} events", r.events);
     }
 
     #[test]
