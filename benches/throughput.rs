@@ -18,7 +18,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant as WallClock};
 
 use simnet::capture::Captures;
-use simnet_sim::config::{Scenario, SendPath};
+use simnet_sim::config::{PoolKind, Scenario, SendPath};
 use simnet_sim::event::NoObserver;
 use smoltcp::iface::{Config, Interface, SocketSet};
 use smoltcp::phy::{self, Device, DeviceCapabilities, Medium, PcapMode, PcapWriter};
@@ -203,6 +203,39 @@ fn model(bytes: u64, send: SendPath, capture: bool) -> Duration {
     el
 }
 
+/// 1 MiB in 1-byte `io_uring_send_zc` writes from a `thread_local` pool:
+/// a million zero-copy sends in flight at once. Per-write work must not
+/// grow with them (it once scanned them all: this never finished).
+fn tiny_zero_copy_writes() -> Duration {
+    let mut sc = Scenario::two_hosts(1 << 20, 1, SendPath::IoUringSendZc);
+    sc.flows[0].buffer.pool = PoolKind::ThreadLocal;
+    let start = WallClock::now();
+    let r = simnet_sim::run(&sc, &mut NoObserver).unwrap();
+    let el = start.elapsed();
+    assert_eq!(r.flows[0].bytes_received, 1 << 20);
+    el
+}
+
+/// `n` flows of one byte each between two hosts: memory and time per flow
+/// must not grow with the number of flows beyond what smoltcp's own poll
+/// (which visits every socket) costs.
+fn many_tiny_flows(n: usize) -> Duration {
+    let proto = Scenario::two_hosts(1, 1, SendPath::Write);
+    let mut sc = proto.clone();
+    sc.flows = (0..n)
+        .map(|i| {
+            let mut f = proto.flows[0].clone();
+            f.port = 5001 + i as u16;
+            f
+        })
+        .collect();
+    let start = WallClock::now();
+    let r = simnet_sim::run(&sc, &mut NoObserver).unwrap();
+    let el = start.elapsed();
+    assert!(r.flows.iter().all(|f| f.integrity_ok()));
+    el
+}
+
 /// Best of three runs: the machine's noise only ever adds time.
 fn best(mut run: impl FnMut() -> Duration) -> Duration {
     (0..3).map(|_| run()).min().expect("three runs")
@@ -259,4 +292,20 @@ fn main() {
         per_gib(pw),
         pw.as_secs_f64() / base.as_secs_f64()
     );
+    let d = best(tiny_zero_copy_writes);
+    println!(
+        "{:<44} {:>8.3} s      {:.0} ns per write",
+        "1 MiB in 1-byte io_uring_send_zc writes",
+        d.as_secs_f64(),
+        d.as_nanos() as f64 / (1u64 << 20) as f64
+    );
+    for n in [1_000, 10_000] {
+        let d = many_tiny_flows(n);
+        println!(
+            "{:<44} {:>8.3} s      {:.0} us per flow",
+            format!("{n} one-byte flows"),
+            d.as_secs_f64(),
+            d.as_secs_f64() * 1e6 / n as f64
+        );
+    }
 }
