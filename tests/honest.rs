@@ -38,6 +38,13 @@ to = "receiver"
     path
 }
 
+/// Rewrites the scenario at `path` to stop at `limit` of virtual time.
+fn with_time_limit(path: &Path, limit: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let text = text.replace("time_limit = \"10s\"", &format!("time_limit = \"{limit}\""));
+    std::fs::write(path, text).unwrap();
+}
+
 fn run_no_pcap(path: &Path) -> (Value, std::process::Output) {
     let out = simnet(&["run", path.to_str().unwrap(), "--json", "--no-pcap"]);
     let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
@@ -150,10 +157,7 @@ fn a_flow_that_moved_nothing_is_incomplete_and_the_loss_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let link = "[link.faults]\nloss = 1.0";
     let path = scenario(dir.path(), "all_lost", link, "", "bytes = \"1MiB\"");
-    let text = std::fs::read_to_string(&path)
-        .unwrap()
-        .replace("time_limit = \"10s\"", "time_limit = \"50ms\"");
-    std::fs::write(&path, text).unwrap();
+    with_time_limit(&path, "50ms");
     let (v, out) = run_no_pcap(&path);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(v["outcome"], "time_limit");
@@ -179,10 +183,7 @@ fn a_flow_that_moved_nothing_is_incomplete_and_the_loss_is_named() {
 fn a_flow_cut_short_is_incomplete_not_mismatch() {
     let dir = tempfile::tempdir().unwrap();
     let path = scenario(dir.path(), "cut", "", "", "bytes = \"64MiB\"");
-    let text = std::fs::read_to_string(&path)
-        .unwrap()
-        .replace("time_limit = \"10s\"", "time_limit = \"20ms\"");
-    std::fs::write(&path, text).unwrap();
+    with_time_limit(&path, "20ms");
     let (v, _) = run_no_pcap(&path);
     assert_eq!(v["outcome"], "time_limit");
     let f = &v["flows"][0];

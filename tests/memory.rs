@@ -4,8 +4,26 @@
 
 mod common;
 
+use std::path::{Path, PathBuf};
+
 use nix::sys::resource::{getrusage, UsageWho};
 use serde_json::Value;
+
+/// A scenario of two hosts and `n` flows of `bytes` each, written in `dir`.
+fn flows(dir: &Path, name: &str, n: usize, bytes: &str) -> PathBuf {
+    let mut text = format!(
+        "[scenario]\nname = \"{name}\"\n[hosts.a]\naddress = \"10.9.0.1/24\"\n\
+         [hosts.b]\naddress = \"10.9.0.2/24\"\n"
+    );
+    for _ in 0..n {
+        text.push_str(&format!(
+            "[[flow]]\nfrom = \"a\"\nto = \"b\"\nbytes = {bytes}\n"
+        ));
+    }
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
 
 /// 2,000 one-byte flows peak under 100 MB (1,000 such flows took 1.2 GB
 /// when each held a megabyte of data, its latency histogram and two 4 MiB
@@ -13,15 +31,7 @@ use serde_json::Value;
 #[test]
 fn many_tiny_flows_stay_small() {
     let dir = tempfile::tempdir().unwrap();
-    let mut text = String::from(
-        "[scenario]\nname = \"tiny_flows\"\n[hosts.a]\naddress = \"10.9.0.1/24\"\n\
-         [hosts.b]\naddress = \"10.9.0.2/24\"\n",
-    );
-    for _ in 0..2000 {
-        text.push_str("[[flow]]\nfrom = \"a\"\nto = \"b\"\nbytes = 1\n");
-    }
-    let path = dir.path().join("tiny_flows.toml");
-    std::fs::write(&path, text).unwrap();
+    let path = flows(dir.path(), "tiny_flows", 2000, "1");
     let out = common::simnet(&["run", path.to_str().unwrap(), "--json", "--no-pcap"]);
     let peak_kib = getrusage(UsageWho::RUSAGE_CHILDREN).unwrap().max_rss();
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -37,15 +47,7 @@ fn many_tiny_flows_stay_small() {
 #[test]
 fn an_absurd_scenario_is_refused_with_its_estimate() {
     let dir = tempfile::tempdir().unwrap();
-    let mut text = String::from(
-        "[scenario]\nname = \"absurd\"\n[hosts.a]\naddress = \"10.9.0.1/24\"\n\
-         [hosts.b]\naddress = \"10.9.0.2/24\"\n",
-    );
-    for _ in 0..2000 {
-        text.push_str("[[flow]]\nfrom = \"a\"\nto = \"b\"\nbytes = \"1GiB\"\n");
-    }
-    let path = dir.path().join("absurd.toml");
-    std::fs::write(&path, &text).unwrap();
+    let path = flows(dir.path(), "absurd", 2000, "\"1GiB\"");
     let out = common::simnet(&["run", path.to_str().unwrap(), "--no-pcap"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
@@ -54,10 +56,7 @@ fn an_absurd_scenario_is_refused_with_its_estimate() {
         "{err}"
     );
     // And more flows than ephemeral ports.
-    for _ in 0..14385 {
-        text.push_str("[[flow]]\nfrom = \"a\"\nto = \"b\"\nbytes = 1\n");
-    }
-    std::fs::write(&path, &text).unwrap();
+    let path = flows(dir.path(), "too_many", 16385, "1");
     let out = common::simnet(&["run", path.to_str().unwrap(), "--no-pcap"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
