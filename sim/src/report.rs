@@ -266,11 +266,14 @@ impl HostReport {
     pub fn checksum_cpu_bytes(&self) -> u64 {
         self.counters.get(Step::TxChecksum).bytes + self.counters.get(Step::RxChecksum).bytes
     }
+    /// Bytes the NIC read from host memory: descriptor fetches and payload.
     pub fn dma_read_bytes(&self) -> u64 {
         self.counters.kind(Kind::DmaRead).bytes
     }
+    /// Bytes the NIC wrote into host memory: frames (headers and payload,
+    /// each once) and descriptor write-backs, Tx and Rx.
     pub fn dma_write_bytes(&self) -> u64 {
-        self.counters.kind(Kind::DmaWrite).bytes
+        self.counters.kind(Kind::DmaWrite).bytes + self.counters.kind(Kind::DescWriteback).bytes
     }
     pub fn tx_descriptors(&self) -> u64 {
         self.tally(Step::TxDescPost)

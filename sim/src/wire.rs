@@ -139,7 +139,13 @@ impl Link {
             None
         };
         let duplicate_at = if rng.chance(self.faults.duplicate) {
+            // The copy follows the frame back to back: the wire carries it
+            // too, and is busy for it.
             self.stats.duplicated += 1;
+            self.stats.frames += 1;
+            self.stats.bytes += len as u64;
+            self.busy_until += ser;
+            self.busy_ns += ser;
             Some(arrive + ser)
         } else {
             None
@@ -225,6 +231,25 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_duplicate_takes_its_own_time_on_the_wire() {
+        let mut l = link(1_000_000_000, None);
+        l.faults.duplicate = 1.0;
+        let mut rng = Rng::new(1);
+        let ser = l.serialisation(1500);
+        let Verdict::Deliver {
+            duplicate_at,
+            arrive,
+            ..
+        } = l.send(0, 1500, &mut rng)
+        else {
+            panic!("delivered");
+        };
+        assert_eq!(duplicate_at, Some(arrive + ser));
+        assert_eq!((l.busy_until(), l.busy_ns), (2 * ser, 2 * ser));
+        assert_eq!((l.stats.frames, l.stats.duplicated), (2, 1));
     }
 
     #[test]

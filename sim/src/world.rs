@@ -606,7 +606,7 @@ impl<'o> World<'o> {
 mod tests {
     use super::*;
     use crate::config::*;
-    use crate::event::{Event, NoObserver, Step};
+    use crate::event::{Event, Kind, NoObserver, Step};
     use crate::frame;
     use crate::report::Outcome;
 
@@ -811,6 +811,16 @@ mod tests {
         let rx = &r.hosts[1].counters;
         assert_eq!(rx.get(Step::HeaderSplit).count, rx.get(Step::WireRx).count);
         assert_eq!(r.hosts[0].counters.get(Step::HeaderSplit).count, 0);
+        // Each byte that arrived is written once: headers or payload.
+        let frames = rx.kind(Kind::DmaWrite).bytes;
+        assert_eq!(
+            frames,
+            rx.get(Step::WireRx).bytes - rx.get(Step::RxRingDrop).bytes
+        );
+        // dma_write_bytes also counts the descriptor write-backs.
+        let wb = rx.kind(Kind::DescWriteback).bytes;
+        assert!(wb > 0);
+        assert_eq!(r.hosts[1].dma_write_bytes(), frames + wb);
     }
 
     /// The lifecycle events of buffer 0, in order.

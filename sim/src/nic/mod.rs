@@ -247,22 +247,23 @@ pub fn receive(host: &mut Host, env: &mut Env, t: Nanos, frame: Vec<u8>) {
         return;
     }
     let cost = &host.cost;
-    let written = if host.cfg.nic.header_split {
-        // Headers into a small buffer, payload into its own page.
+    // With header split the headers go to a small buffer of their own and
+    // the payload to its page: each byte is written once, in one of them.
+    let (written, payload) = if host.cfg.nic.header_split {
         let payload = frame::tcp_segment(&frame).map_or(0, |g| g.payload_len as u64);
         let headers = len - payload;
         host.acct.note(t, Step::HeaderSplit, 1, headers);
         let h_done = nic.dma.write(cost, t, headers);
-        nic.dma.write(cost, t, payload).max(h_done)
+        (nic.dma.write(cost, t, payload).max(h_done), payload)
     } else {
-        nic.dma.write(cost, t, len)
+        (nic.dma.write(cost, t, len), len)
     };
     let ctx = if host.acct.wants_events() {
         socket::rx_ctx(&host.sockets, &host.lookup, &frame).with_slot(nic.rx.head)
     } else {
         Ctx::NONE
     };
-    host.acct.note_ctx(t, Step::RxDmaWrite, 1, len, ctx);
+    host.acct.note_ctx(t, Step::RxDmaWrite, 1, payload, ctx);
     let dd = nic.dma.writeback(cost, written, DESC_SIZE);
     host.acct.note_ctx(t, Step::RxWriteback, 1, DESC_SIZE, ctx);
     let (_, old) = nic.rx.nic_write(frame, dd);
