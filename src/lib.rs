@@ -4,10 +4,12 @@
 //! types ([`scenario`]), runs it, and writes what the user asked for: the
 //! report table or JSON summary ([`output`]) and pcapng captures
 //! ([`capture`]). With a `[tap]` table, [`tap`] bridges one simulated host
-//! to the Linux kernel through a TAP device.
+//! to the Linux kernel through a TAP device. [`harness`] is not part of the
+//! tool: it holds the scenario reader's fuzz entry point.
 #![deny(unsafe_code)]
 
 pub mod capture;
+pub mod harness;
 pub mod output;
 pub mod scenario;
 #[allow(unsafe_code)] // one borrow of the TAP device's descriptor for poll
