@@ -1,10 +1,10 @@
 //! Entry points for fuzzers and the test suite; not part of the tool.
 //!
-//! Owns [`scenario()`]: the scenario reader on arbitrary bytes, and the checks
-//! every answer it gives must pass. The cargo-fuzz target `scenario` (`fuzz/`) calls it
-//! in one line, and the test suite calls the very same function on the
-//! committed corpus and on mutations of it, so a crash file replays the
-//! same in `cargo fuzz run` and in `cargo test`.
+//! Owns [`scenario()`]: the scenario reader on arbitrary bytes, and the
+//! checks every answer it gives must pass. The cargo-fuzz target
+//! `scenario` (in `fuzz/`) calls it in one line, and the test suite calls
+//! the very same function on the committed corpus and on mutations of it,
+//! so a crash file replays the same in `cargo fuzz run` and in `cargo test`.
 //!
 //! Does not parse anything itself: it goes through [`crate::scenario::parse`],
 //! the path [`crate::scenario::load`] takes after reading the file. Does not
