@@ -6,10 +6,12 @@
 //! ([`capture`]). With a `[tap]` table, [`tap`] bridges one simulated host
 //! to the Linux kernel through a TAP device. [`signals`] decides what
 //! SIGINT, SIGTERM and SIGHUP do: end a simulated run, leaving no temporary
-//! capture behind, or stop a TAP run cleanly.
+//! capture behind, or stop a TAP run cleanly. [`harness`] is not part of
+//! the tool: it holds the scenario reader's fuzz entry point.
 #![deny(unsafe_code)]
 
 pub mod capture;
+pub mod harness;
 pub mod output;
 pub mod scenario;
 pub mod signals;

@@ -100,13 +100,13 @@ pub fn dissect(frame: &[u8]) -> Dissected {
 }
 
 /// Bytes the IP and TCP checksums of an IPv4 frame cover (the IP total
-/// length), read straight from the header; 0 for anything else. The cheap
-/// cousin of [`dissect`] for the receive path.
+/// length, or what the frame holds of it), read straight from the header; 0
+/// for anything else. The cheap cousin of [`dissect`] for the receive path.
 pub fn ipv4_checksummed_len(frame: &[u8]) -> usize {
     if frame.len() < 14 + 20 || frame[12..14] != [0x08, 0x00] {
         return 0;
     }
-    u16::from_be_bytes([frame[16], frame[17]]) as usize
+    (u16::from_be_bytes([frame[16], frame[17]]) as usize).min(frame.len() - 14)
 }
 
 /// TCP flag bits (byte 13 of the header).
@@ -144,7 +144,10 @@ impl TcpSeg {
 }
 
 /// The TCP segment in an IPv4 frame, read from fixed offsets; `None` for
-/// anything else.
+/// anything else, and for what Linux drops before TCP sees it (and smoltcp
+/// too): an IP or TCP header below its minimum length, an IP total length
+/// beyond the frame (`ip_rcv_core`, `tcp_v4_rcv`). Bytes after the IP
+/// total length (Ethernet padding) are not part of the segment.
 pub fn tcp_segment(frame: &[u8]) -> Option<TcpSeg> {
     if frame.len() < HEADERS_MIN || frame[12..14] != [0x08, 0x00] || frame[23] != 6 {
         return None;
@@ -152,12 +155,15 @@ pub fn tcp_segment(frame: &[u8]) -> Option<TcpSeg> {
     let ihl = ((frame[14] & 0x0f) as usize) * 4;
     let total = u16::from_be_bytes([frame[16], frame[17]]) as usize;
     let t = 14 + ihl;
-    if frame.len() < t + 20 || total < ihl + 20 {
+    if ihl < 20 || 14 + total > frame.len() || total < ihl + 20 {
         return None;
     }
     let be16 = |i: usize| u16::from_be_bytes([frame[i], frame[i + 1]]);
     let be32 = |i: usize| u32::from_be_bytes([frame[i], frame[i + 1], frame[i + 2], frame[i + 3]]);
     let thl = ((frame[t + 12] >> 4) as usize) * 4;
+    if thl < 20 {
+        return None;
+    }
     Some(TcpSeg {
         src_port: be16(t),
         dst_port: be16(t + 2),
@@ -173,10 +179,16 @@ pub fn tcp_segment(frame: &[u8]) -> Option<TcpSeg> {
 /// total length and taking the newer segment's PSH flag and window. The
 /// merged skb's checksums are not recomputed: GRO validated each segment
 /// and the stack trusts it (CHECKSUM_UNNECESSARY).
+///
+/// Ethernet padding after either's IP total length is left out (Linux trims
+/// it, `pskb_trim_rcsum`): the merged bytes are the two payloads.
 pub fn gro_merge(skb: &mut Vec<u8>, frame: &[u8], seg: &TcpSeg) {
-    let payload = &frame[frame.len() - seg.payload_len..];
+    let end = 14 + seg.ip_len as usize;
+    let payload = &frame[end - seg.payload_len..end];
+    let old = u16::from_be_bytes([skb[16], skb[17]]) as usize;
+    skb.truncate(14 + old);
     skb.extend_from_slice(payload);
-    let total = u16::from_be_bytes([skb[16], skb[17]]) as usize + seg.payload_len;
+    let total = old + seg.payload_len;
     skb[16..18].copy_from_slice(&(total as u16).to_be_bytes());
     let t = 14 + ((skb[14] & 0x0f) as usize) * 4;
     let ft = 14 + ((frame[14] & 0x0f) as usize) * 4;
@@ -417,6 +429,41 @@ mod tests {
         assert_eq!(&first[54..], &[1, 2, 3, 4]);
         assert_eq!(merged.flags & TCP_PSH, TCP_PSH);
         assert!(!open.continues(&next), "not in sequence");
+    }
+
+    #[test]
+    fn what_linux_drops_before_tcp_is_not_a_segment() {
+        let f = frame();
+        // The IP total length beyond the frame (a truncated packet).
+        assert_eq!(tcp_segment(&f[..f.len() - 1]), None);
+        assert_eq!(dissect_fast(&f[..f.len() - 1]).payload_len, 0);
+        assert_eq!(ipv4_checksummed_len(&f[..50]), 36, "what the frame holds");
+        // An IP header of fewer than 5 words, a TCP header of fewer than 5.
+        let mut g = f.clone();
+        g[14] = 0x44;
+        assert_eq!(tcp_segment(&g), None);
+        let mut g = f.clone();
+        g[14 + 20 + 12] = 0x40;
+        assert_eq!(tcp_segment(&g), None);
+        // Ethernet padding is not payload.
+        let mut g = f.clone();
+        g.extend_from_slice(&[0xee; 6]);
+        assert_eq!(tcp_segment(&g), tcp_segment(&f));
+    }
+
+    #[test]
+    fn gro_merges_payloads_not_padding() {
+        let f = frame();
+        let mut free = Vec::new();
+        let mut segs = Vec::new();
+        segment(&f, 2, &mut free, &mut |b| segs.push(b));
+        let (mut first, mut rest) = (segs[0].clone(), segs[1].clone());
+        first.extend_from_slice(&[0xee; 4]);
+        rest.extend_from_slice(&[0xdd; 4]);
+        let next = tcp_segment(&rest).unwrap();
+        gro_merge(&mut first, &rest, &next);
+        assert_eq!(&first[54..], &[1, 2, 3, 4]);
+        assert_eq!(tcp_segment(&first).unwrap().payload_len, 4);
     }
 
     #[test]

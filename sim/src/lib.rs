@@ -25,7 +25,8 @@
 //! [`schedule`] between hosts, wires and the switch; [`flow`] opens each connection; [`account`]
 //! and [`event`] are where every stage records what it did, naming the
 //! Linux function or hardware step it models; [`cost`] says what each step
-//! costs; [`report`] is what a run returns.
+//! costs; [`report`] is what a run returns. [`harness`] is not part of the
+//! model: it holds the entry points fuzzers and the test suite share.
 //!
 //! The model never does I/O. It reports what happens through
 //! [`event::Observer`]s and returns a [`report::RunReport`]; the `simnet`
@@ -51,6 +52,7 @@ pub mod event;
 pub mod external;
 pub mod flow;
 pub mod frame;
+pub mod harness;
 pub mod host;
 pub mod napi;
 pub mod nic;

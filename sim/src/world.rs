@@ -208,6 +208,16 @@ impl<'o> World<'o> {
         Ok(())
     }
 
+    /// Schedules `frame` to reach host `h`'s port at `at`, as if a wire had
+    /// carried it there: it then takes the route every arriving frame takes
+    /// (observer, NIC Rx ring, DMA, interrupt, NAPI, GRO, stack, socket).
+    /// For fuzzers and tests ([`crate::harness`]); call before [`World::run`].
+    /// Panics if there is no host `h`.
+    pub fn inject_arrival(&mut self, h: usize, at: Nanos, frame: Vec<u8>) {
+        assert!(h < self.hosts.len(), "no host {h}");
+        self.schedule_arrival(Dest::Host(h), at, frame);
+    }
+
     /// Runs until every flow is done, nothing is left to do, or the time
     /// limit is reached.
     pub fn run(&mut self) -> RunReport {
