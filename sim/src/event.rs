@@ -261,6 +261,11 @@ steps! {
     RxChecksum => ("tcp", Checksum, Checksum, "ip_fast_csum + tcp_checksum_complete (software)"),
     /// A frame the stack rejected because a checksum was wrong.
     RxBadChecksum => ("tcp", Drop, None, "TCP_MIB_CSUMERRORS (bad checksum)"),
+    /// A SYN for a connecting socket whose own SYN has not left yet: Linux
+    /// would take it as a simultaneous open; smoltcp 0.14 panics on it, so
+    /// the model drops it before smoltcp sees it (only a real peer or a
+    /// forged frame sends one).
+    RxSynBeforeOwnSyn => ("tcp", Drop, None, "dropped: SYN before the socket's own SYN (smoltcp 0.14 cannot take it)"),
     /// `readv(2)` entering the kernel.
     ReadvSyscall => ("socket->app", Syscall, Syscall, "do_readv -> sock_read_iter -> tcp_recvmsg"),
     /// `getsockopt(TCP_ZEROCOPY_RECEIVE)` entering the kernel.

@@ -115,6 +115,16 @@ pub const TCP_SYN: u8 = 0x02;
 pub const TCP_PSH: u8 = 0x08;
 pub const TCP_ACK: u8 = 0x10;
 
+/// The IPv4 destination of an Ethernet frame, if it carries IPv4.
+pub fn ipv4_dst(frame: &[u8]) -> Option<std::net::Ipv4Addr> {
+    let eth = EthernetFrame::new_checked(frame).ok()?;
+    if eth.ethertype() != EthernetProtocol::Ipv4 {
+        return None;
+    }
+    let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
+    Some(ip.dst_addr())
+}
+
 /// The TCP header fields NAPI and GRO need, read straight from the bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TcpSeg {

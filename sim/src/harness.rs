@@ -68,9 +68,6 @@
 //! - every frame a NIC received was either DMA'd into its Rx ring or
 //!   dropped;
 //! - with no frame injected, the run is clean: outcome `ok`.
-//!
-//! One kind of frame is left out: a SYN without ACK at the connecting
-//! host, which can meet a panic in smoltcp itself ([`meets_known_panic`]).
 
 use std::net::Ipv4Addr;
 
@@ -306,25 +303,11 @@ impl Observer for Budget {
 
 /// The fuzz target: runs the scenario of `data`'s options with its frames
 /// arriving, checks what every run must satisfy (see the module's docs),
-/// and returns the report. Panics if a check fails. Leaves out the frames
-/// that meet a known panic in smoltcp itself ([`meets_known_panic`]).
+/// and returns the report. Panics if a check fails.
 pub fn rx_frames(data: &[u8]) -> RunReport {
-    run(data, false)
-}
-
-/// [`rx_frames`] with every frame injected, including those that meet a
-/// known panic in smoltcp: for the test that checks they still do.
-pub fn rx_frames_with_known_panics(data: &[u8]) -> RunReport {
-    run(data, true)
-}
-
-fn run(data: &[u8], known_panics: bool) -> RunReport {
     let (options, body) = data.split_first().map_or((0, &[][..]), |(o, b)| (*o, b));
     let sc = scenario(options);
-    let mut arrivals = decode(&sc, body);
-    if !known_panics {
-        arrivals.retain(|a| !meets_known_panic(a.host, &a.frame));
-    }
+    let arrivals = decode(&sc, body);
     let injected = arrivals.len();
     let mut budget = Budget::default();
     let mut w = World::new(&sc, &mut budget).expect("the harness's scenario is valid");
@@ -335,22 +318,6 @@ fn run(data: &[u8], known_panics: bool) -> RunReport {
     let r = w.run();
     check(&r, injected);
     r
-}
-
-/// Whether `frame`, arriving at `host`, may meet a panic in smoltcp 0.14.0
-/// itself, not in the model, which [`rx_frames`] leaves out so that a
-/// fuzzer goes on to find something else: a SYN without ACK at the
-/// connecting host. If it comes while the socket is in SYN-SENT but before
-/// its own SYN has left (it waits for ARP), smoltcp's simultaneous open
-/// records the peer's sequence number as last acknowledged while the window
-/// it last advertised is still 0, and `Socket::last_scaled_window` (from
-/// `poll_at`) subtracts sequence numbers below zero: "attempt to subtract
-/// sequence numbers with underflow". `fuzz/known/rx_frames/` keeps such an
-/// input; the test suite checks that it still panics.
-pub fn meets_known_panic(host: usize, frame: &[u8]) -> bool {
-    host == SENDER
-        && frame::tcp_segment(frame)
-            .is_some_and(|g| g.flags & frame::TCP_SYN != 0 && g.flags & frame::TCP_ACK == 0)
 }
 
 /// What every run's report must satisfy, whatever arrived.

@@ -141,8 +141,14 @@ fn receive(
                 .charge(c, Step::RxChecksum, 1, n, cost.checksum(n));
         }
     }
-    if bad {
-        host.acct.note(*c, Step::RxBadChecksum, 1, len);
+    let refused = seg.is_some_and(|g| socket::syn_before_own_syn(&host.sockets, &g));
+    if bad || refused {
+        let step = if bad {
+            Step::RxBadChecksum
+        } else {
+            Step::RxSynBeforeOwnSyn
+        };
+        host.acct.note(*c, step, 1, len);
         host.napi.page_pool.put(1);
         env.free.push(frame);
         *gro_open = None;
@@ -158,7 +164,11 @@ fn receive(
         let ns = host.cost.per_packet_rx;
         host.acct.charge_ctx(c, Step::RxStack, (1, len), ns, ctx);
     }
-    let held = seg.is_some_and(|g| deliver(host, g, merged, *c));
+    // ip_rcv: a segment for another address is not this host's (smoltcp
+    // drops it too); only a forged frame or a real peer sends one.
+    let addr = host.cfg.address;
+    let mine = |f: &[u8]| frame::ipv4_dst(f) == Some(addr);
+    let held = seg.is_some_and(|g| mine(&frame) && deliver(host, g, merged, *c));
     if !held {
         // Consumed in softirq (ACKs, control): page_pool_recycle_direct.
         host.napi.page_pool.put(1);

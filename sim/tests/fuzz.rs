@@ -1,14 +1,14 @@
 //! The `rx_frames` fuzz target inside the test suite, without cargo-fuzz:
 //! the same entry point (`harness::rx_frames`, which panics on any broken
 //! check) on every corpus file and crash file under `fuzz/` (the committed
-//! ones, and any a local fuzzing run added), on the known panics in
-//! smoltcp (which must still panic when not left out), on the seeds as the
-//! harness builds them now, and on a few thousand inputs from a fixed-seed
+//! ones, and any a local fuzzing run added), on the seeds as the harness
+//! builds them now, and on a few thousand inputs from a fixed-seed
 //! mutator: the seeds mutated and spliced, and random frames shaped to
 //! reach the flow's socket. Deterministic; a few seconds in release mode.
 
 use std::path::{Path, PathBuf};
 
+use simnet_sim::event::Step;
 use simnet_sim::harness::{self, Mutator, Record};
 use simnet_sim::report::Outcome;
 
@@ -64,24 +64,24 @@ fn every_corpus_and_crash_file_passes() {
     }
 }
 
-/// Inputs that meet a panic in smoltcp itself (`fuzz/known/rx_frames/`):
-/// they still do, and `rx_frames` leaves the frame out. When smoltcp is
-/// fixed, this test says so: move the file to `fuzz/artifacts/rx_frames/`
-/// and drop `harness::meets_known_panic`.
+/// A SYN for the connecting socket before its own SYN has left: smoltcp
+/// 0.14.0 panics on it ("attempt to subtract sequence numbers with
+/// underflow"), so the model drops it before smoltcp sees it, and says so.
 #[test]
-fn known_smoltcp_panics_still_panic_and_are_left_out() {
-    let known = files("known");
-    assert!(!known.is_empty());
-    for (name, input) in &known {
-        let panic = std::panic::catch_unwind(|| harness::rx_frames_with_known_panics(input))
-            .expect_err(&format!("{name}: smoltcp no longer panics"));
-        let why = panic.downcast_ref::<&str>().copied().unwrap_or_default();
-        assert_eq!(
-            why, "attempt to subtract sequence numbers with underflow",
-            "{name}"
-        );
-        run(name, input);
-    }
+fn a_syn_before_the_sockets_own_syn_is_dropped_not_a_panic() {
+    let name = "crash-smoltcp-syn-in-syn-sent-before-its-own-syn";
+    let input = files("artifacts")
+        .into_iter()
+        .find(|(n, _)| n.ends_with(name))
+        .map(|(_, i)| i)
+        .expect("the input is committed");
+    let r = harness::rx_frames(&input);
+    let dropped: u64 = r
+        .hosts
+        .iter()
+        .map(|h| h.counters.get(Step::RxSynBeforeOwnSyn).count)
+        .sum();
+    assert!(dropped > 0, "the SYN reached smoltcp");
 }
 
 #[test]

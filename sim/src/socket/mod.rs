@@ -135,6 +135,25 @@ impl Lookup {
     }
 }
 
+/// Whether `g` is a SYN without ACK for a sending socket of this host that
+/// is connecting but has not sent its own SYN yet (it waits for ARP).
+/// Linux would take it as a simultaneous open; smoltcp 0.14.0 records the
+/// peer's sequence number while the window it last advertised is still 0
+/// and panics in `Socket::last_scaled_window` ("attempt to subtract
+/// sequence numbers with underflow"). Only a real peer (TAP) or a forged
+/// frame sends one; the model drops it before smoltcp sees it. SYNs are
+/// rare, so the scan over the host's sockets costs nothing per data frame.
+pub fn syn_before_own_syn(sockets: &[Socket], g: &frame::TcpSeg) -> bool {
+    if !g.syn() || g.flags & frame::TCP_ACK != 0 {
+        return false;
+    }
+    sockets.iter().any(|s| {
+        s.local_port == g.dst_port
+            && s.remote_port == g.src_port
+            && s.end.sender().is_some_and(|x| x.isn.is_none())
+    })
+}
+
 /// Provenance of a received frame for observers: the flow whose data it
 /// carries and the stream bytes, from the receiver's view of the sequence.
 pub fn rx_ctx(sockets: &[Socket], lookup: &Lookup, frame: &[u8]) -> Ctx {
