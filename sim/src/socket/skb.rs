@@ -17,6 +17,8 @@
 
 use std::collections::VecDeque;
 
+use crate::buffer::PAGE_SIZE;
+
 /// Most frags one sk_buff holds: `MAX_SKB_FRAGS` with 4 KiB pages.
 pub const MAX_SKB_FRAGS: usize = 17;
 
@@ -308,10 +310,12 @@ pub enum RxQueued {
 /// and out-of-order ones waiting for the gap before them to fill.
 #[derive(Debug, Default)]
 pub struct ReceiveQueue {
-    /// (stream offset, length, Rx pages) of each queued sk_buff.
-    queue: VecDeque<(u64, u32, u32)>,
-    /// Out-of-order sk_buffs by stream offset: (length, Rx pages).
-    ofo: std::collections::BTreeMap<u64, (u32, u32)>,
+    /// (stream offset, length, Rx pages, page-sized frags) of each queued
+    /// sk_buff.
+    queue: VecDeque<(u64, u32, u32, u32)>,
+    /// Out-of-order sk_buffs by stream offset: (length, Rx pages,
+    /// page-sized frags).
+    ofo: std::collections::BTreeMap<u64, (u32, u32, u32)>,
     /// Rx pages of segments dropped as duplicates or trimmed away, to give
     /// back to the page pool.
     pub dropped_pages: u64,
@@ -325,28 +329,30 @@ impl ReceiveQueue {
     /// `tcp_data_queue`: segment `[seq, seq + len)` arrives in one Rx page.
     pub fn arrive(&mut self, seq: u64, len: u32) -> RxQueued {
         let end = seq + len as u64;
+        let whole = page_sized(len);
         let verdict = if end <= self.rcv_nxt {
             self.dropped_pages += 1;
             RxQueued::Duplicate
         } else if seq > self.rcv_nxt {
-            let e = self.ofo.entry(seq).or_insert((0, 0));
+            let e = self.ofo.entry(seq).or_insert((0, 0, 0));
             if e.1 > 0 {
                 self.dropped_pages += 1; // the longer copy is kept
             }
-            e.0 = e.0.max(len);
-            e.1 = 1;
+            if len >= e.0 {
+                *e = (len, 1, whole);
+            }
             RxQueued::OutOfOrder
         } else {
-            self.queue.push_back((seq, len, 1));
+            self.queue.push_back((seq, len, 1, whole));
             self.rcv_nxt = end;
             // tcp_ofo_queue: segments the gap was waiting for move over.
-            while let Some((&s, &(l, pages))) = self.ofo.first_key_value() {
+            while let Some((&s, &(l, pages, whole))) = self.ofo.first_key_value() {
                 if s > self.rcv_nxt {
                     break;
                 }
                 self.ofo.pop_first();
                 if s + l as u64 > self.rcv_nxt {
-                    self.queue.push_back((s, l, pages));
+                    self.queue.push_back((s, l, pages, whole));
                     self.rcv_nxt = s + l as u64;
                 } else {
                     self.dropped_pages += pages as u64;
@@ -366,6 +372,7 @@ impl ReceiveQueue {
             Some(last) if seq == self.rcv_nxt && last.0 + last.1 as u64 == seq => {
                 last.1 += len;
                 last.2 += 1;
+                last.3 += page_sized(len);
                 self.rcv_nxt += len as u64;
                 RxQueued::InOrder
             }
@@ -381,9 +388,9 @@ impl ReceiveQueue {
         while self
             .queue
             .front()
-            .is_some_and(|&(s, l, _)| s + l as u64 <= read)
+            .is_some_and(|&(s, l, _, _)| s + l as u64 <= read)
         {
-            let (_, _, p) = self.queue.pop_front().expect("front exists");
+            let (_, _, p, _) = self.queue.pop_front().expect("front exists");
             freed += 1;
             pages += p as u64;
         }
@@ -392,6 +399,30 @@ impl ReceiveQueue {
 
     pub fn len(&self) -> usize {
         self.queue.len()
+    }
+
+    /// Pages `tcp_zerocopy_receive` can map for a read of `n` bytes from
+    /// stream offset `from`: the frags that are exactly one page at offset
+    /// 0 (`can_map_frag`: `skb_frag_size == PAGE_SIZE`, `skb_frag_off ==
+    /// 0`; with header split the payload starts its page) and lie wholly in
+    /// the read. An sk_buff with any other frag is copied whole here
+    /// (Linux maps up to that frag, then the application copies
+    /// `recv_skip_hint` bytes and calls again).
+    pub fn mappable_pages(&self, from: u64, n: u64) -> u64 {
+        let end = from + n;
+        let mut pages = 0;
+        for &(s, l, p, whole) in &self.queue {
+            if s >= end {
+                break;
+            }
+            if whole == 0 || whole != p {
+                continue;
+            }
+            let first = (from.max(s) - s).div_ceil(PAGE_SIZE);
+            let last = (end.min(s + l as u64) - s) / PAGE_SIZE;
+            pages += last.saturating_sub(first);
+        }
+        pages
     }
 
     pub fn is_empty(&self) -> bool {
@@ -404,9 +435,35 @@ impl ReceiveQueue {
     }
 }
 
+/// 1 if a segment of `len` payload bytes fills its Rx page exactly (with
+/// header split: the page can be mapped into user space), else 0.
+fn page_sized(len: u32) -> u32 {
+    u32::from(len as u64 == PAGE_SIZE)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_page_sized_frags_wholly_in_a_read_map() {
+        let mut q = ReceiveQueue::default();
+        // MTU 1500: 1460-byte frags, nothing maps.
+        q.arrive(0, 1460);
+        q.arrive_merged(1460, 1460);
+        assert_eq!(q.mappable_pages(0, 2920), 0);
+        // A page-sized MSS (MTU 4136): every frag maps, if wholly read.
+        let mut q = ReceiveQueue::default();
+        q.arrive(0, 4096);
+        q.arrive_merged(4096, 4096);
+        q.arrive(8192, 4096);
+        assert_eq!(q.mappable_pages(0, 12288), 3);
+        assert_eq!(q.mappable_pages(100, 12288 - 100), 2);
+        assert_eq!(q.mappable_pages(0, 6000), 1);
+        // A short last segment leaves its sk_buff to be copied.
+        q.arrive_merged(12288, 100);
+        assert_eq!(q.mappable_pages(0, 12388), 2);
+    }
 
     fn pieces(q: &mut WriteQueue, off: u64, len: u64) -> Vec<(u64, u64)> {
         let mut v = Vec::new();

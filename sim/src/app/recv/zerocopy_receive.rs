@@ -1,10 +1,13 @@
 //! `getsockopt(TCP_ZEROCOPY_RECEIVE)`: payload pages mapped, not copied.
 //!
-//! With header split the payload lies page-aligned in its own pages; the
-//! call maps whole pages into the application's page-aligned receive area
-//! (`tcp_zerocopy_receive` -> `vm_insert_pages`) and copies the tail that
-//! does not fill a page. The application unmaps the pages when it is done
-//! with them.
+//! The call maps into the application's page-aligned receive area only
+//! frags that are exactly one page at offset 0 (`tcp_zerocopy_receive` ->
+//! `can_map_frag` -> `vm_insert_pages`): with header split the payload
+//! starts its page, and a segment fills the page only when the MSS is a
+//! page (an MTU of 4096 + 40 bytes of headers). At MTU 1500 nothing maps;
+//! what does not map is copied (`recv_skip_hint`, the copy buffer). The
+//! application unmaps the pages when it is done with them. See
+//! [`crate::socket::skb::ReceiveQueue::mappable_pages`].
 
 use crate::account::Task;
 use crate::app::receiver::Receiver;
@@ -19,8 +22,13 @@ impl RecvCall for ZerocopyReceive {
     fn took(&self, t: &mut Task, r: &mut Receiver, n: u64, _ctx: Ctx) {
         let sc = t.cost.syscall;
         t.charge(Step::ZcRecvSyscall, 1, n, sc);
-        // Pages map only onto a page-aligned receive address.
-        let pages = if r.aligned { n / PAGE_SIZE } else { 0 };
+        // Pages map only onto a page-aligned receive address, and only
+        // whole-page frags do.
+        let pages = if r.aligned {
+            r.rcv_queue.mappable_pages(r.received, n)
+        } else {
+            0
+        };
         let mapped = pages * PAGE_SIZE;
         if pages > 0 {
             let ns = t.cost.page_pin * pages;
