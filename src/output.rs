@@ -123,6 +123,9 @@ pub struct HostJson {
     pub pinned_pages: u64,
     pub unpinned_pages: u64,
     pub completions: u64,
+    /// Zero-copy sends those completions covered (MSG_ZEROCOPY extends a
+    /// notification over sends whose bytes share an unsent sk_buff).
+    pub zerocopy_sends: u64,
     pub checksum_cpu_bytes: u64,
     pub dma_read_bytes: u64,
     pub dma_write_bytes: u64,
@@ -259,6 +262,7 @@ fn host_json(h: &HostReport) -> HostJson {
         pinned_pages: h.pinned_pages(),
         unpinned_pages: h.unpinned_pages(),
         completions: h.completions(),
+        zerocopy_sends: h.zerocopy_sends(),
         checksum_cpu_bytes: h.checksum_cpu_bytes(),
         dma_read_bytes: h.dma_read_bytes(),
         dma_write_bytes: h.dma_write_bytes(),
@@ -511,12 +515,13 @@ fn host_totals(o: &mut String, r: &RunReport, h: &HostReport) {
     }
     let _ = writeln!(
         o,
-        "  copies {} ({}), pages pinned {} / unpinned {}, zero-copy completions {}, checksummed by CPU {}",
+        "  copies {} ({}), pages pinned {} / unpinned {}, zero-copy completions {} for {} sends, checksummed by CPU {}",
         h.cpu_copies(),
         human_bytes(h.cpu_copy_bytes()),
         h.pinned_pages(),
         h.unpinned_pages(),
         h.completions(),
+        h.zerocopy_sends(),
         human_bytes(h.checksum_cpu_bytes())
     );
     let _ = writeln!(

@@ -48,9 +48,14 @@ fn zero_copy_path_pins_instead_of_copying() {
     // 64 MiB of page-aligned 64 KiB buffers is 16384 pages at least.
     assert!(pinned >= 16384, "pinned {pinned}");
     assert_eq!(s["unpinned_pages"].as_u64().unwrap(), pinned);
-    assert_eq!(
-        s["completions"].as_u64().unwrap(),
-        f["writes"].as_u64().unwrap()
+    // A send whose predecessor's bytes are still unsent joins its
+    // notification (msg_zerocopy_realloc): fewer completions than sends,
+    // each covering a range of them.
+    let completions = s["completions"].as_u64().unwrap();
+    let writes = f["writes"].as_u64().unwrap();
+    assert!(
+        completions > 0 && completions < writes,
+        "{completions} for {writes}"
     );
     assert_eq!(s["leaked_buffers"], 0);
     assert!(s["pool_peak_in_use"].as_u64().unwrap() <= 8);

@@ -105,14 +105,10 @@ fn attribute(host: &mut Host, d: &Dissected) -> (Option<Payload>, u64) {
     if !d.tcp {
         return (None, 0);
     }
-    let found = host
-        .sockets
-        .iter_mut()
-        .enumerate()
-        .find(|(_, s)| s.matches(d.src_port, d.dst_port));
-    let Some((i, sock)) = found else {
+    let Some(i) = host.lookup.sending(d.src_port, d.dst_port) else {
         return (None, 0);
     };
+    let sock = &mut host.sockets[i];
     let flow = sock.flow;
     match &mut sock.end {
         // An echo server's write-back: a linear skb of copied bytes.
@@ -288,6 +284,7 @@ fn map(
             descs += 1;
         }
         s.zc.clone_ref(p.off, len, true);
+        s.in_tx += 1;
     }
     let ns = host.cost.desc_write * descs as u64;
     let n = (descs as u64, buf.len() as u64);
@@ -310,6 +307,7 @@ pub fn clean_tx(host: &mut Host, c: &mut Nanos) {
         if let Some(p) = info.payload {
             let s = host.sockets[p.sock as usize].end.sender_mut();
             s.zc.clone_ref(p.off, p.len as u64, false);
+            s.in_tx -= 1;
         }
     }
     if host.driver.tx_stopped && host.nic.tx.unused() >= MAX_DESC_PER_FRAME {

@@ -171,6 +171,10 @@ steps! {
     PageCacheRef => ("app->socket", Map, Stack, "skb_splice_from_iter: get_page (page cache, SKBFL_SHARED_FRAG)"),
     /// The writer blocks because the send buffer is full.
     SndbufWait => ("app->socket", Wait, None, "sk_stream_wait_memory"),
+    /// A small write left in the tail sk_buff, not pushed: the socket's
+    /// earlier frames are still in the driver or NIC, and their Tx
+    /// completion pushes it.
+    Autocork => ("tcp", Wait, None, "tcp_push: tcp_should_autocork (held until Tx completion)"),
     /// User bytes copied into kernel page frags.
     CopyFromUser => ("app->socket", Copy, Copy, "copy_from_user (skb_copy_to_page_nocache)"),
     /// User pages referenced for MSG_ZEROCOPY.
@@ -178,7 +182,11 @@ steps! {
     /// Frags the sent bytes start in sk_buffs (a region, a page, a page frag).
     SkbFrag => ("socket", Frag, None, "skb_fill_page_desc / skb_coalesce (new frag)"),
     /// The zero-copy completion record for a send.
-    ZerocopyAlloc => ("socket", Alloc, Stack, "msg_zerocopy_realloc"),
+    ZerocopyAlloc => ("socket", Alloc, Stack, "msg_zerocopy_alloc (a new notification)"),
+    /// A zero-copy send joined the previous send's notification (its bytes
+    /// still unsent in the tail sk_buff): no allocation, one completion for
+    /// both.
+    ZerocopyExtend => ("socket", Protocol, None, "msg_zerocopy_realloc (extends the notification)"),
     /// A data sk_buff: one per segment (cut when first transmitted, as
     /// tcp_fragment leaves Linux without TSO).
     SkbAlloc => ("socket", Alloc, Stack, "tcp_stream_alloc_skb / tcp_fragment"),

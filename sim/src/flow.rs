@@ -94,6 +94,9 @@ pub fn open(sc: &Scenario, hosts: &mut [Host], rng: &mut Rng) -> Result<Vec<Flow
         let block = block.get_or_insert_with(|| DataSource::block(seed));
         let data = DataSource::for_flow(fc, block.clone(), seed);
         let send_sock = hosts[from].sockets.len();
+        hosts[from]
+            .lookup
+            .insert(client_port, fc.port, send_sock, false);
         hosts[from].sockets.push(Socket {
             flow: i as u16,
             handle: send_handle,
@@ -108,7 +111,9 @@ pub fn open(sc: &Scenario, hosts: &mut [Host], rng: &mut Rng) -> Result<Vec<Flow
         } else {
             client_port
         };
-        hosts[to].lookup.insert(fc.port, remote_port, recv_sock);
+        hosts[to]
+            .lookup
+            .insert(fc.port, remote_port, recv_sock, true);
         hosts[to].sockets.push(Socket {
             flow: i as u16,
             handle: recv_handle,

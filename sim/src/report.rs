@@ -258,6 +258,12 @@ impl HostReport {
     pub fn unpinned_pages(&self) -> u64 {
         self.counters.kind(Kind::Unpin).count
     }
+    /// Zero-copy send calls: each opened a notification or joined the
+    /// previous one.
+    pub fn zerocopy_sends(&self) -> u64 {
+        self.tally(Step::ZerocopyAlloc) + self.tally(Step::ZerocopyExtend)
+    }
+
     /// Completion notifications the application reaped from the error queue.
     pub fn completions(&self) -> u64 {
         self.counters.kind(Kind::Completion).count

@@ -30,6 +30,9 @@ use crate::stack;
 const USER_BUFFER_BASE: u64 = 0x7f00_0000_0000;
 /// Modelled address of the kernel's page-frag area (`sk_page_frag`).
 pub const KERNEL_FRAG_BASE: u64 = 0xffff_8880_0000_0000;
+/// `size_goal` for autocorking: a GSO super-segment, `GSO_MAX_SIZE` (64
+/// KiB; Linux rounds it down to whole MSS, `tcp_xmit_size_goal`).
+const AUTOCORK_SIZE_GOAL: u64 = 64 * 1024;
 /// Size of one kernel page frag chunk: `SKB_FRAG_PAGE_ORDER` (order-3, 32 KiB).
 pub const PAGE_FRAG_SIZE: u64 = 32 * 1024;
 
@@ -123,6 +126,10 @@ pub struct Sender {
     pub violations: Vec<Violation>,
     /// With `echo`: what the peer wrote back, read on the same socket.
     pub echo: Option<EchoIn>,
+    /// Frames of this socket's data the driver has posted and not yet
+    /// cleaned (they hold `sk_wmem_alloc`): while there are any, a small
+    /// write is autocorked.
+    pub in_tx: u32,
 }
 
 impl Sender {
@@ -164,6 +171,7 @@ impl Sender {
             set_up: false,
             violations: Vec::new(),
             echo: cfg.echo.then(EchoIn::default),
+            in_tx: 0,
         }
     }
 
@@ -190,15 +198,28 @@ impl Sender {
         // are overwritten. (Sends complete in order, so when the latest is
         // done every earlier one is.)
         let latest = self.pool.get(id).last_send;
-        if let Some(z) = latest.and_then(|n| self.zc.get(n)) {
-            let write = z.id as u64;
+        if let Some((n, m)) = latest.and_then(|n| self.zc.get(n).map(|m| (n, m))) {
             self.violations.push(Violation {
                 buffer: id,
-                damaged: (z.start, z.end),
-                write,
+                damaged: (m.start, m.end),
+                write: n as u64,
                 at,
             });
         }
+    }
+
+    /// `tcp_should_autocork`: the unsent tail is shorter than a full
+    /// super-segment (`size_goal`, 64 KiB with GSO, which Linux gives every
+    /// TCP socket), something is on the retransmit queue, and frames of
+    /// this socket are still in the driver or NIC (`sk_wmem_alloc` above
+    /// the tail's truesize). Then `tcp_push` leaves the bytes in the tail
+    /// sk_buff, later writes join it, and the Tx completion of the earlier
+    /// frames pushes them (TSQ: `tcp_wfree` -> `tcp_tsq_handler`), here
+    /// the NAPI poll that cleans them. (`net.ipv4.tcp_autocorking` is on by
+    /// default.)
+    pub fn autocorks(&self) -> bool {
+        let unsent = self.issued - self.max_sent_end.min(self.issued);
+        unsent < AUTOCORK_SIZE_GOAL && self.max_sent_end > self.acked && self.in_tx > 0
     }
 
     /// Bytes one send call moves: a whole framed message, or `write_size`.
@@ -372,8 +393,12 @@ pub fn step(host: &mut Host, env: &mut Env, sock: usize, track: &mut Track, c: &
         }
     }
     queue_bytes(s, &mut t, host.stack.socket(handle), f);
-    // tcp_push: the stack transmits what it can now.
-    stack::poll(host, env, c);
+    if s.autocorks() {
+        t.note(Step::Autocork, 1, s.issued - s.max_sent_end);
+    } else {
+        // tcp_push: the stack transmits what it can now.
+        stack::poll(host, env, c);
+    }
     let s = host.sockets[sock].end.sender_mut();
     if s.state == SendState::Ready {
         wake(env.q, &mut s.wake_pending, *c, f, false);

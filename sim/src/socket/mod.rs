@@ -118,20 +118,36 @@ impl Socket {
 /// host. (An ordered map: a handful of comparisons, and nothing about it
 /// depends on a hasher.)
 #[derive(Debug, Default)]
-pub struct Lookup(BTreeMap<(u16, u16), usize>);
+pub struct Lookup {
+    receivers: BTreeMap<(u16, u16), usize>,
+    all: BTreeMap<(u16, u16), usize>,
+}
 
 impl Lookup {
-    /// The receiving socket at index `i` takes segments from `remote`
-    /// ([`ANY_PORT`]: any) to `local`.
-    pub fn insert(&mut self, local: u16, remote: u16, i: usize) {
-        self.0.insert((local, remote), i);
+    /// The socket at index `i` sends from port `local` to `remote`
+    /// ([`ANY_PORT`]: any) and takes segments the other way; `receiving`
+    /// when it is a flow's receiving end.
+    pub fn insert(&mut self, local: u16, remote: u16, i: usize, receiving: bool) {
+        if receiving {
+            self.receivers.insert((local, remote), i);
+        }
+        self.all.entry((local, remote)).or_insert(i);
     }
 
     /// Index of the receiving socket a TCP segment arriving from port `src`
     /// to port `dst` belongs to, if any.
     pub fn receiving(&self, dst: u16, src: u16) -> Option<usize> {
-        let exact = self.0.get(&(dst, src));
-        exact.or_else(|| self.0.get(&(dst, ANY_PORT))).copied()
+        let exact = self.receivers.get(&(dst, src));
+        exact
+            .or_else(|| self.receivers.get(&(dst, ANY_PORT)))
+            .copied()
+    }
+
+    /// Index of the socket that sent a segment from port `src` to `dst`
+    /// (the first opened, should two ends of different flows share ports).
+    pub fn sending(&self, src: u16, dst: u16) -> Option<usize> {
+        let exact = self.all.get(&(src, dst));
+        exact.or_else(|| self.all.get(&(src, ANY_PORT))).copied()
     }
 }
 

@@ -14,29 +14,48 @@
 
 use std::collections::VecDeque;
 
-/// One zero-copy send in flight (Linux `ubuf_info`): its bytes are
-/// referenced in user pages until TCP has them acknowledged and the driver
-/// has freed every clone that carried them.
+/// Most bytes one notification may cover before `msg_zerocopy_realloc`
+/// starts a new one ("limit to a few TSO": `byte_limit = 1 << 19` in
+/// `net/core/skbuff.c`).
+pub const UARG_BYTE_LIMIT: u64 = 1 << 19;
+/// Most sends one notification may cover (`uarg_zc->len < USHRT_MAX - 1`).
+pub const UARG_MAX_SENDS: u32 = u16::MAX as u32 - 1;
+
+/// One zero-copy notification in flight (Linux `ubuf_info_msgzc`): the
+/// stream bytes of one or more consecutive sends, referenced in user pages
+/// until TCP has them acknowledged and the driver has freed every clone
+/// that carried them.
 #[derive(Debug, Clone, Copy)]
 pub struct ZcSend {
-    /// Notification id (`ee_info`/`ee_data` range member).
+    /// Notification id of its first send (`ee_info`); it covers `count`
+    /// consecutive ids (to `ee_data`).
     pub id: u32,
-    pub buffer: u32,
+    pub count: u32,
     pub start: u64,
     pub end: u64,
     /// Page references taken (`get_user_pages_fast`).
     pub pages: u64,
     /// Transmitted clones not yet freed by Tx completion.
     pub refs: u32,
-    /// The send call has queued all its bytes.
+    /// The latest send call has queued all its bytes.
     pub queued_all: bool,
 }
 
-/// A socket's zero-copy sends in flight and its completion queue.
+/// One send call a notification covers: its buffer and stream bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Member {
+    pub buffer: u32,
+    pub start: u64,
+    pub end: u64,
+}
+
+/// A socket's zero-copy notifications in flight and its completion queue.
 #[derive(Debug, Default)]
 pub struct Ubufs {
-    /// Sends in flight, in stream order.
+    /// Notifications in flight, in stream order.
     pub sends: VecDeque<ZcSend>,
+    /// Every send they cover, in id order: the first is `sends[0].id`.
+    members: VecDeque<Member>,
     /// Id of the next send.
     pub next_id: u32,
     /// Completion ranges queued for the application, not yet reaped.
@@ -50,26 +69,63 @@ pub struct Ubufs {
 }
 
 impl Ubufs {
-    /// `msg_zerocopy_realloc`: a new send from `buffer` starting at stream
-    /// offset `start`; its bytes are added as they are queued. Returns its
-    /// notification id.
+    /// `msg_zerocopy_alloc`: a new notification for a send from `buffer`
+    /// starting at stream offset `start`; its bytes are added as they are
+    /// queued. Returns the send's id.
     pub fn open(&mut self, buffer: u32, start: u64) -> u32 {
         self.sends.push_back(ZcSend {
             id: self.next_id,
-            buffer,
+            count: 1,
             start,
             end: start,
             pages: 0,
             refs: 0,
             queued_all: false,
         });
+        self.push_member(buffer, start)
+    }
+
+    /// `msg_zerocopy_realloc` extending the latest notification: a send of
+    /// `len` bytes from `buffer` at `start` joins it, when the latest
+    /// send's bytes end there and some still sit unsent in the tail sk_buff
+    /// (`unsent_from`: the first byte not yet transmitted), and the
+    /// notification stays within [`UARG_BYTE_LIMIT`] and
+    /// [`UARG_MAX_SENDS`]. Returns the send's id, or `None` when a new
+    /// notification is needed.
+    pub fn extend(&mut self, buffer: u32, start: u64, len: u64, unsent_from: u64) -> Option<u32> {
+        let z = self.sends.back_mut()?;
+        let joins = z.queued_all
+            && z.end == start
+            && unsent_from < z.end
+            && z.end - z.start + len <= UARG_BYTE_LIMIT
+            && z.count < UARG_MAX_SENDS;
+        if !joins {
+            return None;
+        }
+        z.count += 1;
+        z.queued_all = false;
+        Some(self.push_member(buffer, start))
+    }
+
+    fn push_member(&mut self, buffer: u32, start: u64) -> u32 {
+        self.members.push_back(Member {
+            buffer,
+            start,
+            end: start,
+        });
         self.next_id = self.next_id.wrapping_add(1);
         self.next_id.wrapping_sub(1)
     }
 
-    /// The send being queued now.
+    /// The notification being queued now.
     pub fn last_mut(&mut self) -> &mut ZcSend {
         self.sends.back_mut().expect("the send's ubuf")
+    }
+
+    /// The send call's bytes grew by `n` (and its notification's).
+    pub fn queued(&mut self, n: u64) {
+        self.last_mut().end += n;
+        self.members.back_mut().expect("the send").end += n;
     }
 
     /// Whether nothing is in flight and nothing is left to reap.
@@ -77,15 +133,15 @@ impl Ubufs {
         self.sends.is_empty() && self.errqueue.is_empty()
     }
 
-    /// The send with notification id `id`, if it is still in flight. Ids
-    /// are consecutive in `sends` (opened at the back, completed from the
-    /// front), so this is one subtraction, whatever is in flight.
-    pub fn get(&self, id: u32) -> Option<&ZcSend> {
+    /// The send with id `id`, if its notification is still in flight. Ids
+    /// are consecutive in `members` (opened at the back, completed from
+    /// the front), so this is one subtraction, whatever is in flight.
+    pub fn get(&self, id: u32) -> Option<Member> {
         let front = self.sends.front()?.id;
-        self.sends.get(id.wrapping_sub(front) as usize)
+        self.members.get(id.wrapping_sub(front) as usize).copied()
     }
 
-    /// Index of the send in flight holding stream offset `off`.
+    /// Index of the notification in flight holding stream offset `off`.
     pub fn index_of(&self, off: u64) -> Option<usize> {
         if self.sends.is_empty() {
             return None;
@@ -94,8 +150,8 @@ impl Ubufs {
         (i < self.sends.len() && self.sends[i].start <= off).then_some(i)
     }
 
-    /// Adds (or drops) one clone reference on every send that a frame's
-    /// payload `[off, off + len)` touches.
+    /// Adds (or drops) one clone reference on every notification that a
+    /// frame's payload `[off, off + len)` touches.
     pub fn clone_ref(&mut self, off: u64, len: u64, add: bool) {
         let Some(mut i) = self.index_of(off) else {
             return;
@@ -112,29 +168,33 @@ impl Ubufs {
         }
     }
 
-    /// Sends whose last reference is gone: acknowledged (below `acked`) and
-    /// not held by any untransmitted clone. Pops them in order and queues
-    /// their completion, merging consecutive ids into one range when
-    /// `coalesce` (as `__msg_zerocopy_callback` does). Returns (sends,
-    /// pages, bytes) completed.
+    /// Notifications whose last reference is gone: acknowledged (below
+    /// `acked`) and not held by any untransmitted clone. Pops them in order
+    /// and queues their completion (`__msg_zerocopy_callback`: `ee_info`
+    /// .. `ee_data` the ids they cover), merging a range with the queue's
+    /// tail when consecutive and `coalesce` (as it does on the error
+    /// queue). Returns (notifications, pages, bytes) completed.
     pub fn complete_acked(&mut self, acked: u64, coalesce: bool) -> (u64, u64, u64) {
-        let (mut sends, mut pages, mut bytes) = (0, 0, 0);
+        let (mut done, mut pages, mut bytes) = (0, 0, 0);
         while let Some(z) = self.sends.front() {
             if !(z.queued_all && z.end <= acked && z.refs == 0) {
                 break;
             }
             let z = self.sends.pop_front().expect("front exists");
-            sends += 1;
+            done += 1;
             pages += z.pages;
             bytes += z.end - z.start;
+            let hi = z.id.wrapping_add(z.count - 1);
             match self.errqueue.back_mut() {
-                Some(last) if coalesce && last.1.wrapping_add(1) == z.id => last.1 = z.id,
-                _ => self.errqueue.push_back((z.id, z.id)),
+                Some(last) if coalesce && last.1.wrapping_add(1) == z.id => last.1 = hi,
+                _ => self.errqueue.push_back((z.id, hi)),
             }
-            self.completed_buffers.push(z.buffer);
-            self.just_completed.push((z.buffer, z.start, z.end));
+            for m in self.members.drain(..z.count as usize) {
+                self.completed_buffers.push(m.buffer);
+                self.just_completed.push((m.buffer, m.start, m.end));
+            }
         }
-        (sends, pages, bytes)
+        (done, pages, bytes)
     }
 }
 
@@ -146,12 +206,33 @@ mod tests {
         let mut u = Ubufs::default();
         for i in 0..n {
             u.open(i, i as u64 * 100);
+            u.queued(100);
             let z = u.last_mut();
-            z.end += 100;
             z.pages = 16;
             z.queued_all = true;
         }
         u
+    }
+
+    #[test]
+    fn a_send_joins_the_notification_whose_bytes_are_still_unsent() {
+        let mut u = sends(1);
+        // Everything of send 0 transmitted: a new notification.
+        assert_eq!(u.extend(1, 100, 100, 100), None);
+        // Some still unsent: send 1 joins; one completion covers both.
+        assert_eq!(u.extend(1, 100, 100, 50), Some(1));
+        u.queued(100);
+        u.last_mut().queued_all = true;
+        assert_eq!(
+            u.get(1).map(|m| (m.buffer, m.start, m.end)),
+            Some((1, 100, 200))
+        );
+        assert_eq!(u.complete_acked(200, true).0, 1);
+        assert_eq!(u.errqueue, VecDeque::from([(0, 1)]));
+        assert_eq!(u.completed_buffers, vec![0, 1]);
+        // Not past the byte limit.
+        let mut u = sends(1);
+        assert_eq!(u.extend(1, 100, UARG_BYTE_LIMIT, 50), None);
     }
 
     #[test]
@@ -176,7 +257,7 @@ mod tests {
     #[test]
     fn a_send_is_found_by_id_only_while_in_flight() {
         let mut u = sends(3);
-        assert_eq!(u.get(1).map(|z| z.buffer), Some(1));
+        assert_eq!(u.get(1).map(|m| m.buffer), Some(1));
         u.complete_acked(200, true);
         assert!(u.get(1).is_none(), "completed");
         assert_eq!(u.get(2).map(|z| z.start), Some(200));

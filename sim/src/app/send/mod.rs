@@ -122,11 +122,30 @@ pub fn initiated(t: &mut Task, len: u64, ctx: Ctx) {
     t.note_ctx(Step::BufferInitiated, 1, len, ctx);
 }
 
-/// `msg_zerocopy_realloc`: the completion record of a zero-copy send.
+/// `msg_zerocopy_realloc`: the completion record of a zero-copy send. A
+/// path whose notifications coalesce (MSG_ZEROCOPY) extends the latest one
+/// when its bytes still sit unsent in the tail sk_buff (one completion then
+/// covers both sends, and the new bytes join that sk_buff); otherwise
+/// `msg_zerocopy_alloc` makes a new one.
 pub fn ubuf_alloc(t: &mut Task, s: &mut Sender, buffer: u32) {
-    let ns = t.cost.skb_alloc;
-    t.charge(Step::ZerocopyAlloc, 1, 0, ns);
-    let id = s.zc.open(buffer, s.issued);
+    let len = s.current.map_or(0, |op| op.len);
+    let extended = s
+        .path
+        .call()
+        .coalesces_completions()
+        .then(|| s.zc.extend(buffer, s.issued, len, s.max_sent_end))
+        .flatten();
+    let id = match extended {
+        Some(id) => {
+            t.note(Step::ZerocopyExtend, 1, len);
+            id
+        }
+        None => {
+            let ns = t.cost.skb_alloc;
+            t.charge(Step::ZerocopyAlloc, 1, 0, ns);
+            s.zc.open(buffer, s.issued)
+        }
+    };
     if !s.path.from_file() {
         s.pool.get_mut(buffer).last_send = Some(id);
     }
@@ -195,7 +214,7 @@ pub fn reference_user_pages(
         t.charge_ctx(Step::GetUserPages, (pages, n), ns, ctx);
         s.zc.last_mut().pages += pages;
     }
-    s.zc.last_mut().end += n;
+    s.zc.queued(n);
 }
 
 /// The file's pages, already in the page cache, become frags: a page
