@@ -102,21 +102,7 @@ fn root() -> PathBuf {
 
 /// Reads one input, naming it if a check fails; whether it was accepted.
 fn read(name: &str, input: &[u8]) -> bool {
-    match std::panic::catch_unwind(|| harness::scenario(input)) {
-        Ok(answer) => answer.is_ok(),
-        Err(e) => {
-            let path = std::env::temp_dir().join("scenario-failure.toml");
-            let _ = std::fs::write(&path, input);
-            let why = (e.downcast_ref::<String>().map(String::as_str))
-                .or_else(|| e.downcast_ref::<&str>().copied())
-                .unwrap_or("a panic");
-            panic!(
-                "{name}: {why}\n(input written to {}; replay it with \
-                 `cargo fuzz run scenario FILE` in fuzz/)",
-                path.display()
-            );
-        }
-    }
+    simnet_sim::harness::in_test("scenario", name, input, || harness::scenario(input).is_ok())
 }
 
 #[test]

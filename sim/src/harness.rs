@@ -357,6 +357,28 @@ fn check(r: &RunReport, injected: usize) {
     }
 }
 
+/// Runs fuzz target `target`'s entry point `f` on `input` (named `name`)
+/// inside a test: a panic (a failed check) becomes a panic that names the
+/// input and writes it to the temporary folder, to replay with
+/// `cargo fuzz run TARGET FILE` in `fuzz/`.
+pub fn in_test<T>(target: &str, name: &str, input: &[u8], f: impl FnOnce() -> T) -> T {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(t) => t,
+        Err(e) => {
+            let path = std::env::temp_dir().join(format!("{target}-failure"));
+            let _ = std::fs::write(&path, input);
+            let why = (e.downcast_ref::<String>().map(String::as_str))
+                .or_else(|| e.downcast_ref::<&str>().copied())
+                .unwrap_or("a panic");
+            panic!(
+                "{name}: {why}\n(input written to {}; replay it with \
+                 `cargo fuzz run {target} FILE` in fuzz/)",
+                path.display()
+            );
+        }
+    }
+}
+
 /// Seed inputs: frames a clean run's hosts received, replayed as
 /// duplicates a microsecond after the originals arrived (so their sequence
 /// numbers are the live connection's), under a few option sets; named for

@@ -38,21 +38,9 @@ fn files(dir: &str) -> Vec<(String, Vec<u8>)> {
 
 /// Runs one input, naming it if it fails.
 fn run(name: &str, input: &[u8]) -> Outcome {
-    match std::panic::catch_unwind(|| harness::rx_frames(input)) {
-        Ok(r) => r.outcome,
-        Err(e) => {
-            let path = std::env::temp_dir().join("rx_frames-failure");
-            let _ = std::fs::write(&path, input);
-            let why = (e.downcast_ref::<String>().map(String::as_str))
-                .or_else(|| e.downcast_ref::<&str>().copied())
-                .unwrap_or("a panic");
-            panic!(
-                "{name}: {why}\n(input written to {}; replay it with \
-                 `cargo fuzz run rx_frames FILE` in fuzz/)",
-                path.display()
-            );
-        }
-    }
+    harness::in_test("rx_frames", name, input, || {
+        harness::rx_frames(input).outcome
+    })
 }
 
 #[test]
