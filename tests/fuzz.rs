@@ -7,10 +7,10 @@
 //! scenarios with bytes flipped, inserted, removed, cut and spliced, TOML
 //! tokens and scenario keys inserted; and on random bytes. Deterministic; about a second in release mode.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use simnet::harness;
-use simnet_sim::harness::Mutator;
+use simnet_sim::harness::{files_in, Mutator};
 
 /// Mutated inputs per run of the suite.
 const MUTATED: usize = 100_000;
@@ -68,22 +68,6 @@ const DICT: &[&[u8]] = &[
     b"time_limit",
     b"seed",
 ];
-
-/// Every file in `dir`, by name (none if there is no such directory).
-fn files_in(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut files: Vec<(String, Vec<u8>)> = entries
-        .map(|e| {
-            let path = e.expect("a directory entry").path();
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            (name, std::fs::read(&path).expect("a corpus file"))
-        })
-        .collect();
-    files.sort();
-    files
-}
 
 /// Every file in `fuzz/<dir>/scenario`.
 fn files(dir: &str) -> Vec<(String, Vec<u8>)> {

@@ -357,6 +357,23 @@ fn check(r: &RunReport, injected: usize) {
     }
 }
 
+/// Every file in `dir`, by name, sorted (none if there is no such
+/// directory): a fuzz corpus or crash folder, for the in-suite runs.
+pub fn files_in(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<(String, Vec<u8>)> = entries
+        .map(|e| {
+            let path = e.expect("a directory entry").path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read(&path).expect("a corpus file"))
+        })
+        .collect();
+    files.sort();
+    files
+}
+
 /// Runs fuzz target `target`'s entry point `f` on `input` (named `name`)
 /// inside a test: a panic (a failed check) becomes a panic that names the
 /// input and writes it to the temporary folder, to replay with

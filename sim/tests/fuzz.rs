@@ -23,17 +23,7 @@ fn fuzz_dir() -> PathBuf {
 
 /// Every file in `fuzz/<dir>/rx_frames`, by name.
 fn files(dir: &str) -> Vec<(String, Vec<u8>)> {
-    let dir = fuzz_dir().join(dir).join("rx_frames");
-    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| {
-            let path = e.expect("a directory entry").path();
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            (name, std::fs::read(&path).expect("a corpus file"))
-        })
-        .collect();
-    files.sort();
-    files
+    harness::files_in(&fuzz_dir().join(dir).join("rx_frames"))
 }
 
 /// Runs one input, naming it if it fails.
