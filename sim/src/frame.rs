@@ -115,16 +115,6 @@ pub const TCP_SYN: u8 = 0x02;
 pub const TCP_PSH: u8 = 0x08;
 pub const TCP_ACK: u8 = 0x10;
 
-/// The IPv4 destination of an Ethernet frame, if it carries IPv4.
-pub fn ipv4_dst(frame: &[u8]) -> Option<std::net::Ipv4Addr> {
-    let eth = EthernetFrame::new_checked(frame).ok()?;
-    if eth.ethertype() != EthernetProtocol::Ipv4 {
-        return None;
-    }
-    let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
-    Some(ip.dst_addr())
-}
-
 /// The TCP header fields NAPI and GRO need, read straight from the bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TcpSeg {
@@ -136,6 +126,8 @@ pub struct TcpSeg {
     pub payload_len: usize,
     /// IP total length: the bytes the IP and TCP checksums cover.
     pub ip_len: u16,
+    /// IPv4 destination address.
+    pub dst_ip: [u8; 4],
 }
 
 impl TcpSeg {
@@ -182,6 +174,7 @@ pub fn tcp_segment(frame: &[u8]) -> Option<TcpSeg> {
         flags: frame[t + 13],
         payload_len: total.checked_sub(ihl + thl)?,
         ip_len: total as u16,
+        dst_ip: [frame[30], frame[31], frame[32], frame[33]],
     })
 }
 

@@ -141,7 +141,7 @@ fn receive(
                 .charge(c, Step::RxChecksum, 1, n, cost.checksum(n));
         }
     }
-    let refused = seg.is_some_and(|g| socket::syn_before_own_syn(&host.sockets, &g));
+    let refused = seg.is_some_and(|g| socket::syn_before_own_syn(host, &g));
     if bad || refused {
         let step = if bad {
             Step::RxBadChecksum
@@ -166,9 +166,8 @@ fn receive(
     }
     // ip_rcv: a segment for another address is not this host's (smoltcp
     // drops it too); only a forged frame or a real peer sends one.
-    let addr = host.cfg.address;
-    let mine = |f: &[u8]| frame::ipv4_dst(f) == Some(addr);
-    let held = seg.is_some_and(|g| mine(&frame) && deliver(host, g, merged, *c));
+    let addr = host.cfg.address.octets();
+    let held = seg.is_some_and(|g| g.dst_ip == addr && deliver(host, g, merged, *c));
     if !held {
         // Consumed in softirq (ACKs, control): page_pool_recycle_direct.
         host.napi.page_pool.put(1);

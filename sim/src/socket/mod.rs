@@ -157,17 +157,14 @@ impl Lookup {
 /// peer's sequence number while the window it last advertised is still 0
 /// and panics in `Socket::last_scaled_window` ("attempt to subtract
 /// sequence numbers with underflow"). Only a real peer (TAP) or a forged
-/// frame sends one; the model drops it before smoltcp sees it. SYNs are
-/// rare, so the scan over the host's sockets costs nothing per data frame.
-pub fn syn_before_own_syn(sockets: &[Socket], g: &frame::TcpSeg) -> bool {
+/// frame sends one; the model drops it before smoltcp sees it.
+pub fn syn_before_own_syn(host: &Host, g: &frame::TcpSeg) -> bool {
     if !g.syn() || g.flags & frame::TCP_ACK != 0 {
         return false;
     }
-    sockets.iter().any(|s| {
-        s.local_port == g.dst_port
-            && s.remote_port == g.src_port
-            && s.end.sender().is_some_and(|x| x.isn.is_none())
-    })
+    let sock = host.lookup.sending(g.dst_port, g.src_port);
+    sock.and_then(|i| host.sockets[i].end.sender())
+        .is_some_and(|s| s.isn.is_none())
 }
 
 /// Provenance of a received frame for observers: the flow whose data it
