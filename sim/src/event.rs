@@ -273,7 +273,7 @@ steps! {
     /// would take it as a simultaneous open; smoltcp 0.14 panics on it, so
     /// the model drops it before smoltcp sees it (only a real peer or a
     /// forged frame sends one).
-    RxSynBeforeOwnSyn => ("tcp", Drop, None, "dropped: SYN before the socket's own SYN (smoltcp 0.14 cannot take it)"),
+    RxSynBeforeOwnSyn => ("tcp", Drop, None, "tcp_rcv_synsent_state_process (simultaneous open): dropped, smoltcp 0.14 cannot take it"),
     /// `readv(2)` entering the kernel.
     ReadvSyscall => ("socket->app", Syscall, Syscall, "do_readv -> sock_read_iter -> tcp_recvmsg"),
     /// `getsockopt(TCP_ZEROCOPY_RECEIVE)` entering the kernel.

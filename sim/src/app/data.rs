@@ -45,11 +45,6 @@ pub struct DataSource {
 }
 
 impl DataSource {
-    /// The data of seed `seed`, cut from a block of its own.
-    pub fn new(seed: u64) -> DataSource {
-        DataSource::cut_from(DataSource::block(seed), seed)
-    }
-
     /// The random block seed `seed` makes.
     pub fn block(seed: u64) -> Arc<Vec<u8>> {
         let mut block = vec![0; DATA_BLOCK];
@@ -179,9 +174,14 @@ impl DataSource {
 mod tests {
     use super::*;
 
+    /// The data of seed `seed`, cut from a block of its own.
+    fn data(seed: u64) -> DataSource {
+        DataSource::cut_from(DataSource::block(seed), seed)
+    }
+
     #[test]
     fn data_is_a_function_of_seed_and_offset_alone() {
-        let a = DataSource::new(3);
+        let a = data(3);
         let mut whole = vec![0; 200_000];
         a.fill(0, &mut whole);
         // Any split of the stream gives the same bytes.
@@ -191,7 +191,7 @@ mod tests {
         assert_eq!(whole, parts);
         assert_ne!(whole[..65536], whole[65536..131072], "segments differ");
         let mut other = vec![0; 200_000];
-        DataSource::new(4).fill(0, &mut other);
+        data(4).fill(0, &mut other);
         assert_ne!(whole, other);
         assert!(whole
             .iter()
@@ -200,7 +200,7 @@ mod tests {
 
     #[test]
     fn delimited_data_ends_every_message_with_the_delimiter() {
-        let a = DataSource::new(5).delimited(b'\n', 100);
+        let a = data(5).delimited(b'\n', 100);
         let mut bytes = vec![0; 1000];
         a.fill(0, &mut bytes[..333]);
         a.fill(333, &mut bytes[333..]);
@@ -213,7 +213,7 @@ mod tests {
 
     #[test]
     fn length_prefixed_data_starts_every_message_with_its_body_length() {
-        let a = DataSource::new(5).length_prefixed(108);
+        let a = data(5).length_prefixed(108);
         let mut bytes = vec![0; 300];
         a.fill(0, &mut bytes[..111]);
         a.fill(111, &mut bytes[111..]);
@@ -227,7 +227,7 @@ mod tests {
 
     #[test]
     fn stream_hash_is_the_hash_of_the_bytes() {
-        let a = DataSource::new(9);
+        let a = data(9);
         let mut bytes = vec![0; 150_000];
         a.fill(0, &mut bytes);
         let mut h = XxHash3_64::new();
