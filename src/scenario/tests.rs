@@ -1151,6 +1151,25 @@ mod fuzz {
         "\"::1/128\"",
     ];
 
+    /// The example scenario with the value on its `line`-th line (modulo
+    /// its length) replaced by `VALUES[value]`, or by `text` quoted when
+    /// `value` is past them.
+    fn with_value(line: usize, value: usize, text: &str) -> String {
+        let lines: Vec<&str> = EXAMPLE.lines().collect();
+        let target = line % lines.len();
+        let replacement = match VALUES.get(value) {
+            Some(v) => v.to_string(),
+            None => format!("{text:?}"),
+        };
+        let src: Vec<String> = (lines.iter().enumerate())
+            .map(|(i, l)| match l.split_once(" = ") {
+                Some((key, _)) if i == target => format!("{key} = {replacement}"),
+                _ => (*l).to_string(),
+            })
+            .collect();
+        src.join("\n")
+    }
+
     fn mutate(src: &[u8], ops: &[(usize, u8, u8)]) -> Vec<u8> {
         let mut out = src.to_vec();
         for &(at, op, byte) in ops {
@@ -1186,34 +1205,14 @@ mod fuzz {
 
         #[test]
         fn any_value_in_any_key_never_panics(line in 0usize..200, value in 0usize..64, text in "\\PC{0,12}") {
-            let lines: Vec<&str> = EXAMPLE.lines().collect();
-            let target = line % lines.len();
-            let replacement = if value < VALUES.len() { VALUES[value].to_string() } else { format!("{text:?}") };
-            let src: Vec<String> = lines
-                .iter()
-                .enumerate()
-                .map(|(i, l)| match l.split_once(" = ") {
-                    Some((key, _)) if i == target => format!("{key} = {replacement}"),
-                    _ => (*l).to_string(),
-                })
-                .collect();
-            let _ = parse(src.join("\n").as_bytes(), "fuzz");
+            let src = with_value(line, value, &text);
+            let _ = parse(src.as_bytes(), "fuzz");
         }
 
         #[test]
         fn every_refusal_is_positioned_and_in_our_words(line in 0usize..200, value in 0usize..64, text in "\\PC{0,12}") {
-            let lines: Vec<&str> = EXAMPLE.lines().collect();
-            let target = line % lines.len();
-            let replacement = if value < VALUES.len() { VALUES[value].to_string() } else { format!("{text:?}") };
-            let src: Vec<String> = lines
-                .iter()
-                .enumerate()
-                .map(|(i, l)| match l.split_once(" = ") {
-                    Some((key, _)) if i == target => format!("{key} = {replacement}"),
-                    _ => (*l).to_string(),
-                })
-                .collect();
-            if let Err(e) = parse(src.join("\n").as_bytes(), "fuzz") {
+            let src = with_value(line, value, &text);
+            if let Err(e) = parse(src.as_bytes(), "fuzz") {
                 prop_assert!(e.line.is_some() && e.column.is_some(), "{}", e);
                 for serde_words in ["invalid type", "invalid value", "unknown field", "missing field", "unknown variant", "struct ", "enum ", "u16", "u32", "u64", "i64", "f64", "sequence", "map"] {
                     prop_assert!(!e.message.contains(serde_words), "{}", e);
