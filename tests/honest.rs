@@ -83,10 +83,12 @@ fn a_million_one_byte_zero_copy_sends_finish() {
     }
 }
 
-/// A fixed pool of 65,536 buffers used to scan its free list on every
-/// acquire (the lowest free first is kept: see the pool unit tests).
+/// A fixed pool of 65,536 buffers serves 64 MiB of 1 KiB writes, each
+/// from a buffer taken and handed back at once. (How long that takes, once
+/// a scan of the free list per acquire, is the benchmark's "65,536-buffer
+/// pool" row: speed is measured there, not here.)
 #[test]
-fn a_pool_of_65536_buffers_is_not_scanned_per_write() {
+fn a_pool_of_65536_buffers_serves_every_write() {
     let dir = tempfile::tempdir().unwrap();
     let flow =
         "bytes = \"64MiB\"\nwrite_size = 1024\nbuffer = { pool = \"fixed\", pool_size = 65536 }";
