@@ -150,6 +150,13 @@ write_size = "1KiB"
     // Each frame that crossed a wire is in two captures (out and in); the
     // dropped ones were never sent.
     assert_eq!(captured, 2 * v["wire"]["frames"].as_u64().unwrap());
+    // Capturing changes nothing in the run, not even its event count.
+    let (mut bare, _) = run_no_pcap(&path);
+    let mut v = v;
+    for j in [&mut bare, &mut v] {
+        j["captures"] = Value::Null;
+    }
+    assert_eq!(bare, v);
 }
 
 /// Nothing arrives (100 % loss) before the time limit: the flow is

@@ -230,13 +230,14 @@ impl<'o> World<'o> {
         let mut outcome = None;
         let mut instant = (0, 0); // (time, events at that time)
         while let Some((t, ev)) = self.q.pop() {
-            self.events += 1;
             if let Ev::Capture { host, slot } = ev {
-                // Not part of the model: it moves neither the clock nor the
-                // end of the run (a run without captures must end alike).
+                // Not part of the model: it moves neither the clock, nor the
+                // event count, nor the end of the run (a run without
+                // captures must end alike).
                 self.capture(host as usize, slot, t, limit);
                 continue;
             }
+            self.events += 1;
             if t > limit {
                 self.now = limit;
                 outcome = Some(Outcome::TimeLimit);
