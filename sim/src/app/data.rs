@@ -39,9 +39,9 @@ pub struct DataSource {
     /// Delimited framing: `(delimiter, message length)`: the last byte of
     /// every message is the delimiter.
     delimiter: Option<(u8, u64)>,
-    /// Length-prefixed framing: `(message length, body length)`: every
+    /// Length-prefixed framing: `(message length, its header)`: every
     /// message starts with the body length in 8 hex digits.
-    prefix: Option<(u64, u64)>,
+    prefix: Option<(u64, [u8; 8])>,
 }
 
 impl DataSource {
@@ -83,7 +83,10 @@ impl DataSource {
     /// The same data, every `message` bytes starting with the body length
     /// (`message - 8`) in 8 hex digits.
     pub fn length_prefixed(mut self, message: u64) -> DataSource {
-        self.prefix = Some((message.max(9), message.saturating_sub(8)));
+        let body = message.saturating_sub(8).min(u32::MAX as u64);
+        let mut header = [0; 8];
+        header.copy_from_slice(format!("{body:08x}").as_bytes());
+        self.prefix = Some((message.max(9), header));
         self
     }
 
@@ -124,12 +127,11 @@ impl DataSource {
             buf[done..done + p.len()].copy_from_slice(p);
             done += p.len();
         });
-        if let Some((m, body)) = self.prefix {
-            let header = format!("{:08x}", body.min(u32::MAX as u64));
+        if let Some((m, header)) = self.prefix {
             let end = offset + buf.len() as u64;
             let mut start = (offset / m) * m;
             while start < end {
-                for (i, &b) in header.as_bytes().iter().enumerate() {
+                for (i, &b) in header.iter().enumerate() {
                     let at = start + i as u64;
                     if at >= offset && at < end {
                         buf[(at - offset) as usize] = b;
