@@ -136,8 +136,14 @@ pub fn reassemble_stream(path: &Path, data_port: u16) -> Vec<u8> {
         if seg.get_flags() & tcp::TcpFlags::SYN != 0 {
             isn = Some(seg.get_sequence());
         }
-        if !seg.payload().is_empty() {
-            segments.insert(seg.get_sequence(), seg.payload().to_vec());
+        // A retransmission may start where an earlier segment did and
+        // carry fewer bytes: keep the longest.
+        let p = seg.payload();
+        if !p.is_empty() {
+            let kept = segments.entry(seg.get_sequence()).or_default();
+            if p.len() > kept.len() {
+                *kept = p.to_vec();
+            }
         }
     }
     let isn = isn.expect("the capture holds the SYN");
@@ -151,8 +157,12 @@ pub fn reassemble_stream(path: &Path, data_port: u16) -> Vec<u8> {
     by_offset.sort_by_key(|(o, _)| *o);
     for (off, p) in by_offset {
         let seq = isn.wrapping_add(1).wrapping_add(off);
-        let skip = next.wrapping_sub(seq) as usize;
-        assert!(skip <= p.len() || seq == next, "gap in the captured stream");
+        // Bytes of this segment already taken: none if it starts at
+        // `next`; all of them if a retransmission re-cut the stream and an
+        // earlier segment covers this one.
+        let skip = next.wrapping_sub(seq) as i32;
+        assert!(skip >= 0, "gap in the captured stream");
+        let skip = skip as usize;
         if skip < p.len() {
             stream.extend_from_slice(&p[skip..]);
             next = next.wrapping_add((p.len() - skip) as u32);
