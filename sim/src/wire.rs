@@ -188,6 +188,15 @@ impl InFlight {
         self.free.push(slot);
         std::mem::take(&mut self.frames[slot as usize])
     }
+
+    /// Frames parked now.
+    pub fn len(&self) -> usize {
+        self.frames.len() - self.free.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 #[cfg(test)]

@@ -218,6 +218,13 @@ impl<'o> World<'o> {
         self.schedule_arrival(Dest::Host(h), at, frame);
     }
 
+    /// Frames still crossing a link (to a host's port or to the switch),
+    /// and copies waiting to be captured: after [`World::run`], what the
+    /// run's end left on the wires.
+    pub fn frames_on_wires(&self) -> usize {
+        self.wire.len()
+    }
+
     /// Runs until every flow is done, nothing is left to do, or the time
     /// limit is reached.
     pub fn run(&mut self) -> RunReport {

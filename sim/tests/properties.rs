@@ -154,8 +154,8 @@ proptest! {
 
     /// Three to six hosts on a switch with any buffer, flows between any
     /// two of them on any path: every byte arrives, every frame the switch
-    /// admits reaches the host of its port (but the last few, still on the
-    /// wire when the last application finishes), and resources balance on
+    /// admits reaches the host of its port (but those still on the wire
+    /// when the last application finishes), and resources balance on
     /// every host.
     #[test]
     fn a_switch_of_many_hosts_delivers_every_byte_and_loses_no_frame_it_admits(
@@ -207,7 +207,8 @@ proptest! {
         let sw = r.switch.as_ref().unwrap();
         let received: u64 = r.hosts.iter().map(|h| h.counters.get(Step::WireRx).count).sum();
         prop_assert!(received <= sw.frames);
-        prop_assert!(sw.frames - received <= 4 * flows.len() as u64, "{} admitted, {received} received", sw.frames);
+        let on_wires = w.frames_on_wires() as u64;
+        prop_assert!(sw.frames - received <= on_wires, "{} admitted, {received} received, {on_wires} on the wires", sw.frames);
         prop_assert!(sw.peak_queue_bytes <= buffer << 10);
         for h in &r.hosts {
             prop_assert_eq!(h.pinned_pages(), h.unpinned_pages());
