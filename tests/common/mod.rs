@@ -191,6 +191,48 @@ pub fn check_capture(path: &Path, filter: &str, bytes: u64) {
     check_capture_from_kernel(path, filter, bytes, None)
 }
 
+/// [`check_capture`] for a capture with retransmissions: nothing flagged,
+/// every data frame matching `filter` with a Good checksum, and their
+/// sequence ranges (relative, as tshark numbers them) covering exactly the
+/// first `bytes` of the stream. Summing the frames Wireshark does not call
+/// retransmissions is not enough: after a timeout the sender may re-cut
+/// the stream, and a segment that straddles the highest byte sent so far is
+/// marked a retransmission though part of it is new.
+pub fn check_capture_covers(path: &Path, filter: &str, bytes: u64) {
+    let p = path.to_str().unwrap();
+    assert_nothing_flagged(path, None);
+    let mut args = vec!["-n", "-r", p];
+    args.extend_from_slice(&CHECKS);
+    let filter = format!("({filter}) && tcp.len > 0");
+    args.extend_from_slice(&[
+        "-Y",
+        &filter,
+        "-T",
+        "fields",
+        "-e",
+        "tcp.seq",
+        "-e",
+        "tcp.len",
+        "-e",
+        "tcp.checksum.status",
+    ]);
+    let mut ranges: Vec<(u64, u64)> = Vec::new();
+    for line in tshark(&args).lines() {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let (seq, len): (u64, u64) = (cols[0].parse().unwrap(), cols[1].parse().unwrap());
+        assert_eq!(cols[2], "1", "{p}: checksum status not Good: {line}");
+        ranges.push((seq, seq + len));
+    }
+    ranges.sort();
+    // Relative sequence numbers: the first data byte is 1.
+    let mut covered = 1;
+    for (start, end) in ranges {
+        assert!(start <= covered, "{p}: bytes {covered}..{start} never sent");
+        covered = covered.max(end);
+    }
+    assert_eq!(covered - 1, bytes, "{p}: stream bytes covered by {filter}");
+}
+
 /// tshark's checksum checks on.
 const CHECKS: [&str; 4] = [
     "-o",
