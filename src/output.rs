@@ -134,6 +134,8 @@ pub struct HostJson {
     pub irqs: u64,
     pub napi_polls: u64,
     pub rx_ring_drops: u64,
+    /// Pure ACKs sent (no payload, no SYN, FIN or RST).
+    pub acks_sent: u64,
     pub gso_segments: u64,
     pub gro_merges: u64,
     /// Per-packet stack CPU the GRO-merged segments did not pay (extra).
@@ -271,6 +273,7 @@ fn host_json(h: &HostReport) -> HostJson {
         irqs: h.irqs(),
         napi_polls: h.napi_polls(),
         rx_ring_drops: h.rx_ring_drops(),
+        acks_sent: h.acks_sent(),
         gso_segments: h.gso_segments,
         gro_merges: h.gro_merges,
         gro_saved_ns: h.gro_saved_ns,
@@ -526,14 +529,15 @@ fn host_totals(o: &mut String, r: &RunReport, h: &HostReport) {
     );
     let _ = writeln!(
         o,
-        "  DMA read {} / write {}, Tx descriptors {}, Rx descriptors {}, IRQs {}, NAPI polls {}, Rx ring drops {}",
+        "  DMA read {} / write {}, Tx descriptors {}, Rx descriptors {}, IRQs {}, NAPI polls {}, Rx ring drops {}, ACKs sent {}",
         human_bytes(h.dma_read_bytes()),
         human_bytes(h.dma_write_bytes()),
         h.tx_descriptors(),
         h.rx_descriptors(),
         h.irqs(),
         h.napi_polls(),
-        h.rx_ring_drops()
+        h.rx_ring_drops(),
+        h.acks_sent()
     );
     if h.gso_segments > 0 || h.gro_merges > 0 {
         let _ = writeln!(

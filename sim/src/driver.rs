@@ -76,7 +76,7 @@ pub fn xmit(host: &mut Host, env: &mut Env, c: &mut Nanos) {
         let gso_segment = gso_size == GSO_SEGMENT;
         let gso_size = if gso_segment { 0 } else { gso_size };
         if !gso_segment {
-            tcp_transmit(host, payload, echo_payload, c);
+            tcp_transmit(host, payload, echo_payload, d.pure_ack, c);
         }
         let offloads = host.cfg.nic.offloads;
         let mss = gso_size as usize;
@@ -133,8 +133,14 @@ fn attribute(host: &mut Host, d: &Dissected) -> (Option<Payload>, u64) {
 
 /// `tcp_write_xmit -> tcp_transmit_skb -> ip_queue_xmit`: TCP's and IP's
 /// per-segment work for a data segment (noting a retransmission), an echo
-/// write-back, or a control frame.
-fn tcp_transmit(host: &mut Host, payload: Option<Payload>, echo_payload: u64, c: &mut Nanos) {
+/// write-back, a pure ACK or another control frame.
+fn tcp_transmit(
+    host: &mut Host,
+    payload: Option<Payload>,
+    echo_payload: u64,
+    pure_ack: bool,
+    c: &mut Nanos,
+) {
     let ns = host.cost.per_packet_tx;
     if let Some(p) = payload {
         let s = host.sockets[p.sock as usize].end.sender_mut();
@@ -149,7 +155,12 @@ fn tcp_transmit(host: &mut Host, payload: Option<Payload>, echo_payload: u64, c:
     } else if echo_payload > 0 {
         host.acct.charge(c, Step::TcpXmit, 1, echo_payload, ns);
     } else {
-        host.acct.charge(c, Step::CtrlXmit, 1, 0, ns);
+        let step = if pure_ack {
+            Step::AckXmit
+        } else {
+            Step::CtrlXmit
+        };
+        host.acct.charge(c, step, 1, 0, ns);
     }
 }
 

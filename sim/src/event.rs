@@ -196,8 +196,10 @@ steps! {
     TcpXmit => ("tcp", Segment, Stack, "tcp_write_xmit -> tcp_transmit_skb -> ip_queue_xmit"),
     /// A segment carrying bytes already sent once.
     TcpRetransmit => ("tcp", Retransmit, None, "tcp_retransmit_skb"),
-    /// A control frame (pure ACK, SYN, FIN, ARP) leaves the stack.
-    CtrlXmit => ("tcp", Protocol, Stack, "tcp_send_ack / arp_send -> dev_queue_xmit"),
+    /// A pure ACK (no payload, no SYN, FIN or RST) leaves the stack.
+    AckXmit => ("tcp", Protocol, Stack, "tcp_send_ack -> __tcp_transmit_skb (pure ACK)"),
+    /// Another control frame (SYN, FIN, RST, ARP, ICMP) leaves the stack.
+    CtrlXmit => ("tcp", Protocol, Stack, "tcp_connect / tcp_send_fin / arp_send -> dev_queue_xmit"),
     /// IP and TCP checksums computed by the CPU.
     TxChecksum => ("tcp", Checksum, Checksum, "ip_send_check + __tcp_v4_send_check (software)"),
     /// Software segmentation of a super-segment the NIC cannot cut.

@@ -31,6 +31,8 @@ pub struct Dissected {
     pub seq: u32,
     pub syn: bool,
     pub fin: bool,
+    /// A pure ACK: ACK set, no payload, no SYN, FIN or RST.
+    pub pure_ack: bool,
     /// Offset of the TCP payload in the frame.
     pub payload_offset: usize,
     pub payload_len: usize,
@@ -50,6 +52,7 @@ pub fn dissect_fast(frame: &[u8]) -> Dissected {
             seq: g.seq,
             syn: g.syn(),
             fin: g.flags & TCP_FIN != 0,
+            pure_ack: g.pure_ack(),
             payload_offset: 14 + g.ip_len as usize - g.payload_len,
             payload_len: g.payload_len,
             checksummed: g.ip_len as usize,
@@ -95,6 +98,7 @@ pub fn dissect(frame: &[u8]) -> Dissected {
     d.fin = tcp.fin();
     d.payload_offset = 14 + ihl + thl;
     d.payload_len = total.saturating_sub(ihl + thl);
+    d.pure_ack = tcp.ack() && !(tcp.syn() || tcp.fin() || tcp.rst()) && d.payload_len == 0;
     d.checksummed = total;
     d
 }
@@ -112,6 +116,7 @@ pub fn ipv4_checksummed_len(frame: &[u8]) -> usize {
 /// TCP flag bits (byte 13 of the header).
 pub const TCP_FIN: u8 = 0x01;
 pub const TCP_SYN: u8 = 0x02;
+pub const TCP_RST: u8 = 0x04;
 pub const TCP_PSH: u8 = 0x08;
 pub const TCP_ACK: u8 = 0x10;
 
@@ -133,6 +138,11 @@ pub struct TcpSeg {
 impl TcpSeg {
     pub fn syn(&self) -> bool {
         self.flags & TCP_SYN != 0
+    }
+
+    /// A pure ACK: ACK set, no payload, no SYN, FIN or RST.
+    pub fn pure_ack(&self) -> bool {
+        self.flags & (TCP_ACK | TCP_SYN | TCP_FIN | TCP_RST) == TCP_ACK && self.payload_len == 0
     }
 
     /// Whether this segment continues `open` in the same flow: next in

@@ -296,6 +296,11 @@ impl HostReport {
     pub fn rx_ring_drops(&self) -> u64 {
         self.tally(Step::RxRingDrop)
     }
+    /// Pure ACKs the stack sent: segments with no payload, no SYN, FIN
+    /// or RST (an ACK that rides on data is not one).
+    pub fn acks_sent(&self) -> u64 {
+        self.tally(Step::AckXmit)
+    }
     pub fn cpu_by_category(&self) -> Vec<(CpuCategory, u64)> {
         CpuCategory::ALL
             .iter()
