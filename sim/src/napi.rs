@@ -14,6 +14,7 @@
 //! Does not own the descriptors ([`crate::nic::ring`]) or the driver's
 //! refill and clean ([`crate::driver`]), which it calls.
 
+use crate::driver;
 use crate::engine::Nanos;
 use crate::event::{Ctx, Step};
 use crate::frame::{self, TcpSeg, GSO_MAX_FRAME};
@@ -23,7 +24,7 @@ use crate::page_pool::PagePool;
 use crate::schedule::Env;
 use crate::schedule::Ev;
 use crate::socket::{self, skb::RxQueued};
-use crate::{driver, stack};
+use crate::stack::{self, RxSkb};
 
 /// Frames one softirq run may process before deferring to ksoftirqd:
 /// Linux `netdev_budget` default 300.
@@ -175,7 +176,11 @@ fn receive(
     if merged {
         env.free.push(frame);
     } else {
-        host.stack.rx_in.push_back(frame);
+        let data_for = seg.filter(|g| g.payload_len > 0);
+        host.stack.rx_in.push_back(RxSkb {
+            buf: frame,
+            data_for: data_for.map(|g| (g.dst_port, g.src_port)),
+        });
     }
 }
 
@@ -194,6 +199,7 @@ fn gro(
     host.acct.charge(c, Step::GroReceive, 1, len, ns);
     let mut merged = false;
     if let (Some(o), Some(g), Some(skb)) = (*open, seg, host.stack.rx_in.back_mut()) {
+        let skb = &mut skb.buf;
         if g.continues(&o) && skb.len() + g.payload_len <= GSO_MAX_FRAME {
             frame::gro_merge(skb, frame, &g);
             merged = true;
