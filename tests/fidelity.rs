@@ -120,7 +120,9 @@ fn zero_copy_receive_maps_only_page_sized_frags() {
 }
 
 /// TSO hands the NIC one descriptor chain per super-segment and GRO merges
-/// frames before the stack: both collapse per-packet work.
+/// frames before the stack: both collapse per-packet work. GRO collapses
+/// the receiver's ACKs too: without it `__tcp_ack_snd_check` ACKs about
+/// every second full-sized segment, with it each merged skb once.
 #[test]
 fn tso_and_gro_collapse_descriptors_and_per_packet_work() {
     let dir = tempfile::tempdir().unwrap();
@@ -157,6 +159,59 @@ fn tso_and_gro_collapse_descriptors_and_per_packet_work() {
     let stack = |v: &Value| count(v, "receiver", "netif_receive_skb");
     assert!(stack(&o) * 4 < stack(&p), "{} vs {}", stack(&o), stack(&p));
     assert!(host(&o, "receiver", "gro_merges") > 0);
+
+    // ACKs. Without GRO: about one per two data segments (each segment a
+    // frame here, no TSO).
+    let acks = |v: &Value| host(v, "receiver", "acks_sent");
+    let per_segment = acks(&p) as f64 / segments(&p) as f64;
+    assert!(
+        (0.45..=0.55).contains(&per_segment),
+        "{} ACKs for {} segments",
+        acks(&p),
+        segments(&p)
+    );
+    // GRO alone, the sender's frames unchanged: one ACK per merged skb,
+    // many times fewer than one per two segments.
+    let gro = variant(
+        "scenarios/copy.toml",
+        dir.path(),
+        "gro",
+        &[
+            ("bytes = \"64MiB\"", "bytes = \"16MiB\""),
+            // The sender's line, unchanged but for its order, so that the
+            // next edit finds the receiver's.
+            (
+                "offload = [\"tx-checksum\", \"rx-checksum\"]",
+                "offload = [\"rx-checksum\", \"tx-checksum\"]",
+            ),
+            (
+                "offload = [\"tx-checksum\", \"rx-checksum\"]",
+                "offload = [\"tx-checksum\", \"rx-checksum\", \"gro\"]",
+            ),
+        ],
+    );
+    let g = run(&gro);
+    assert!(host(&g, "receiver", "gro_merges") > 0);
+    assert_eq!(host(&g, "sender", "gso_segments"), 0);
+    assert!(
+        acks(&g) * 4 < acks(&p),
+        "{} with GRO, {} without",
+        acks(&g),
+        acks(&p)
+    );
+    let skbs = stack(&g);
+    assert!(
+        acks(&g) <= skbs && acks(&g) + 5 >= skbs,
+        "{} ACKs for {skbs} skbs",
+        acks(&g)
+    );
+    // With TSO too: as few.
+    assert!(
+        acks(&o) * 4 < acks(&p),
+        "{} with TSO and GRO, {} without",
+        acks(&o),
+        acks(&p)
+    );
 }
 
 /// On a 100 Gbit/s link with copies at 10 GB/s, the copy path is bound by

@@ -25,6 +25,7 @@ use crate::schedule::Env;
 use crate::schedule::Ev;
 use crate::socket::{self, skb::RxQueued};
 use crate::stack::{self, RxSkb};
+use smoltcp::iface::SocketHandle;
 
 /// Frames one softirq run may process before deferring to ksoftirqd:
 /// Linux `netdev_budget` default 300.
@@ -168,7 +169,8 @@ fn receive(
     // ip_rcv: a segment for another address is not this host's (smoltcp
     // drops it too); only a forged frame or a real peer sends one.
     let addr = host.cfg.address.octets();
-    let held = seg.is_some_and(|g| g.dst_ip == addr && deliver(host, g, merged, *c));
+    let mut pushed = None;
+    let held = seg.is_some_and(|g| g.dst_ip == addr && deliver(host, g, merged, *c, &mut pushed));
     if !held {
         // Consumed in softirq (ACKs, control): page_pool_recycle_direct.
         host.napi.page_pool.put(1);
@@ -180,6 +182,7 @@ fn receive(
         host.stack.rx_in.push_back(RxSkb {
             buf: frame,
             data_for: data_for.map(|g| (g.dst_port, g.src_port)),
+            pushed,
         });
     }
 }
@@ -213,13 +216,34 @@ fn gro(
 /// `tcp_v4_rcv -> tcp_data_queue`: a data segment joins its socket's
 /// receive queue (in order, out of order, or as a duplicate dropped).
 /// Returns whether the socket holds the frame's page until a read frees it.
-fn deliver(host: &mut Host, g: TcpSeg, merged: bool, c: Nanos) -> bool {
+/// An in-order segment shorter than the largest one the socket has
+/// received (`tcp_measure_rcv_mss`) sets `pushed` to the socket's handle
+/// when the application's next read will drain the receive queue (no more
+/// unread bytes than one read takes) and it echoes nothing back: Linux
+/// marks the segment `ICSK_ACK_PUSHED` and ACKs it at that read
+/// ([`stack::RxSkb::pushed`]).
+fn deliver(
+    host: &mut Host,
+    g: TcpSeg,
+    merged: bool,
+    c: Nanos,
+    pushed: &mut Option<SocketHandle>,
+) -> bool {
     let Some(i) = host.lookup.receiving(g.dst_port, g.src_port) else {
         return false;
     };
+    let handle = host.sockets[i].handle;
     let r = host.sockets[i].end.receiver_mut();
     let len = g.payload_len as u64;
     let queued = r.segment(g.seq, g.payload_len, g.syn(), merged);
+    if queued == Some(RxQueued::InOrder) && !merged {
+        let n = g.payload_len as u32;
+        let unread = r.rcv_queue.rcv_nxt() - r.received;
+        if n < r.rcv_mss && unread <= r.read_size as u64 && r.echo.is_none() {
+            *pushed = Some(handle);
+        }
+        r.rcv_mss = r.rcv_mss.max(n);
+    }
     match queued {
         Some(RxQueued::OutOfOrder) => host.acct.note(c, Step::RxOutOfOrder, 1, len),
         Some(RxQueued::Duplicate) => host.acct.note(c, Step::RxDuplicate, 1, len),

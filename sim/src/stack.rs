@@ -51,6 +51,12 @@ pub struct TxFrame {
 pub struct RxSkb {
     pub buf: Vec<u8>,
     pub data_for: Option<(u16, u16)>,
+    /// The receiving socket, when this is an in-order segment shorter than
+    /// the largest the socket has received: one Linux marks
+    /// `ICSK_ACK_PUSHED` (`tcp_measure_rcv_mss`) and ACKs as soon as the
+    /// application's read drains the receive queue (`tcp_cleanup_rbuf`),
+    /// not at its delayed-ACK timer ([`run`]).
+    pub pushed: Option<SocketHandle>,
 }
 
 /// A host's TCP/IP stack and the queues between it and the driver.
@@ -234,6 +240,18 @@ pub fn poll(host: &mut Host, env: &mut Env, c: &mut Nanos) {
 /// proportion to its ACKs, not to its frames times the sockets. Data that
 /// the batch's ACKs let a sender send still leaves at the end of the
 /// batch, as before.
+///
+/// A segment shorter than the connection's largest ([`RxSkb::pushed`])
+/// that arrives with nothing else unacknowledged would wait for smoltcp's
+/// 10 ms delayed ACK. Linux ACKs it when the application's read drains
+/// the receive queue (`tcp_cleanup_rbuf`: `ICSK_ACK_PUSHED`, not in
+/// ping-pong mode, `sk_rmem_alloc` empty). smoltcp has no such rule, so
+/// when the next read will drain the queue (NAPI checked) and the socket
+/// has nothing of its own to send, smoltcp takes the segment with no ACK
+/// delay and ACKs it in the next output pass, at the end of the batch
+/// rather than after the read. Without this a sender that has run out of
+/// data (a zero-copy sender whose every buffer waits for this ACK) stalls
+/// for 10 ms.
 fn run(iface: &mut Interface, ts: Instant, port: &mut Port, sockets: &mut SocketSet<'static>) {
     iface.poll_maintenance(ts);
     // Data sk_buffs after which smoltcp's socket ACKs at once: one with
@@ -241,16 +259,36 @@ fn run(iface: &mut Interface, ts: Instant, port: &mut Port, sockets: &mut Socket
     // (`AckDelayTimer::Waiting` -> `Immediate`, if past one MSS).
     let due = if port.ack_now { 1 } else { 2 };
     while let Some(skb) = port.rx_in.front() {
+        let mut push = None;
         if let Some(conn) = skb.data_for {
-            if port.unacked.get(&conn).is_some_and(|&n| n >= due) {
+            let n = port.unacked.get(&conn).copied().unwrap_or(0);
+            if n >= due {
                 // One pass: the ACK, alone or on a data segment; the rest
                 // waits for the end of the batch.
                 iface.poll_egress(ts, port, sockets);
             }
+            let skb = port.rx_in.front().expect("still queued");
+            // Nothing unacknowledged: smoltcp's delayed-ACK timer is idle
+            // and would start for this segment.
+            let idle = !port.unacked.contains_key(&conn);
+            if let Some(h) = skb.pushed.filter(|_| idle && !port.ack_now) {
+                let s = sockets.get_mut::<tcp::Socket>(h);
+                if s.send_queue() == 0 {
+                    push = Some((h, s.ack_delay()));
+                    s.set_ack_delay(None);
+                }
+            }
             let n = port.unacked.entry(conn).or_default();
-            *n = n.saturating_add(1);
+            *n = if push.is_some() {
+                due // its ACK leaves before the connection's next sk_buff
+            } else {
+                n.saturating_add(1)
+            };
         }
         iface.poll_ingress_single(ts, port, sockets);
+        if let Some((h, delay)) = push {
+            sockets.get_mut::<tcp::Socket>(h).set_ack_delay(delay);
+        }
     }
     // Each pass sends at most one segment per socket.
     while iface.poll_egress(ts, port, sockets) == PollResult::SocketStateChanged {}
@@ -458,6 +496,31 @@ mod tests {
                 "{ratio} ACKs per segment, {frames_per_poll} frames per NAPI poll"
             );
         }
+    }
+
+    #[test]
+    fn a_short_segment_the_next_read_drains_is_acked_at_once_not_after_the_delayed_ack() {
+        // Eight 64 KiB buffers whose sends share one notification
+        // (msg_zerocopy_realloc, 512 KiB): the sender sends them all, the
+        // last segment short, and can send nothing more until that segment
+        // is ACKed. Linux ACKs it when the read drains it (tcp_cleanup_rbuf);
+        // smoltcp's delayed ACK would hold every buffer for 10 ms.
+        let mut sc = Scenario::two_hosts(4 << 20, 65536, SendPath::MsgZerocopy);
+        for h in &mut sc.hosts {
+            h.nic.offloads.tx_checksum = true;
+            h.nic.offloads.rx_checksum = true;
+        }
+        sc.flows[0].buffer.pool = crate::config::PoolKind::Fixed;
+        sc.flows[0].buffer.pool_size = 8;
+        let r = crate::run(&sc, &mut NoObserver).unwrap();
+        assert_eq!(r.outcome, Outcome::Ok);
+        assert!(r.hosts[0].counters.get(Step::ZerocopyExtend).count > 0);
+        // 4 MiB at 10 Gbit/s is 3.4 ms on the wire.
+        assert!(
+            r.simulated_ns < 8_000_000,
+            "{} ns: a delayed ACK held the buffers",
+            r.simulated_ns
+        );
     }
 
     #[test]

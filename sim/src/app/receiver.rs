@@ -50,6 +50,10 @@ pub struct Receiver {
     pub rcv_queue: ReceiveQueue,
     /// The peer's ISN, learnt from its SYN.
     pub peer_isn: Option<u32>,
+    /// The largest segment payload received so far: Linux's estimate of
+    /// the peer's MSS (`icsk_ack.rcv_mss`, `tcp_measure_rcv_mss`), against
+    /// which a shorter segment is a pushed one (`ICSK_ACK_PUSHED`).
+    pub rcv_mss: u32,
     pub received: u64,
     pub hash: XxHash3_64,
     pub reads: u64,
@@ -88,6 +92,7 @@ impl Receiver {
             read_size: size,
             rcv_queue: ReceiveQueue::default(),
             peer_isn: None,
+            rcv_mss: 0,
             received: 0,
             hash: XxHash3_64::new(),
             reads: 0,
