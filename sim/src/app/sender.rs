@@ -310,8 +310,9 @@ impl Sender {
     }
 
     /// Reaps the completions the kernel has posted: each notification as
-    /// the path delivers it, then the buffers go back to the pool.
-    fn reap(&mut self, t: &mut Task) {
+    /// the path delivers it, then the buffers of flow `f` go back to the
+    /// pool.
+    fn reap(&mut self, t: &mut Task, f: usize) {
         while let Some((lo, hi)) = self.zc.errqueue.pop_front() {
             let n = (hi.wrapping_sub(lo) + 1) as u64;
             self.path.call().reap(t, n);
@@ -320,7 +321,11 @@ impl Sender {
             if self.reuse == Reuse::AfterCompletion {
                 self.pool.release(id);
             }
-            t.note_ctx(Step::BufferReturned, 1, 0, Ctx::NONE.with_buffer(id));
+            let ctx = Ctx {
+                flow: f as u16,
+                ..Ctx::NONE
+            };
+            t.note_ctx(Step::BufferReturned, 1, 0, ctx.with_buffer(id));
         }
     }
 }
@@ -359,11 +364,11 @@ pub fn step(host: &mut Host, env: &mut Env, sock: usize, track: &mut Track, c: &
             }
             SendState::Done => Next::Return,
             SendState::Draining => {
-                drain(s, &mut t);
+                drain(s, &mut t, f);
                 Next::Return
             }
             SendState::WaitCompletion => {
-                s.reap(&mut t);
+                s.reap(&mut t, f);
                 if s.pool.can_acquire() {
                     s.state = SendState::Ready;
                     Next::Again
@@ -407,8 +412,8 @@ pub fn step(host: &mut Host, env: &mut Env, sock: usize, track: &mut Track, c: &
 
 /// Everything is written: reap the last completions, and once every buffer
 /// is back undo the path's setup.
-fn drain(s: &mut Sender, t: &mut Task) {
-    s.reap(t);
+fn drain(s: &mut Sender, t: &mut Task, f: usize) {
+    s.reap(t, f);
     if s.zc.idle() {
         s.state = SendState::Done;
         if s.set_up {
@@ -431,7 +436,7 @@ fn start_call(s: &mut Sender, t: &mut Task, f: usize, track: &mut Track) -> Next
     // Completions the kernel has posted are reaped first (poll reported
     // POLLERR): their buffers come back before the next one is taken.
     if !s.zc.errqueue.is_empty() {
-        s.reap(t);
+        s.reap(t, f);
     }
     let id = if s.path.from_file() {
         0 // the bytes come from the page cache

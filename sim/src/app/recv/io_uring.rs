@@ -15,8 +15,8 @@ use crate::event::{Ctx, Step};
 pub struct Provided;
 
 impl RecvCall for Provided {
-    fn took(&self, t: &mut Task, r: &mut Receiver, n: u64, _ctx: Ctx) {
-        t.note(Step::IoUringSqe, 1, n);
+    fn took(&self, t: &mut Task, r: &mut Receiver, n: u64, ctx: Ctx) {
+        t.note_ctx(Step::IoUringSqe, 1, n, ctx);
         r.sqes += 1;
         if r.sqes % IO_URING_BATCH == 1 {
             let sc = t.cost.syscall;
@@ -24,7 +24,7 @@ impl RecvCall for Provided {
         }
         t.note(Step::IoUringBufSelect, 1, n);
         let ns = t.cost.copy(n);
-        t.charge(Step::CopyToUser, 1, n, ns);
-        t.note(Step::IoUringCqe, 1, n);
+        t.charge_ctx(Step::CopyToUser, (1, n), ns, ctx);
+        t.note_ctx(Step::IoUringCqe, 1, n, ctx);
     }
 }

@@ -24,12 +24,12 @@ impl RecvCall for Read {
 }
 
 impl RecvCall for Readv {
-    fn took(&self, t: &mut Task, r: &mut Receiver, n: u64, _ctx: Ctx) {
+    fn took(&self, t: &mut Task, r: &mut Receiver, n: u64, ctx: Ctx) {
         let (sc, copy) = (t.cost.syscall, t.cost.copy(n));
-        t.charge(Step::ReadvSyscall, 1, n, sc);
+        t.charge_ctx(Step::ReadvSyscall, (1, n), sc, ctx);
         // One copy per iovec region the bytes reach.
         let region = (r.read_size as u64).div_ceil(r.iovecs as u64).max(1);
         let regions = n.div_ceil(region);
-        t.charge(Step::CopyToUser, regions, n, copy);
+        t.charge_ctx(Step::CopyToUser, (regions, n), copy, ctx);
     }
 }

@@ -14,13 +14,13 @@ use crate::event::{Ctx, Step};
 pub struct Splice;
 
 impl RecvCall for Splice {
-    fn took(&self, t: &mut Task, _r: &mut Receiver, n: u64, _ctx: Ctx) {
+    fn took(&self, t: &mut Task, _r: &mut Receiver, n: u64, ctx: Ctx) {
         let sc = t.cost.syscall;
-        t.charge(Step::SpliceRecvSyscall, 2, n, 2 * sc);
+        t.charge_ctx(Step::SpliceRecvSyscall, (2, n), 2 * sc, ctx);
         let pages = n.div_ceil(PAGE_SIZE);
         let ns = t.cost.skb_alloc * pages;
-        t.charge(Step::SplicePipeRef, pages, n, ns);
+        t.charge_ctx(Step::SplicePipeRef, (pages, n), ns, ctx);
         let ns = t.cost.copy(n);
-        t.charge(Step::SpliceToFile, 1, n, ns);
+        t.charge_ctx(Step::SpliceToFile, (1, n), ns, ctx);
     }
 }

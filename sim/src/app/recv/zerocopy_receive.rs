@@ -19,9 +19,9 @@ use crate::event::{Ctx, Step};
 pub struct ZerocopyReceive;
 
 impl RecvCall for ZerocopyReceive {
-    fn took(&self, t: &mut Task, r: &mut Receiver, n: u64, _ctx: Ctx) {
+    fn took(&self, t: &mut Task, r: &mut Receiver, n: u64, ctx: Ctx) {
         let sc = t.cost.syscall;
-        t.charge(Step::ZcRecvSyscall, 1, n, sc);
+        t.charge_ctx(Step::ZcRecvSyscall, (1, n), sc, ctx);
         // Pages map only onto a page-aligned receive address, and only
         // whole-page frags do.
         let pages = if r.aligned {
@@ -32,7 +32,7 @@ impl RecvCall for ZerocopyReceive {
         let mapped = pages * PAGE_SIZE;
         if pages > 0 {
             let ns = t.cost.page_pin * pages;
-            t.charge(Step::VmInsertPages, pages, mapped, ns);
+            t.charge_ctx(Step::VmInsertPages, (pages, mapped), ns, ctx);
             // The application unmaps them when it is done reading.
             let ns = t.cost.page_unpin * pages;
             t.charge(Step::ZcRecvUnmap, pages, mapped, ns);
@@ -40,7 +40,8 @@ impl RecvCall for ZerocopyReceive {
         if n > mapped {
             let k = n - mapped;
             let ns = t.cost.copy(k);
-            t.charge(Step::CopyToUser, 1, k, ns);
+            // The bytes of the call's range that were not mapped.
+            t.charge_ctx(Step::CopyToUser, (1, k), ns, ctx);
         }
     }
 }
