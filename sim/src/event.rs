@@ -4,14 +4,17 @@
 //! belongs to, its kind (copy, pin, DMA, ...), the CPU category its cost is
 //! charged to, and the Linux function or hardware step it models. Owns
 //! [`Counters`], the always-on per-host tally behind the report, and the
-//! [`Observer`] trait through which the tool receives frames (for captures)
-//! and individual events (for traces).
+//! [`Observer`] trait through which the tool receives frames (for captures),
+//! individual events (for traces and timelines) and the model's gauges at
+//! fixed steps of virtual time ([`Sample`], for plots over time).
 //!
 //! Does not format anything: observers decide what to write. An observer that
-//! asks for nothing costs nothing: the model checks [`Observer::wants_events`]
-//! and [`Observer::wants_frames`] once and skips the calls otherwise.
+//! asks for nothing costs nothing: the model checks [`Observer::wants_events`],
+//! [`Observer::wants_frames`] and [`Observer::sample_every`] once and skips
+//! the calls otherwise.
 
 use crate::engine::Nanos;
+pub use crate::sample::Sample;
 
 /// What a step is, in the report's words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -484,6 +487,18 @@ pub trait Observer {
     fn frame(&mut self, _host: usize, _time: Nanos, _dir: Direction, _frame: &[u8]) {}
     /// One accounted event.
     fn event(&mut self, _event: &Event) {}
+    /// Every how much virtual time [`Observer::sample`] should be called,
+    /// or `None` (the default) for never. Asked before the run and again
+    /// after each sample, so an observer may make its samples sparser as a
+    /// run goes on (0 counts as 1 ns).
+    fn sample_every(&self) -> Option<Nanos> {
+        None
+    }
+    /// The model's gauges at `sample.time`: at 0, at each multiple of
+    /// [`Observer::sample_every`] that an event reaches (one sample for a
+    /// stretch of time in which nothing happened), and once when the run
+    /// ends.
+    fn sample(&mut self, _sample: &Sample) {}
 }
 
 /// An observer that wants nothing.

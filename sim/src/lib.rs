@@ -24,8 +24,9 @@
 //! [`host`] stacks the stages on one CPU; [`world`] routes the events of
 //! [`schedule`] between hosts, wires and the switch; [`flow`] opens each connection; [`account`]
 //! and [`event`] are where every stage records what it did, naming the
-//! Linux function or hardware step it models; [`cost`] says what each step
-//! costs; [`report`] is what a run returns. [`harness`] is not part of the
+//! Linux function or hardware step it models; [`sample`] is what the model's
+//! gauges read at an instant, for observers that draw a run over time;
+//! [`cost`] says what each step costs; [`report`] is what a run returns. [`harness`] is not part of the
 //! model: it holds the entry points fuzzers and the test suite share.
 //!
 //! The model never does I/O. It reports what happens through
@@ -58,6 +59,7 @@ pub mod napi;
 pub mod nic;
 pub mod page_pool;
 pub mod report;
+pub mod sample;
 pub mod schedule;
 pub mod socket;
 pub mod stack;

@@ -25,6 +25,7 @@ use crate::event::{Direction, Observer};
 use crate::flow::{self, Flow};
 use crate::host::Host;
 use crate::report::{self, Outcome, RunReport};
+use crate::sample::Sample;
 use crate::schedule::{Env, Ev};
 use crate::switch::{Route, Switch};
 use crate::wire::{InFlight, Verdict};
@@ -122,6 +123,13 @@ pub struct World<'o> {
     unfinished: usize,
     /// Why the run stopped, beyond its outcome.
     why: Option<String>,
+    /// When the observer's next sample is due (`Nanos::MAX`: it wants none).
+    next_sample: Nanos,
+    /// The gauges handed to the observer, reused for every sample.
+    sample: Sample,
+    /// Copies of departing frames parked in `wire` until their capture
+    /// time: not frames in flight.
+    parked_captures: u64,
 }
 
 /// Descriptor ownership is checked every this many events (and at the
@@ -173,7 +181,13 @@ impl<'o> World<'o> {
             why: None,
             finished: vec![false; scenario.flows.len()],
             unfinished: scenario.flows.len(),
+            next_sample: Nanos::MAX,
+            sample: Sample::default(),
+            parked_captures: 0,
         };
+        if w.obs.sample_every().is_some() {
+            w.next_sample = 0;
+        }
         let mut env = Env {
             q: &mut w.q,
             free: &mut w.free,
@@ -250,6 +264,9 @@ impl<'o> World<'o> {
                 outcome = Some(Outcome::TimeLimit);
                 break;
             }
+            if t >= self.next_sample {
+                self.take_sample(t);
+            }
             self.now = t;
             instant = if instant.0 == t {
                 (t, instant.1 + 1)
@@ -297,8 +314,40 @@ impl<'o> World<'o> {
             let cpus = self.hosts.iter().map(|h| h.cpu.free);
             self.now = cpus.fold(self.now, Nanos::max);
         }
+        self.last_sample();
         let expected = expected.join().unwrap_or_default();
         self.report(outcome, &expected)
+    }
+
+    /// The observer's sample due at `self.next_sample`, before the events
+    /// at `t` (at or past it) run: nothing changed in between, so one
+    /// sample stands for the stretch, and the next is due at the first
+    /// multiple of the interval after `t`.
+    #[cold]
+    fn take_sample(&mut self, t: Nanos) {
+        let at = self.next_sample;
+        self.sample_now(at);
+        self.next_sample = match self.obs.sample_every() {
+            Some(every) => {
+                let every = every.max(1);
+                (t / every).saturating_add(1).saturating_mul(every)
+            }
+            None => Nanos::MAX,
+        };
+    }
+
+    /// The observer's last sample, when the run has ended (at `self.now`).
+    fn last_sample(&mut self) {
+        if self.next_sample != Nanos::MAX {
+            self.sample_now(self.now);
+            self.next_sample = Nanos::MAX;
+        }
+    }
+
+    fn sample_now(&mut self, at: Nanos) {
+        let frames = (self.wire.len() as u64).saturating_sub(self.parked_captures);
+        self.sample.fill(at, &self.hosts, &self.flows, frames);
+        self.obs.sample(&self.sample);
     }
 
     /// Whether every flow has finished (looked at afresh: the wall-clock
@@ -474,6 +523,7 @@ impl<'o> World<'o> {
         copy.clear();
         copy.extend_from_slice(frame);
         let slot = self.wire.put(copy);
+        self.parked_captures += 1;
         self.q.push(
             start,
             Ev::Capture {
@@ -487,6 +537,7 @@ impl<'o> World<'o> {
     /// record it, unless the run ended first (at `limit`).
     fn capture(&mut self, h: usize, slot: u32, t: Nanos, limit: Nanos) {
         let frame = self.wire.take(slot);
+        self.parked_captures -= 1;
         if t <= limit {
             self.obs.frame(h, t, Direction::Out, &frame);
         }
@@ -624,7 +675,7 @@ impl<'o> World<'o> {
 mod tests {
     use super::*;
     use crate::config::*;
-    use crate::event::{Event, Kind, NoObserver, Step};
+    use crate::event::{CpuCategory, Event, Kind, NoObserver, Step};
     use crate::frame;
     use crate::report::Outcome;
 
@@ -928,6 +979,55 @@ mod tests {
                 Step::BufferReturned
             ]
         );
+    }
+    /// Keeps every sample, asking for one every `every` ns.
+    struct Sampler {
+        every: Nanos,
+        samples: Vec<Sample>,
+    }
+
+    impl Observer for Sampler {
+        fn sample_every(&self) -> Option<Nanos> {
+            Some(self.every)
+        }
+        fn sample(&mut self, s: &Sample) {
+            self.samples.push(s.clone());
+        }
+    }
+
+    #[test]
+    fn samples_come_at_multiples_of_the_interval_and_at_the_end_and_change_nothing() {
+        let sc = scenario(1 << 20, 65536, SendPath::MsgZerocopy);
+        let plain = run(&sc, &mut NoObserver).unwrap();
+        let mut obs = Sampler {
+            every: 10_000,
+            samples: Vec::new(),
+        };
+        let r = run(&sc, &mut obs).unwrap();
+        assert_eq!(r.outcome, Outcome::Ok);
+        assert_eq!(
+            (r.events, r.simulated_ns),
+            (plain.events, plain.simulated_ns),
+            "sampling does not move the model"
+        );
+        let s = &obs.samples;
+        assert_eq!(s[0].time, 0);
+        let (last, inner) = s.split_last().unwrap();
+        assert!(inner.iter().all(|x| x.time % 10_000 == 0));
+        assert!(s.windows(2).all(|w| w[0].time < w[1].time));
+        assert_eq!(last.time, r.simulated_ns);
+        let f = last.flows[0];
+        assert_eq!((f.written, f.read, f.arrived), (1 << 20, 1 << 20, 1 << 20));
+        assert_eq!(f.acked, 1 << 20);
+        assert_eq!(f.in_flight(), 0);
+        let h = &last.hosts;
+        assert_eq!(h[0].cpu_busy, r.hosts[0].cpu_busy_ns);
+        let pin = CpuCategory::ALL.iter().position(|&c| c == CpuCategory::Pin);
+        assert!(h[0].cpu[pin.unwrap()] > 0, "the sender pinned pages");
+        // Something was in the rings and on the wire at some point.
+        assert!(s.iter().any(|x| x.hosts[0].tx_ring > 0));
+        assert!(s.iter().any(|x| x.wire_frames > 0));
+        assert!(s.iter().all(|x| x.hosts[1].rx_posted > 0));
     }
 }
 

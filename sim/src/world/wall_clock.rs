@@ -31,6 +31,9 @@ impl World<'_> {
             while self.q.peek_time().is_some_and(|t| t <= now) {
                 let (t, ev) = self.q.pop().expect("peeked");
                 self.events += 1;
+                if t >= self.next_sample {
+                    self.take_sample(t);
+                }
                 // An event runs at its time; the clock of the captures never
                 // goes back to it from a frame that came in later.
                 self.now = self.now.max(t);
@@ -69,6 +72,7 @@ impl World<'_> {
             }
         };
         self.now = self.now.max(port.now().min(limit));
+        self.last_sample();
         let expected = expected.join().unwrap_or_default();
         self.report(outcome, &expected)
     }
