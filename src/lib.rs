@@ -2,8 +2,11 @@
 //!
 //! The model lives in `simnet-sim`; this crate reads scenario files into its
 //! types ([`scenario`]), runs it, and writes what the user asked for: the
-//! report table or JSON summary ([`output`]) and pcapng captures
-//! ([`capture`]). With a `[tap]` table, [`tap`] bridges one simulated host
+//! report table or JSON summary ([`output`]), pcapng captures
+//! ([`capture`]), and the run over time: [`recorder`] samples it (and
+//! follows it in detail for [`timeline`], a Perfetto trace), [`html`]
+//! draws it in a self-contained report; both are written whole through
+//! [`outfile`]. With a `[tap]` table, [`tap`] bridges one simulated host
 //! to the Linux kernel through a TAP device. [`signals`] decides what
 //! SIGINT, SIGTERM and SIGHUP do: end a simulated run, leaving no temporary
 //! capture behind, or stop a TAP run cleanly. [`harness`] is not part of
@@ -12,9 +15,13 @@
 
 pub mod capture;
 pub mod harness;
+pub mod html;
+pub mod outfile;
 pub mod output;
+pub mod recorder;
 pub mod scenario;
 pub mod signals;
 #[allow(unsafe_code)] // one borrow of the TAP device's descriptor for poll
 pub mod tap;
+pub mod timeline;
 pub mod trace;

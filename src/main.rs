@@ -18,9 +18,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use simnet::capture::Captures;
+use simnet::outfile::OutFile;
+use simnet::recorder::Recorder;
 use simnet::tap::{self, KernelLink, Tap};
+use simnet::timeline::Timeline;
 use simnet::trace::{Tee, Trace};
-use simnet::{output, scenario, signals};
+use simnet::{html, output, scenario, signals};
 use simnet_sim::config::{FramingKind, PoolKind, Scenario};
 use simnet_sim::event::{NoObserver, Observer};
 use simnet_sim::report::{Outcome, RunReport};
@@ -55,6 +58,13 @@ enum Command {
         /// Override the scenario's seed.
         #[arg(long)]
         seed: Option<u64>,
+        /// Also write the run as a Chrome trace-event file (JSON) for
+        /// Perfetto (ui.perfetto.dev) or chrome://tracing.
+        #[arg(long, value_name = "OUT.json")]
+        timeline: Option<PathBuf>,
+        /// Also write a self-contained HTML report with plots over time.
+        #[arg(long, value_name = "OUT.html")]
+        html: Option<PathBuf>,
     },
     /// Follow one application buffer from the send call to the peer's read:
     /// every step, ring slot and capture frame that carried its bytes.
@@ -95,7 +105,19 @@ fn main() -> ExitCode {
             pcap,
             no_pcap,
             seed,
-        } => run(file, json, pcap, no_pcap, seed),
+            timeline,
+            html,
+        } => run(
+            file,
+            json,
+            Outputs {
+                pcap,
+                no_pcap,
+                timeline,
+                html,
+            },
+            seed,
+        ),
         Command::Trace {
             file,
             buffer,
@@ -238,6 +260,29 @@ fn bring_up(sc: &Scenario) -> Result<Option<Tap>, Fail> {
         me.address
     ));
     Ok(Some(port))
+}
+
+/// Writes the timeline and the HTML report the recorder followed the run
+/// for.
+fn write_outputs(
+    rec: Recorder,
+    (timeline_file, html_file): (Option<OutFile>, Option<OutFile>),
+    report: &RunReport,
+    sc: &Scenario,
+    captures: &[String],
+) -> Result<(), Fail> {
+    let Recorder { series, timeline } = rec;
+    if let (Some(f), Some(t)) = (timeline_file, timeline) {
+        let (name, seed, end) = (&report.scenario, report.seed, report.simulated_ns);
+        f.write_with(|w| t.write(w, &series, end, name, seed))
+            .map_err(|e| failed(e.to_string()))?;
+    }
+    if let Some(f) = html_file {
+        let page = html::page(report, &sc.description, &series, captures);
+        f.write_with(|w| w.write_all(page.as_bytes()))
+            .map_err(|e| failed(e.to_string()))?;
+    }
+    Ok(())
 }
 
 /// Runs the scenario: simulated, or on the wall clock through `port`.
@@ -394,26 +439,65 @@ fn traceable(
     Ok(())
 }
 
-fn run(
-    file: PathBuf,
-    json: bool,
+/// What `run` writes besides the report.
+struct Outputs {
     pcap: Option<PathBuf>,
     no_pcap: bool,
-    seed: Option<u64>,
-) -> Result<ExitCode, Fail> {
+    timeline: Option<PathBuf>,
+    html: Option<PathBuf>,
+}
+
+/// The timeline and HTML files asked for, made (as temporary files) before
+/// the run, so that a path that cannot be written is refused up front.
+fn open_outputs(o: &Outputs) -> Result<(Option<OutFile>, Option<OutFile>), Fail> {
+    let make = |path: &Option<PathBuf>, what: &str| {
+        (path.as_deref())
+            .map(|p| OutFile::create(p, what).map_err(|e| failed(e.to_string())))
+            .transpose()
+    };
+    Ok((
+        make(&o.timeline, "the timeline")?,
+        make(&o.html, "the HTML report")?,
+    ))
+}
+
+fn run(file: PathBuf, json: bool, out: Outputs, seed: Option<u64>) -> Result<ExitCode, Fail> {
     check_stdout()?;
     let mut sc = load(&file)?;
     if let Some(seed) = seed {
         sc.seed = seed;
     }
+    let (timeline_file, html_file) = open_outputs(&out)?;
+    // One recorder for both: the HTML's plots and the timeline's counters
+    // come from the same samples.
+    let mut recorder = (timeline_file.is_some() || html_file.is_some()).then(|| {
+        let timeline = timeline_file.is_some().then(|| Timeline::new(&sc));
+        Recorder::new(sc.hosts.len(), sc.flows.len(), timeline)
+    });
     let port = bring_up(&sc)?;
-    let (report, captures) = if no_pcap {
-        (simulate(&sc, &file, port, &mut NoObserver)?, Vec::new())
-    } else {
-        let (mut cap, dir) = open_captures(&sc, pcap)?;
-        let report = simulate(&sc, &file, port, &mut cap)?;
-        (report, finish_captures(cap, &dir)?)
+    let (report, captures) = match (&mut recorder, out.no_pcap) {
+        (None, true) => (simulate(&sc, &file, port, &mut NoObserver)?, Vec::new()),
+        (Some(rec), true) => (simulate(&sc, &file, port, rec)?, Vec::new()),
+        (rec, false) => {
+            let (mut cap, dir) = open_captures(&sc, out.pcap)?;
+            let report = match rec {
+                Some(rec) => simulate(
+                    &sc,
+                    &file,
+                    port,
+                    &mut Tee {
+                        a: rec,
+                        b: &mut cap,
+                    },
+                )?,
+                None => simulate(&sc, &file, port, &mut cap)?,
+            };
+            (report, finish_captures(cap, &dir)?)
+        }
     };
+    if let Some(rec) = recorder {
+        write_outputs(rec, (timeline_file, html_file), &report, &sc, &captures)?;
+    }
     let text = if json {
         let s = output::summary(&report, &captures);
         let mut text = serde_json::to_string_pretty(&s)

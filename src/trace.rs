@@ -12,7 +12,7 @@
 
 use std::fmt::Write as _;
 
-use simnet_sim::event::{Direction, Event, Kind, Observer, Step};
+use simnet_sim::event::{Direction, Event, Kind, Observer, Sample, Step};
 use simnet_sim::frame;
 use simnet_sim::Nanos;
 
@@ -224,7 +224,9 @@ impl Observer for Trace {
     }
 }
 
-/// Forwards everything to two observers (a trace and the captures).
+/// Forwards everything to two observers (a trace or a recorder, and the
+/// captures). Samples go to each that wants them, at the first one's
+/// interval.
 pub struct Tee<'a, A: Observer, B: Observer> {
     pub a: &'a mut A,
     pub b: &'a mut B,
@@ -251,6 +253,17 @@ impl<A: Observer, B: Observer> Observer for Tee<'_, A, B> {
         }
         if self.b.wants_events() {
             self.b.event(e);
+        }
+    }
+    fn sample_every(&self) -> Option<Nanos> {
+        self.a.sample_every().or_else(|| self.b.sample_every())
+    }
+    fn sample(&mut self, s: &Sample) {
+        if self.a.sample_every().is_some() {
+            self.a.sample(s);
+        }
+        if self.b.sample_every().is_some() {
+            self.b.sample(s);
         }
     }
 }
