@@ -35,13 +35,33 @@ pub struct CostModel {
     #[serde(deserialize_with = "Time::<0, { 10 * MS }>::de")]
     pub syscall: Nanos,
     /// Take one user page (`get_user_pages_fast` / `pin_user_pages_fast`):
-    /// 50 ns (est).
+    /// 62 ns (the kernel's `gup_test -LT -m 8192 -n 512` on Linux 6.15: 8
+    /// GiB of 4 KiB pages pinned in 130,538 us; Li Zhe, "mm: gup: avoid
+    /// ... collect_longterm_unpinnable_folios", v4, June 2025).
     #[serde(deserialize_with = "Time::<0, { 10 * MS }>::de")]
     pub page_pin: Nanos,
-    /// Drop one page reference (`put_page`) when the kernel is done with it:
-    /// 20 ns (est).
+    /// Drop one page reference (`put_page` / `unpin_user_page`) when the
+    /// kernel is done with it: 15 ns (the same `gup_test` run: put 31,676
+    /// us for the 2,097,152 pages).
     #[serde(deserialize_with = "Time::<0, { 10 * MS }>::de")]
     pub page_unpin: Nanos,
+    /// What a zero-copy send costs beyond its pages, once per call that pins
+    /// them: `msg_zerocopy_realloc`'s `mm_account_pinned_pages` (atomics on
+    /// the user's `locked_vm`), `iov_iter_get_pages2`'s page-table walk with
+    /// interrupts off, the `ubuf_info` reference and `skb_zcopy_set`: 700 ns.
+    /// No per-operation measurement is published; fitted so that MSG_ZEROCOPY
+    /// costs the sender less CPU per byte than `write` from about 10 KB
+    /// writes (`Documentation/networking/msg_zerocopy.rst`: "generally only
+    /// effective at writes over around 10 KB"). Registered buffers skip it.
+    #[serde(deserialize_with = "Time::<0, { 10 * MS }>::de")]
+    pub zerocopy_send: Nanos,
+    /// One zero-copy notification, posted and reaped (`__msg_zerocopy_callback`
+    /// queueing on the error queue, io_uring's F_NOTIF CQE): 100 ns, the mean
+    /// of the "zc + flush" against "zc" columns of Pavel Begunkov's io_uring
+    /// zerocopy send cover letter (v4, 7 July 2022; 35-140 ns per request at
+    /// 600-4000 bytes).
+    #[serde(deserialize_with = "Time::<0, { 10 * MS }>::de")]
+    pub zerocopy_notify: Nanos,
     /// Software checksum: 0.25 ns/byte = 250 ps/byte (est).
     #[serde(
         rename = "checksum_per_byte",
@@ -102,8 +122,10 @@ impl Default for CostModel {
         CostModel {
             copy_ps_per_byte: 100,
             syscall: 200,
-            page_pin: 50,
-            page_unpin: 20,
+            page_pin: 62,
+            page_unpin: 15,
+            zerocopy_send: 800,
+            zerocopy_notify: 100,
             checksum_ps_per_byte: 250,
             desc_write: 10,
             doorbell: 200,

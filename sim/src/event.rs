@@ -180,6 +180,9 @@ steps! {
     Autocork => ("tcp", Wait, None, "tcp_push: tcp_should_autocork (held until Tx completion)"),
     /// User bytes copied into kernel page frags.
     CopyFromUser => ("app->socket", Copy, Copy, "copy_from_user (skb_copy_to_page_nocache)"),
+    /// A zero-copy send's setup beyond its pages: pinned-page accounting,
+    /// the page-table walk, the completion record's reference.
+    ZerocopySetup => ("app->socket", Protocol, Pin, "mm_account_pinned_pages + iov_iter_get_pages2 (per send)"),
     /// User pages referenced for MSG_ZEROCOPY.
     GetUserPages => ("app->socket", Pin, Pin, "get_user_pages_fast (skb_zerocopy_iter_stream)"),
     /// Frags the sent bytes start in sk_buffs (a region, a page, a page frag).

@@ -254,7 +254,7 @@ fn complete(acct: &mut Acct, cost: &CostModel, s: &mut Sender, f: usize, c: &mut
             Step::ZerocopyComplete,
             sends,
             bytes,
-            cost.skb_alloc * sends,
+            cost.zerocopy_notify * sends,
         );
         for (b, a, e) in s.zc.just_completed.drain(..) {
             let ctx = Ctx::stream(f, a, e - a).with_buffer(b);

@@ -12,8 +12,8 @@
 
 use crate::account::Task;
 use crate::app::send::{
-    copy_bytes, copy_regions, initiated, reference_user_pages, returned, ubuf_alloc, Memory,
-    SendCall,
+    copy_bytes, copy_regions, initiated, reference_user_pages, returned, ubuf_alloc,
+    zerocopy_setup, Memory, SendCall,
 };
 use crate::app::sender::{Sender, WriteOp};
 use crate::app::IO_URING_BATCH;
@@ -84,6 +84,7 @@ impl SendCall for SendZc {
     }
 
     fn completion_record(&self, t: &mut Task, s: &mut Sender, buffer: u32) {
+        zerocopy_setup(t, s.current.map_or(0, |op| op.len));
         ubuf_alloc(t, s, buffer);
     }
 

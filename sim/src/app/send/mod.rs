@@ -151,6 +151,13 @@ pub fn ubuf_alloc(t: &mut Task, s: &mut Sender, buffer: u32) {
     }
 }
 
+/// A send that pins its pages pays for the pinning's setup once:
+/// `mm_account_pinned_pages`, the page-table walk of `iov_iter_get_pages2`.
+pub fn zerocopy_setup(t: &mut Task, len: u64) {
+    let ns = t.cost.zerocopy_send;
+    t.charge(Step::ZerocopySetup, 1, len, ns);
+}
+
 /// `copy_from_user` into the socket's page frag: the bytes join one frag.
 pub fn copy_bytes(t: &mut Task, s: &mut Sender, op: &WriteOp, n: u64, flow: usize) {
     let seq = op.start + op.done;

@@ -9,7 +9,9 @@
 //! (`Documentation/networking/msg_zerocopy.rst`).
 
 use crate::account::Task;
-use crate::app::send::{initiated, reference_user_pages, syscall, ubuf_alloc, Memory, SendCall};
+use crate::app::send::{
+    initiated, reference_user_pages, syscall, ubuf_alloc, zerocopy_setup, Memory, SendCall,
+};
 use crate::app::sender::{Sender, WriteOp};
 use crate::event::{Ctx, Step};
 
@@ -27,6 +29,7 @@ impl SendCall for MsgZerocopy {
     }
 
     fn completion_record(&self, t: &mut Task, s: &mut Sender, buffer: u32) {
+        zerocopy_setup(t, s.current.map_or(0, |op| op.len));
         ubuf_alloc(t, s, buffer);
     }
 
