@@ -395,6 +395,14 @@ fn human_rate(bps: u64) -> String {
     }
 }
 
+/// Said under a run that retransmitted: recovery is smoltcp's, and a
+/// student must not read it as Linux's (docs/fidelity.md, "Where simnet
+/// differs from Linux").
+const SMOLTCP_RECOVERY: &str = "retransmissions: recovery is smoltcp's, not Linux's: its \
+     retransmission timeout is at least 1 s (Linux's 200 ms), it ignores SACK blocks and \
+     repairs one loss per window, so goodput under loss is far below what Linux would keep \
+     (docs/fidelity.md).";
+
 /// The human-readable report.
 pub fn table(r: &RunReport, description: &str, captures: &[String]) -> String {
     let mut o = String::new();
@@ -441,6 +449,9 @@ pub fn table(r: &RunReport, description: &str, captures: &[String]) -> String {
         switch_section(&mut o, s);
     }
     let _ = writeln!(o, "bottleneck: {}", r.bottleneck);
+    if r.flows.iter().any(|f| f.retransmitted_segments > 0) {
+        let _ = writeln!(o, "{}", wrap(SMOLTCP_RECOVERY, 78, ""));
+    }
     for c in captures {
         let _ = writeln!(o, "capture: {}", printable(c));
     }

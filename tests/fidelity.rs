@@ -303,3 +303,21 @@ fn the_100_gbit_copy_path_is_bound_by_copying() {
         goodput(&v)
     );
 }
+
+/// Loss recovery is smoltcp's (1 s minimum RTO, no SACK-based recovery), far
+/// slower than Linux's: a report of a run that retransmitted says so, and
+/// one that did not stays quiet.
+#[test]
+fn a_run_that_retransmitted_says_recovery_is_smoltcps() {
+    let report = |scenario: &str| {
+        let out = simnet(&["run", scenario, "--no-pcap"]);
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let lossy = report("scenarios/incast.toml");
+    assert!(
+        lossy.contains("recovery is smoltcp's, not Linux's")
+            && lossy.contains("at least 1 s (Linux's 200 ms)"),
+        "{lossy}"
+    );
+    assert!(!report("scenarios/copy.toml").contains("recovery is smoltcp's"));
+}
