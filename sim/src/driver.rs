@@ -221,7 +221,11 @@ fn software_checksum(
         }
         if s.keeps_bytes() {
             // The shared-frag copy takes the user pages as they are now.
-            s.patch_frame(p.off, p.len, buf);
+            if s.patch_frame(p.off, p.len, buf) {
+                let ctx = payload_ctx(payload);
+                host.acct
+                    .note_ctx(*c, Step::RewrittenCopy, 1, p.len as u64, ctx);
+            }
             refill = true;
         }
     }
@@ -314,7 +318,11 @@ fn map(
 pub fn clean_tx(host: &mut Host, c: &mut Nanos) {
     while let Some((_, info)) = host.nic.tx.clean_one(*c) {
         let ns = host.cost.skb_alloc;
-        host.acct.charge(c, Step::TxClean, 1, 0, ns);
+        // The frame's EOP slot, the one its descriptors were posted under.
+        let tx = &host.nic.tx;
+        let eop = (tx.next_to_clean + tx.size() - 1) % tx.size();
+        let ctx = payload_ctx(info.payload).with_slot(eop);
+        host.acct.charge_ctx(c, Step::TxClean, (1, 0), ns, ctx);
         if let Some(p) = info.payload {
             let s = host.sockets[p.sock as usize].end.sender_mut();
             s.zc.clone_ref(p.off, p.len as u64, false);

@@ -191,6 +191,11 @@ vocabulary! {
         /// bytes, a user page for zero-copy, a page-cache page for sendfile.
         /// Each frag of a frame costs the driver one more Tx descriptor.
         Frag => "frag",
+        /// A zero-copy lifetime violation: the application wrote into a
+        /// buffer whose bytes the kernel had not finished sending, and the
+        /// frames took the new bytes. Only `reuse = "immediately"` does this
+        /// (scenarios/lifetime_bug.toml).
+        Violation => "violation",
     }
 }
 
@@ -511,6 +516,10 @@ steps! {
     /// shared frags first (`skb_checksum_help`). Zero-copy without
     /// checksum offload copies after all.
     ZerocopyChecksumCopy => ("tcp", Copy, Copy, "skb_checksum_help -> __skb_linearize (shared frags)"),
+    /// The software checksum's copy of zero-copy frags (no checksum
+    /// offload) took rewritten user pages: the frame carries the new bytes.
+    /// Count is frames; bytes are their payload.
+    RewrittenCopy => ("tcp", Violation, None, "skb_checksum_help copy of rewritten user pages"),
     /// The driver writes Tx descriptors for a frame: one for the headers
     /// and one for each piece of memory its payload lives in. Count is
     /// descriptors, bytes the frame's.
@@ -528,6 +537,10 @@ steps! {
     /// by DMA. For a zero-copy send this reads the application's own pages,
     /// as they are at this moment.
     TxDmaRead => ("nic tx", DmaRead, None, "NIC payload DMA read"),
+    /// A frame whose payload the NIC read from rewritten user pages: the
+    /// wire carries the new bytes instead of those the send was for. Count
+    /// is frames; bytes are their payload.
+    RewrittenDmaRead => ("nic tx", Violation, None, "NIC payload DMA read of rewritten user pages"),
     /// The NIC writes the DD ("descriptor done") bit back into a Tx
     /// descriptor once the frame is in its FIFO; the driver's Tx clean
     /// looks for it.
@@ -702,6 +715,11 @@ steps! {
     /// Lifecycle: the kernel is done with the buffer (copied at the call,
     /// or its zero-copy send completed).
     BufferComplete => ("app", Handler, None, "lifecycle: complete (ownership returns)"),
+    /// The lifetime bug: the application writes its next data into a
+    /// buffer whose zero-copy send has not completed (`reuse =
+    /// "immediately"`). Bytes are the earlier send's, now overwritten in
+    /// the buffer before the NIC has read all of them.
+    BufferRewritten => ("app", Violation, None, "lifetime violation: buffer rewritten while a zero-copy send holds it"),
     /// Lifecycle: the application learnt that the buffer is free (a
     /// completion reaped, or at once for a copy) and returned it to its
     /// pool; it may be reused.

@@ -189,23 +189,25 @@ impl Sender {
     }
 
     /// Before the application writes into buffer `id` at `at`: if a send
-    /// from it is still in flight, that is a lifetime violation.
-    pub fn note_reuse(&mut self, id: u32, at: Nanos) {
+    /// from it is still in flight, that is a lifetime violation, recorded
+    /// and returned.
+    pub fn note_reuse(&mut self, id: u32, at: Nanos) -> Option<Violation> {
         if !self.path.zero_copy() {
-            return;
+            return None;
         }
         // The latest send from this buffer, if still in flight: its bytes
         // are overwritten. (Sends complete in order, so when the latest is
         // done every earlier one is.)
         let latest = self.pool.get(id).last_send;
-        if let Some((n, m)) = latest.and_then(|n| self.zc.get(n).map(|m| (n, m))) {
-            self.violations.push(Violation {
-                buffer: id,
-                damaged: (m.start, m.end),
-                write: n as u64,
-                at,
-            });
-        }
+        let (n, m) = latest.and_then(|n| self.zc.get(n).map(|m| (n, m)))?;
+        let v = Violation {
+            buffer: id,
+            damaged: (m.start, m.end),
+            write: n as u64,
+            at,
+        };
+        self.violations.push(v);
+        Some(v)
     }
 
     /// `tcp_should_autocork`: the unsent tail is shorter than a full
@@ -281,19 +283,30 @@ impl Sender {
     /// zero-copy frags of stream bytes `[off, off + len)` into `frame`'s
     /// payload: what a DMA read (or Linux's shared-frag copy) of user pages
     /// sees. Only needed when the application may have rewritten them.
-    pub fn patch_frame(&mut self, off: u64, len: u32, frame: &mut [u8]) {
+    /// Returns whether that changed the payload (the frame held the bytes
+    /// the send was for): the frame carries rewritten bytes.
+    pub fn patch_frame(&mut self, off: u64, len: u32, frame: &mut [u8]) -> bool {
         let mut pos = frame.len() - len as usize;
+        let mut changed = false;
         let (pool, size) = (&self.pool, self.write_size);
         self.write_queue.map(off, len as u64, |addr, n, mem| {
             if let FragMem::User { buffer } = mem {
                 let b = pool.get(buffer);
                 let from = (addr - buffer_addr(size, pool, buffer)) as usize;
                 if from + n as usize <= b.data.len() {
-                    frame[pos..pos + n as usize].copy_from_slice(&b.data[from..from + n as usize]);
+                    let (to, now) = (
+                        &mut frame[pos..pos + n as usize],
+                        &b.data[from..][..n as usize],
+                    );
+                    if to != now {
+                        changed = true;
+                        to.copy_from_slice(now);
+                    }
                 }
             }
             pos += n as usize;
         });
+        changed
     }
 
     /// Whether the application still has a read-back to wait for.
@@ -313,9 +326,11 @@ impl Sender {
     /// the path delivers it, then the buffers of flow `f` go back to the
     /// pool.
     fn reap(&mut self, t: &mut Task, f: usize) {
-        while let Some((lo, hi)) = self.zc.errqueue.pop_front() {
+        while let Some(notice) = self.zc.errqueue.pop_front() {
+            let (lo, hi) = notice.ids;
             let n = (hi.wrapping_sub(lo) + 1) as u64;
-            self.path.call().reap(t, n);
+            let (a, b) = notice.stream;
+            self.path.call().reap(t, n, Ctx::stream(f, a, b - a));
         }
         for id in self.zc.completed_buffers.drain(..) {
             if self.reuse == Reuse::AfterCompletion {
@@ -446,7 +461,11 @@ fn start_call(s: &mut Sender, t: &mut Task, f: usize, track: &mut Track) -> Next
             s.state = SendState::WaitCompletion;
             return Next::Again;
         };
-        s.note_reuse(id, *t.now);
+        if let Some(v) = s.note_reuse(id, *t.now) {
+            let (a, b) = v.damaged;
+            let ctx = Ctx::stream(f, a, b - a).with_buffer(id);
+            t.note_ctx(Step::BufferRewritten, 1, b - a, ctx);
+        }
         id
     };
     let len = s.message_len().min(s.total - s.issued);

@@ -134,11 +134,12 @@ pub fn fill(host: &mut Host, env: &mut Env, now: Nanos) {
         let mut frame = info.frame.take().unwrap_or_default();
         let (mss, payload) = (info.gso_size as usize, info.payload);
         let offloads = host.cfg.nic.offloads;
+        let mut rewritten = None;
         if let Some(p) = payload {
             let s = host.sockets[p.sock as usize].end.sender_mut();
-            if s.keeps_bytes() && offloads.tx_checksum {
-                // The NIC reads user pages now, whatever they hold now.
-                s.patch_frame(p.off, p.len, &mut frame);
+            // The NIC reads user pages now, whatever they hold now.
+            if s.keeps_bytes() && offloads.tx_checksum && s.patch_frame(p.off, p.len, &mut frame) {
+                rewritten = Some(p.len as u64);
             }
         }
         let len = frame.len() as u64;
@@ -147,6 +148,9 @@ pub fn fill(host: &mut Host, env: &mut Env, now: Nanos) {
             Ctx::stream(p.flow as usize, p.off, p.len as u64).with_slot(eop)
         });
         host.acct.note_ctx(now, Step::TxDmaRead, 1, len, ctx);
+        if let Some(n) = rewritten {
+            host.acct.note_ctx(now, Step::RewrittenDmaRead, 1, n, ctx);
+        }
         if mss > 0 && offloads.tso {
             // TSO: one super-segment in, MSS-sized frames out.
             let mut segs = std::mem::take(&mut host.nic.segs);

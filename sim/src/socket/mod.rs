@@ -204,10 +204,12 @@ pub fn after_poll(host: &mut Host, q: &mut EventQueue<Ev>, c: &mut Nanos) {
         match &mut socket.end {
             End::Send(s) => {
                 s.acked = s.issued - send_queue as u64;
-                let freed = s.write_queue.clean_acked(s.acked);
+                let (freed, from, to) = s.write_queue.clean_acked(s.acked);
                 if freed > 0 {
                     let ns = host.cost.skb_alloc * freed;
-                    host.acct.charge(c, Step::SkbFreeAcked, freed, 0, ns);
+                    let ctx = Ctx::stream(f, from, to - from);
+                    host.acct
+                        .charge_ctx(c, Step::SkbFreeAcked, (freed, 0), ns, ctx);
                 }
                 let wake_writer = match s.state {
                     SendState::Connecting => may_send,
@@ -243,19 +245,20 @@ pub fn after_poll(host: &mut Host, q: &mut EventQueue<Ev>, c: &mut Nanos) {
 
 /// Zero-copy sends whose bytes are acknowledged and no longer held by a
 /// clone complete: their pages are unpinned and their completion queued
-/// (`skb_zcopy_clear` -> `__msg_zerocopy_callback`). Returns how many.
+/// (`skb_zcopy_clear` -> `__msg_zerocopy_callback`), each notification's
+/// with its stream bytes for observers. Returns how many.
 fn complete(acct: &mut Acct, cost: &CostModel, s: &mut Sender, f: usize, c: &mut Nanos) -> u64 {
     let coalesce = s.path.call().coalesces_completions();
-    let (sends, pages, bytes) = s.zc.complete_acked(s.acked, coalesce);
+    let (sends, _, _) = s.zc.complete_acked(s.acked, coalesce);
     if sends > 0 {
-        acct.charge(c, Step::PutUserPages, pages, bytes, cost.page_unpin * pages);
-        acct.charge(
-            c,
-            Step::ZerocopyComplete,
-            sends,
-            bytes,
-            cost.zerocopy_notify * sends,
-        );
+        for z in s.zc.just_done.drain(..) {
+            let (pages, bytes) = (z.pages, z.end - z.start);
+            let ctx = Ctx::stream(f, z.start, bytes);
+            let ns = cost.page_unpin * pages;
+            acct.charge_ctx(c, Step::PutUserPages, (pages, bytes), ns, ctx);
+            let ns = cost.zerocopy_notify;
+            acct.charge_ctx(c, Step::ZerocopyComplete, (1, bytes), ns, ctx);
+        }
         for (b, a, e) in s.zc.just_completed.drain(..) {
             let ctx = Ctx::stream(f, a, e - a).with_buffer(b);
             acct.note_ctx(*c, Step::BufferComplete, 1, e - a, ctx);

@@ -229,16 +229,21 @@ impl WriteQueue {
     }
 
     /// `tcp_clean_rtx_queue`: frees every sk_buff wholly acknowledged.
-    /// Returns how many were freed.
-    pub fn clean_acked(&mut self, acked: u64) -> u64 {
-        let mut freed = 0;
+    /// Returns how many were freed and the stream bytes they held
+    /// (`[from, to)`, empty when none was).
+    pub fn clean_acked(&mut self, acked: u64) -> (u64, u64, u64) {
+        let (mut freed, mut from, mut to) = (0, 0, 0);
         while self.rtx.front().is_some_and(|s| s.end() <= acked) {
             let skb = self.rtx.pop_front().expect("front exists");
             self.frags.drain(..skb.nr_frags as usize);
             self.frags_base += skb.nr_frags as u64;
+            if freed == 0 {
+                from = skb.seq;
+            }
+            to = skb.end();
             freed += 1;
         }
-        freed
+        (freed, from, to)
     }
 
     /// The driver maps a segment's payload `[off, off + len)`: calls
@@ -503,8 +508,8 @@ mod tests {
         q.append(0, 0, 2500, FragMem::Kernel, 32768);
         pieces(&mut q, 0, 1000);
         pieces(&mut q, 1000, 1500);
-        assert_eq!(q.clean_acked(1999), 1);
-        assert_eq!(q.clean_acked(2500), 1);
+        assert_eq!(q.clean_acked(1999).0, 1);
+        assert_eq!(q.clean_acked(2500).0, 1);
         assert!(q.is_empty());
         assert!(!q.map(0, 10, |_, _, _| {}).complete);
     }

@@ -49,6 +49,14 @@ pub struct Member {
     pub end: u64,
 }
 
+/// A completion queued for the application, not reaped yet: the ids of the
+/// sends it covers (`ee_info`..`ee_data`) and their stream bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Notice {
+    pub ids: (u32, u32),
+    pub stream: (u64, u64),
+}
+
 /// A socket's zero-copy notifications in flight and its completion queue.
 #[derive(Debug, Default)]
 pub struct Ubufs {
@@ -59,13 +67,16 @@ pub struct Ubufs {
     /// Id of the next send.
     pub next_id: u32,
     /// Completion ranges queued for the application, not yet reaped.
-    pub errqueue: VecDeque<(u32, u32)>,
+    pub errqueue: VecDeque<Notice>,
     /// Buffers whose sends completed: handed back when the completion is
     /// reaped.
     pub completed_buffers: Vec<u32>,
     /// (buffer, stream start, stream end) of the sends completed since the
     /// socket layer last looked, for the lifecycle events.
     pub just_completed: Vec<(u32, u64, u64)>,
+    /// The notifications completed since the socket layer last looked, for
+    /// their unpin and callback events.
+    pub just_done: Vec<ZcSend>,
 }
 
 impl Ubufs {
@@ -181,13 +192,20 @@ impl Ubufs {
                 break;
             }
             let z = self.sends.pop_front().expect("front exists");
+            self.just_done.push(z);
             done += 1;
             pages += z.pages;
             bytes += z.end - z.start;
             let hi = z.id.wrapping_add(z.count - 1);
             match self.errqueue.back_mut() {
-                Some(last) if coalesce && last.1.wrapping_add(1) == z.id => last.1 = hi,
-                _ => self.errqueue.push_back((z.id, hi)),
+                Some(last) if coalesce && last.ids.1.wrapping_add(1) == z.id => {
+                    last.ids.1 = hi;
+                    last.stream.1 = z.end;
+                }
+                _ => self.errqueue.push_back(Notice {
+                    ids: (z.id, hi),
+                    stream: (z.start, z.end),
+                }),
             }
             for m in self.members.drain(..z.count as usize) {
                 self.completed_buffers.push(m.buffer);
@@ -201,6 +219,11 @@ impl Ubufs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The id ranges queued on the error queue.
+    fn ids(u: &Ubufs) -> Vec<(u32, u32)> {
+        u.errqueue.iter().map(|n| n.ids).collect()
+    }
 
     fn sends(n: u32) -> Ubufs {
         let mut u = Ubufs::default();
@@ -228,7 +251,7 @@ mod tests {
             Some((1, 100, 200))
         );
         assert_eq!(u.complete_acked(200, true).0, 1);
-        assert_eq!(u.errqueue, VecDeque::from([(0, 1)]));
+        assert_eq!(ids(&u), [(0, 1)]);
         assert_eq!(u.completed_buffers, vec![0, 1]);
         // Not past the byte limit.
         let mut u = sends(1);
@@ -242,7 +265,7 @@ mod tests {
         assert_eq!(u.complete_acked(100, true), (0, 0, 0), "a clone holds it");
         u.clone_ref(10, 50, false);
         assert_eq!(u.complete_acked(100, true), (1, 16, 100));
-        assert_eq!(u.errqueue, VecDeque::from([(0, 0)]));
+        assert_eq!(ids(&u), [(0, 0)]);
     }
 
     #[test]
@@ -250,7 +273,8 @@ mod tests {
         let mut u = sends(3);
         assert_eq!(u.complete_acked(250, true).0, 2);
         assert_eq!(u.complete_acked(300, true).0, 1);
-        assert_eq!(u.errqueue, VecDeque::from([(0, 2)]));
+        assert_eq!(ids(&u), [(0, 2)]);
+        assert_eq!(u.errqueue[0].stream, (0, 300), "the merged range's bytes");
         assert_eq!(u.completed_buffers, vec![0, 1, 2]);
     }
 
@@ -268,6 +292,6 @@ mod tests {
     fn io_uring_notifications_are_one_per_request() {
         let mut u = sends(3);
         assert_eq!(u.complete_acked(300, false).0, 3);
-        assert_eq!(u.errqueue, VecDeque::from([(0, 0), (1, 1), (2, 2)]));
+        assert_eq!(ids(&u), [(0, 0), (1, 1), (2, 2)]);
     }
 }

@@ -97,8 +97,8 @@ impl SendCall for SendZc {
     }
 
     /// F_NOTIF CQEs, read from the completion ring without a syscall.
-    fn reap(&self, t: &mut Task, sends: u64) {
-        t.note(Step::IoUringCqe, sends, 0);
+    fn reap(&self, t: &mut Task, sends: u64, ctx: Ctx) {
+        t.note_ctx(Step::IoUringCqe, sends, 0, ctx);
     }
 }
 
@@ -126,8 +126,8 @@ impl SendCall for SendZcFixed {
         complete(t, s, op, flow);
     }
 
-    fn reap(&self, t: &mut Task, sends: u64) {
-        t.note(Step::IoUringCqe, sends, 0);
+    fn reap(&self, t: &mut Task, sends: u64, ctx: Ctx) {
+        t.note_ctx(Step::IoUringCqe, sends, 0, ctx);
     }
 
     /// `io_uring_register(IORING_REGISTER_BUFFERS)`: every pool buffer

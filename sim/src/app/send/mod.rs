@@ -87,8 +87,8 @@ pub trait SendCall: Sync {
     }
 
     /// The application reaps one completion notification covering `sends`
-    /// sends (zero-copy paths only).
-    fn reap(&self, _t: &mut Task, _sends: u64) {}
+    /// sends, stream bytes `ctx` (zero-copy paths only).
+    fn reap(&self, _t: &mut Task, _sends: u64, _ctx: Ctx) {}
 
     /// Whether consecutive completions merge into one notification
     /// (MSG_ZEROCOPY's `ee_info`..`ee_data` ranges).

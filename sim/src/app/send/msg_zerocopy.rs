@@ -38,9 +38,9 @@ impl SendCall for MsgZerocopy {
     }
 
     /// One `recvmsg(MSG_ERRQUEUE)` per range.
-    fn reap(&self, t: &mut Task, sends: u64) {
+    fn reap(&self, t: &mut Task, sends: u64, ctx: Ctx) {
         let ns = t.cost.syscall;
-        t.charge(Step::ErrqueueSyscall, 1, sends, ns);
+        t.charge_ctx(Step::ErrqueueSyscall, (1, sends), ns, ctx);
     }
 
     fn coalesces_completions(&self) -> bool {
