@@ -2,8 +2,10 @@
 //!
 //! The model lives in `simnet-sim`; this crate reads scenario files into its
 //! types ([`scenario`]), runs it, and writes what the user asked for: the
-//! report table or JSON summary ([`output`]), pcapng captures
-//! ([`capture`]), and the run over time: [`recorder`] samples it (and
+//! report a student reads ([`brief`]), the complete table or the JSON
+//! summary ([`output`]), the journey of one buffer ([`trace`]), the meaning
+//! of any row ([`explain`], which also writes `docs/glossary.md`), pcapng
+//! captures ([`capture`]), and the run over time: [`recorder`] samples it (and
 //! follows it in detail for [`timeline`], a Perfetto trace), [`html`]
 //! draws it in a self-contained report; both are written whole through
 //! [`outfile`]. With a `[tap]` table, [`tap`] bridges one simulated host
@@ -13,7 +15,9 @@
 //! the tool: it holds the scenario reader's fuzz entry point.
 #![deny(unsafe_code)]
 
+pub mod brief;
 pub mod capture;
+pub mod explain;
 pub mod harness;
 pub mod html;
 pub mod outfile;

@@ -23,7 +23,7 @@ use simnet::recorder::Recorder;
 use simnet::tap::{self, KernelLink, Tap};
 use simnet::timeline::Timeline;
 use simnet::trace::{Tee, Trace};
-use simnet::{html, output, scenario, signals};
+use simnet::{brief, explain, html, output, scenario, signals};
 use simnet_sim::config::{FramingKind, PoolKind, Scenario};
 use simnet_sim::event::{NoObserver, Observer};
 use simnet_sim::report::{Outcome, RunReport};
@@ -46,9 +46,13 @@ enum Command {
     Run {
         /// The scenario (TOML); see docs/scenario.md.
         file: PathBuf,
-        /// Print the JSON summary instead of the table.
-        #[arg(long)]
+        /// Print the JSON summary instead of the report.
+        #[arg(long, conflicts_with = "full")]
         json: bool,
+        /// Print the complete table: every figure, one row per host and
+        /// step, each row on one line, however wide.
+        #[arg(long)]
+        full: bool,
         /// Folder for captures [default: captures/<scenario name>].
         #[arg(long, value_name = "DIR", conflicts_with = "no_pcap")]
         pcap: Option<PathBuf>,
@@ -88,6 +92,17 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         pcap: Option<PathBuf>,
     },
+    /// Say what a row of the report means: its kind (`desc_writeback`),
+    /// its step (`copybreak`), its stage (`nic tx`) or the kernel function
+    /// it names (`tcp_clean_rtx_queue`).
+    Explain {
+        /// The word to explain (several words are read as one: `nic tx`).
+        #[arg(required_unless_present = "markdown")]
+        word: Vec<String>,
+        /// Print the whole glossary as Markdown (docs/glossary.md is this).
+        #[arg(long, conflicts_with = "word")]
+        markdown: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -102,22 +117,26 @@ fn main() -> ExitCode {
         Command::Run {
             file,
             json,
+            full,
             pcap,
             no_pcap,
             seed,
             timeline,
             html,
-        } => run(
-            file,
-            json,
-            Outputs {
+        } => {
+            let form = match (json, full) {
+                (true, _) => Form::Json,
+                (false, true) => Form::Full,
+                (false, false) => Form::Brief,
+            };
+            let out = Outputs {
                 pcap,
                 no_pcap,
                 timeline,
                 html,
-            },
-            seed,
-        ),
+            };
+            run(file, form, out, seed)
+        }
         Command::Trace {
             file,
             buffer,
@@ -126,6 +145,7 @@ fn main() -> ExitCode {
             all,
             pcap,
         } => trace(file, buffer, flow, (!all).then_some(use_index), pcap),
+        Command::Explain { word, markdown } => explain(&word.join(" "), markdown),
     };
     match result {
         Ok(code) => code,
@@ -363,6 +383,18 @@ fn trace(
     }
 }
 
+/// `simnet explain WORD`, or the glossary with `markdown`.
+fn explain(word: &str, markdown: bool) -> Result<ExitCode, Fail> {
+    let text = if markdown {
+        explain::glossary()
+    } else {
+        let entries = explain::lookup(word).map_err(bad_input)?;
+        explain::render(&entries)
+    };
+    emit(&text)?;
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Whether `trace` can follow buffer `buffer` of flow `flow` (and its use
 /// `use_index`) at all, before running: the flow sends from application
 /// buffers, and the buffer number and use fit what the flow can take; or
@@ -439,6 +471,17 @@ fn traceable(
     Ok(())
 }
 
+/// What `run` prints.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Form {
+    /// The report a student reads (simnet::brief).
+    Brief,
+    /// The complete table (`--full`).
+    Full,
+    /// The JSON summary (`--json`).
+    Json,
+}
+
 /// What `run` writes besides the report.
 struct Outputs {
     pcap: Option<PathBuf>,
@@ -461,7 +504,7 @@ fn open_outputs(o: &Outputs) -> Result<(Option<OutFile>, Option<OutFile>), Fail>
     ))
 }
 
-fn run(file: PathBuf, json: bool, out: Outputs, seed: Option<u64>) -> Result<ExitCode, Fail> {
+fn run(file: PathBuf, form: Form, out: Outputs, seed: Option<u64>) -> Result<ExitCode, Fail> {
     check_stdout()?;
     let mut sc = load(&file)?;
     if let Some(seed) = seed {
@@ -498,14 +541,16 @@ fn run(file: PathBuf, json: bool, out: Outputs, seed: Option<u64>) -> Result<Exi
     if let Some(rec) = recorder {
         write_outputs(rec, (timeline_file, html_file), &report, &sc, &captures)?;
     }
-    let text = if json {
-        let s = output::summary(&report, &captures);
-        let mut text = serde_json::to_string_pretty(&s)
-            .map_err(|e| failed(format!("cannot encode the summary: {e}")))?;
-        text.push('\n');
-        text
-    } else {
-        output::table(&report, &sc.description, &captures)
+    let text = match form {
+        Form::Json => {
+            let s = output::summary(&report, &captures);
+            let mut text = serde_json::to_string_pretty(&s)
+                .map_err(|e| failed(format!("cannot encode the summary: {e}")))?;
+            text.push('\n');
+            text
+        }
+        Form::Full => output::table(&report, &sc.description, &captures),
+        Form::Brief => brief::report(&report, &sc.description, &captures),
     };
     emit(&text)?;
     if report.outcome == Outcome::Ok {

@@ -1,13 +1,17 @@
-//! The report a user reads and the JSON summary scripts read.
+//! The complete table (`simnet run --full`) and the JSON summary scripts
+//! read.
 //!
 //! Owns the JSON summary's shape (field names are the contract of
-//! `docs/scenario.md`) and the human-readable table: per host and stage,
-//! what was copied, pinned, mapped or DMA'd, how often, how many bytes, what
-//! CPU time it cost, and which Linux function or hardware step it models;
-//! then per-flow goodput, write latency and integrity, the CPU breakdown and
-//! the bottleneck. Text from the scenario file reaches the terminal with its
-//! control characters escaped ([`printable`]). Does not compute anything
-//! the model did not report.
+//! `docs/scenario.md`) and the complete table: per host and step, each on
+//! one line however wide, what was copied, pinned, mapped or DMA'd, how
+//! often, how many bytes, what CPU time it cost, and which Linux function or
+//! hardware step it models; then per-flow goodput, write latency and
+//! integrity, the CPU breakdown and the bottleneck. Owns the units the
+//! reports share ([`human_bytes`], [`human_ns`], [`human_rate`]) and how
+//! text from the scenario file reaches the terminal: its control characters
+//! escaped ([`printable`]). Does not compute anything the model did not
+//! report, and does not own the report `run` prints by default
+//! ([`crate::brief`]).
 
 use serde::Serialize;
 use simnet_sim::event::{CpuCategory, Step};
@@ -387,7 +391,8 @@ pub fn human_ns(ns: u64) -> String {
     }
 }
 
-fn human_rate(bps: u64) -> String {
+/// Bits per second, for people.
+pub fn human_rate(bps: u64) -> String {
     if bps >= 1_000_000_000 {
         format!("{:.2} Gbit/s", bps as f64 / 1e9)
     } else {
@@ -716,7 +721,7 @@ pub fn printable(text: &str) -> Cow<'_, str> {
 
 /// `text`'s words in lines of at most `width` bytes, each line indented;
 /// control characters left inside a word are escaped ([`printable`]).
-fn wrap(text: &str, width: usize, indent: &str) -> String {
+pub fn wrap(text: &str, width: usize, indent: &str) -> String {
     let mut out = String::new();
     let mut line = String::from(indent);
     for word in text.split_whitespace() {

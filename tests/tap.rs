@@ -391,3 +391,37 @@ fn sigterm_ends_the_run_cleanly_report_captures_and_no_device() {
         .collect();
     assert!(tmp.is_empty(), "temporary capture files left: {tmp:?}");
 }
+
+/// The default report of a TAP run (the one bundled scenario the other
+/// width test cannot run) fits 100 columns too.
+#[test]
+#[ignore = "needs root; .ci/run runs it"]
+fn the_default_report_of_a_tap_run_fits_100_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().to_path_buf();
+    let out = in_netns(move || {
+        let child = Command::new(env!("CARGO_BIN_EXE_simnet"))
+            .args(["run", "scenarios/tap_echo.toml", "--pcap"])
+            .arg(&pcap)
+            .current_dir(root())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("simnet starts");
+        // Some traffic once the device is up: 64 KiB echoed.
+        let mut s = connect("192.168.69.1:7");
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(&payload()[..65536]).unwrap();
+        let mut back = vec![0; 65536];
+        s.read_exact(&mut back).unwrap();
+        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+        child.wait_with_output().unwrap()
+    });
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("wall-clock time"), "{text}");
+    assert!(text.contains("host sim"), "{text}");
+    for line in text.lines() {
+        assert!(line.chars().count() <= 100, "{line:?}");
+    }
+}

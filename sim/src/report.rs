@@ -15,7 +15,7 @@ use crate::app::data::DataSource;
 use crate::app::sender::Violation;
 use crate::config::Scenario;
 use crate::engine::Nanos;
-use crate::event::{Counters, CpuCategory, Kind, Step};
+use crate::event::{Counters, CpuCategory, Kind, Step, Tally};
 use crate::flow::Flow;
 use crate::host::Host;
 use crate::page_pool::PagePool;
@@ -251,6 +251,22 @@ impl HostReport {
     }
     pub fn cpu_copy_bytes(&self) -> u64 {
         self.counters.kind(Kind::Copy).bytes
+    }
+    /// Copybreak copies: small received frames (mostly pure ACKs) copied
+    /// into fresh sk_buffs by the driver, not the flow's data.
+    pub fn copybreak_copies(&self) -> Tally {
+        self.counters.get(Step::Copybreak)
+    }
+    /// Every CPU copy but copybreak's: the copies of the data itself (at
+    /// send, at receive, for a software checksum, into a file, as an
+    /// application buffer grows).
+    pub fn data_copies(&self) -> Tally {
+        let (all, small) = (self.counters.kind(Kind::Copy), self.copybreak_copies());
+        Tally {
+            count: all.count - small.count,
+            bytes: all.bytes - small.bytes,
+            cpu_ns: all.cpu_ns - small.cpu_ns,
+        }
     }
     pub fn pinned_pages(&self) -> u64 {
         self.counters.kind(Kind::Pin).count
