@@ -89,8 +89,16 @@ enum Command {
         all: bool,
         /// Folder for the captures the frame numbers refer to
         /// [default: captures/<scenario name>].
-        #[arg(long, value_name = "DIR")]
+        #[arg(long, value_name = "DIR", conflicts_with = "no_pcap")]
         pcap: Option<PathBuf>,
+        /// Write no captures (frame numbers are still those a capture of
+        /// the same run has).
+        #[arg(long)]
+        no_pcap: bool,
+        /// Print the journey as JSON (its shape: docs/scenario.md, "The
+        /// trace JSON").
+        #[arg(long)]
+        json: bool,
     },
     /// Say what a row of the report means: its kind (`desc_writeback`),
     /// its step (`copybreak`), its stage (`nic tx`) or the kernel function
@@ -144,7 +152,16 @@ fn main() -> ExitCode {
             use_index,
             all,
             pcap,
-        } => trace(file, buffer, flow, (!all).then_some(use_index), pcap),
+            no_pcap,
+            json,
+        } => {
+            let what = Traced {
+                buffer,
+                flow,
+                use_index: (!all).then_some(use_index),
+            };
+            trace(file, what, pcap, no_pcap, json)
+        }
         Command::Explain { word, markdown } => explain(&word.join(" "), markdown),
     };
     match result {
@@ -326,32 +343,48 @@ fn simulate(
     Ok(report)
 }
 
-fn trace(
-    file: PathBuf,
+/// What `trace` follows: a buffer of a flow, one use of it or all.
+struct Traced {
     buffer: u32,
     flow: u16,
     use_index: Option<usize>,
+}
+
+fn trace(
+    file: PathBuf,
+    what: Traced,
     pcap: Option<PathBuf>,
+    no_pcap: bool,
+    json: bool,
 ) -> Result<ExitCode, Fail> {
+    let Traced {
+        buffer,
+        flow,
+        use_index,
+    } = what;
     check_stdout()?;
     let sc = load(&file)?;
     traceable(&sc, flow, buffer, use_index)
         .map_err(|why| bad_input(format!("{}: {why}", file.display())))?;
     let fc = &sc.flows[flow as usize];
     let hosts: Vec<String> = sc.hosts.iter().map(|h| h.name.clone()).collect();
-    let mut t = Trace::new(flow, buffer, use_index, hosts, fc.port);
+    let ends = (
+        sc.host_index(&fc.from).unwrap_or(0),
+        sc.host_index(&fc.to).unwrap_or(0),
+    );
+    let mut t = Trace::new(flow, buffer, use_index, hosts, ends, fc.port);
     let port = bring_up(&sc)?;
-    let (mut cap, dir) = open_captures(&sc, pcap)?;
-    let report = simulate(
-        &sc,
-        &file,
-        port,
-        &mut Tee {
+    let (report, captures) = if no_pcap {
+        (simulate(&sc, &file, port, &mut t)?, Vec::new())
+    } else {
+        let (mut cap, dir) = open_captures(&sc, pcap)?;
+        let mut both = Tee {
             a: &mut t,
             b: &mut cap,
-        },
-    )?;
-    let captures = finish_captures(cap, &dir)?;
+        };
+        let report = simulate(&sc, &file, port, &mut both)?;
+        (report, finish_captures(cap, &dir)?)
+    };
     let outcome = report.outcome.name();
     let uses = t.uses();
     let missing = match use_index {
@@ -369,8 +402,17 @@ fn trace(
         _ => None,
     };
     if missing.is_none() {
-        let mut text = t.render(&captures);
-        text.push_str(&format!("outcome {outcome}\n"));
+        let text = if json {
+            let data = t.json(&report.scenario, outcome, &captures);
+            let mut text = serde_json::to_string_pretty(&data)
+                .map_err(|e| failed(format!("cannot encode the trace: {e}")))?;
+            text.push('\n');
+            text
+        } else {
+            let mut text = t.render(&captures, no_pcap);
+            text.push_str(&format!("outcome {outcome}\n"));
+            text
+        };
         emit(&text)?;
     }
     if report.outcome != Outcome::Ok {

@@ -56,7 +56,8 @@ fn trace_frame_numbers_match_the_capture() {
             .find_map(|(_, f)| tcp_of(f).filter(|t| t.2).map(|t| t.0))
             .expect("the SYN is in the capture");
         let marker = format!(" of {host}-eth0.pcapng ");
-        for line in text.lines().filter(|l| l.contains(&marker)) {
+        let carrying = |l: &&str| l.contains(&marker) && l.contains(" of payload");
+        for line in text.lines().filter(carrying) {
             let n: usize = line
                 .split("frame #")
                 .nth(1)
@@ -187,4 +188,228 @@ fn trace_says_so_when_the_run_never_used_the_buffer() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("there is no use 1000"), "{err}");
+}
+
+/// (acknowledgement, ACK flag, source port) of a captured TCP frame.
+fn ack_of(frame: &[u8]) -> Option<(u32, bool, u16)> {
+    let eth = EthernetPacket::new(frame)?;
+    if eth.get_ethertype() != EtherTypes::Ipv4 {
+        return None;
+    }
+    let ip = Ipv4Packet::new(eth.payload())?;
+    let tcp = TcpPacket::new(ip.payload())?;
+    let ack = tcp.get_flags() & TcpFlags::ACK != 0;
+    Some((tcp.get_acknowledgement(), ack, tcp.get_source()))
+}
+
+#[test]
+fn trace_names_the_ack_that_covered_a_zero_copy_buffer_and_how_long_its_pages_were_pinned() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = simnet(&[
+        "trace",
+        "scenarios/zero_copy.toml",
+        "--buffer",
+        "3",
+        "--pcap",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    // The whole completion chain, by the kernel functions that do it.
+    for step in [
+        "tcp_clean_rtx_queue -> tcp_wmem_free_skb",
+        "e1000_clean_tx_irq -> napi_consume_skb",
+        "skb_release_data -> put_page",
+        "skb_zcopy_clear -> __msg_zerocopy_callback",
+        "recvmsg(MSG_ERRQUEUE) -> ip_recv_error",
+    ] {
+        assert!(text.contains(step), "{step} in\n{text}");
+    }
+    assert!(text.contains("  pages pinned for "), "{text}");
+    assert!(text.contains("x16 64.0 KiB  get_user_pages_fast"), "{text}");
+    // The ACK that covered the buffer's last byte, as the sender's capture
+    // has it: from the receiver's port, acknowledging past stream byte
+    // 262144 (where buffer 3's first use ends), the first frame to do so.
+    let covering = text
+        .lines()
+        .find(|l| {
+            l.contains("sender-eth0.pcapng arrives")
+                && l.contains("[covers the last byte of use 0]")
+        })
+        .unwrap_or_else(|| panic!("the covering ACK in\n{text}"));
+    let n: usize = covering
+        .split("frame #")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let frames = read_pcapng(&dir.path().join("sender-eth0.pcapng"));
+    let isn = frames
+        .iter()
+        .find_map(|(_, f)| tcp_of(f).filter(|t| t.2).map(|t| t.0))
+        .expect("the SYN");
+    let end = |f: &[u8]| {
+        let (ack, is_ack, port) = ack_of(f).expect("TCP");
+        assert!(is_ack && port == 5001, "frame is an ACK from the receiver");
+        ack.wrapping_sub(isn).wrapping_sub(1) as u64
+    };
+    assert!(
+        end(&frames[n - 1].1) >= 262_144,
+        "frame #{n} covers byte 262143"
+    );
+    let earlier = frames[..n - 1]
+        .iter()
+        .filter_map(|(_, f)| ack_of(f))
+        .filter(|a| a.1 && a.2 == 5001)
+        .map(|a| a.0.wrapping_sub(isn).wrapping_sub(1) as u64)
+        .max()
+        .unwrap_or(0);
+    assert!(earlier < 262_144, "no earlier frame covered it");
+    let summary = text
+        .split("\nuse 0 (stream bytes 196608..262144)")
+        .nth(1)
+        .expect("the chain");
+    assert!(
+        summary.contains(&format!("frame #{n} of sender-eth0.pcapng arrives")),
+        "{summary}"
+    );
+}
+
+#[test]
+fn trace_json_holds_the_completion_chain() {
+    let (out, wrote) = trace(&["scenarios/zero_copy.toml", "--buffer", "3", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(wrote);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(
+        (v["buffer"].as_u64(), v["use"].as_u64()),
+        (Some(3), Some(0))
+    );
+    assert_eq!(v["outcome"], "ok");
+    let c = &v["completions"][0];
+    assert_eq!(c["stream"], serde_json::json!([196608, 262144]));
+    assert_eq!(c["pages_pinned"], 16);
+    let pinned = c["pinned_ns"].as_u64().unwrap();
+    let unpinned = c["unpinned_ns"].as_u64().unwrap();
+    assert_eq!(c["pinned_for_ns"].as_u64(), Some(unpinned - pinned));
+    let ack = &c["ack_received"];
+    assert!(ack["ack"].as_u64().unwrap() >= 262_144);
+    assert_eq!(ack["frame"]["capture"], "sender-eth0.pcapng");
+    assert!(ack["frame"]["number"].as_u64().unwrap() > 0);
+    assert!(c["reaped_ns"].as_u64().unwrap() >= c["notified_ns"].as_u64().unwrap());
+    assert_eq!(c["reaped_by"], "errqueue_syscall");
+    let steps = v["steps"].as_array().unwrap();
+    for name in [
+        "put_user_pages",
+        "zerocopy_complete",
+        "errqueue_syscall",
+        "tx_clean",
+        "skb_free_acked",
+    ] {
+        assert!(steps.iter().any(|s| s["step"] == name), "{name}");
+    }
+    // The ACK frame the chain names is in the journey.
+    assert!(steps
+        .iter()
+        .any(|s| s["frame"]["number"] == ack["frame"]["number"]
+            && s["kind"] == "ack"
+            && s["host"] == "sender"));
+    let times: Vec<u64> = steps
+        .iter()
+        .map(|s| s["time_ns"].as_u64().unwrap())
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "in time order");
+}
+
+#[test]
+fn trace_of_the_lifetime_bug_marks_the_rewrites_and_the_frames_that_carried_them() {
+    let (out, _) = trace(&["scenarios/lifetime_bug.toml", "--buffer", "0"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("<-- LIFETIME VIOLATION"), "{text}");
+    assert!(
+        text.contains("  REWRITTEN      the application wrote into the buffer"),
+        "{text}"
+    );
+    let marked = text
+        .lines()
+        .filter(|l| l.contains("of payload") && l.contains("<-- REWRITTEN BYTES"))
+        .count();
+    assert!(marked > 0, "{text}");
+    assert!(text.contains("carried rewritten bytes: #"), "{text}");
+    let (out, _) = trace(&["scenarios/lifetime_bug.toml", "--buffer", "0", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let c = &v["completions"][0];
+    assert!(!c["rewrites"].as_array().unwrap().is_empty());
+    let frames = c["rewritten_frames"].as_array().unwrap();
+    assert!(!frames.is_empty());
+    let steps = v["steps"].as_array().unwrap();
+    for f in frames {
+        assert!(steps.iter().any(|s| s["frame"]["number"] == f["number"]
+            && s["frame"]["host"] == "sender"
+            && s["frame"]["rewritten"] == true));
+    }
+    // Not every frame: the first ones left before the rewrite.
+    let carried = steps
+        .iter()
+        .filter(|s| s["kind"] == "frame" && s["host"] == "sender")
+        .count();
+    assert!(frames.len() < carried, "{} of {carried}", frames.len());
+    // zero_copy.toml, which waits for completions, has none.
+    let (out, _) = trace(&["scenarios/zero_copy.toml", "--buffer", "3"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.contains("REWRITTEN"), "{text}");
+}
+
+#[test]
+fn trace_with_no_pcap_writes_no_capture_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = root().join("scenarios/zero_copy.toml");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_simnet"))
+        .args([
+            "trace",
+            scenario.to_str().unwrap(),
+            "--buffer",
+            "3",
+            "--no-pcap",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("--no-pcap: none written"), "{text}");
+    assert!(!text.contains("capture: "), "{text}");
+    assert!(text.contains("frame #"), "frame numbers all the same");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "nothing written"
+    );
+    // Not both.
+    let out = simnet(&[
+        "trace",
+        "scenarios/zero_copy.toml",
+        "--buffer",
+        "3",
+        "--no-pcap",
+        "--pcap",
+        "x",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
 }

@@ -58,6 +58,12 @@ impl Flow {
     }
 }
 
+/// The port flow `i`'s sending socket connects from (what a capture shows
+/// as its source port).
+pub fn client_port(i: usize) -> u16 {
+    EPHEMERAL_BASE + i as u16
+}
+
 /// Opens every flow of `sc` on `hosts`: sockets, listen and connect, and
 /// the sender's data (its seed drawn from `rng`, in flow order, all cut
 /// from one block of random data). With
@@ -70,7 +76,7 @@ pub fn open(sc: &Scenario, hosts: &mut [Host], rng: &mut Rng) -> Result<Vec<Flow
     for (i, fc) in sc.flows.iter().enumerate() {
         let host = |name: &str| sc.host_index(name).expect("validated");
         let (from, to) = (host(&fc.from), host(&fc.to));
-        let client_port = EPHEMERAL_BASE + i as u16;
+        let client_port = client_port(i);
         let send_handle = hosts[from].add_socket(fc.bytes);
         let recv_handle = hosts[to].add_socket(fc.bytes);
         hosts[to]
