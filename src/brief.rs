@@ -185,6 +185,10 @@ pub fn report(r: &RunReport, description: &str, captures: &[String]) -> String {
         switch_section(&mut o, s);
     }
     para(&mut o, "bottleneck: ", "  ", &printable(&r.bottleneck));
+    if r.flows.iter().any(|f| f.retransmitted_segments > 0) {
+        let note = crate::output::wrap(crate::output::SMOLTCP_RECOVERY, WIDTH, "");
+        let _ = writeln!(o, "{note}");
+    }
     for c in captures {
         para(&mut o, "capture: ", "  ", &printable(c));
     }

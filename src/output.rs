@@ -403,7 +403,7 @@ pub fn human_rate(bps: u64) -> String {
 /// Said under a run that retransmitted: recovery is smoltcp's, and a
 /// student must not read it as Linux's (docs/fidelity.md, "Where simnet
 /// differs from Linux").
-const SMOLTCP_RECOVERY: &str = "retransmissions: recovery is smoltcp's, not Linux's: its \
+pub const SMOLTCP_RECOVERY: &str = "retransmissions: recovery is smoltcp's, not Linux's: its \
      retransmission timeout is at least 1 s (Linux's 200 ms), it ignores SACK blocks and \
      repairs one loss per window, so goodput under loss is far below what Linux would keep \
      (docs/fidelity.md).";
