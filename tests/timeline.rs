@@ -369,3 +369,25 @@ fn an_output_path_that_cannot_be_written_is_refused_before_the_run() {
     }
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
+
+/// The page's host table tells the data's copies from copybreak copies of
+/// small frames, as the text report does: a zero-copy sender copies none of
+/// its data, only the ACKs its driver receives.
+#[test]
+fn the_html_report_tells_data_copies_from_copybreak() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("zero_copy.html");
+    run_with(
+        "scenarios/zero_copy.toml",
+        &["--html", path.to_str().unwrap()],
+    );
+    let html = std::fs::read_to_string(&path).unwrap();
+    assert!(html.contains("<th>data copies</th><th>copybreak copies</th>"));
+    let sender = html
+        .lines()
+        .find(|l| l.starts_with("<tr><td>sender</td>"))
+        .expect("a sender row");
+    let cells: Vec<&str> = sender.split("<td").collect();
+    assert!(cells[3].ends_with(">0 (0 B)</td>"), "{sender}");
+    assert!(!cells[4].contains(">0 (0 B)"), "{sender}");
+}

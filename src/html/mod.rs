@@ -189,7 +189,8 @@ fn summary(o: &mut String, r: &RunReport, captures: &[String]) {
     o.push_str("</table>\n");
     // Hosts at a glance.
     o.push_str(
-        "<table>\n<tr><th>host</th><th>CPU busy</th><th>CPU copies</th><th>pages pinned</th>\
+        "<table>\n<tr><th>host</th><th>CPU busy</th><th>data copies</th><th>copybreak copies</th>\
+         <th>pages pinned</th>\
          <th>checksummed by CPU</th><th>DMA read / write</th><th>IRQs</th><th>NAPI polls</th></tr>\n",
     );
     for h in &r.hosts {
@@ -198,16 +199,22 @@ fn summary(o: &mut String, r: &RunReport, captures: &[String]) {
         } else {
             0.0
         };
-        let copies = h.cpu_copies();
+        // Copybreak copies small frames (mostly ACKs), not the data: apart,
+        // as in the text report, so a zero-copy sender shows no data copy.
+        let (data, small) = (h.data_copies(), h.copybreak_copies());
         let _ = writeln!(
             o,
-            "<tr><td>{}</td><td class=\"n\">{} ({busy:.0}%)</td><td class=\"n{}\">{copies} ({})</td>\
+            "<tr><td>{}</td><td class=\"n\">{} ({busy:.0}%)</td><td class=\"n{}\">{} ({})</td>\
+             <td class=\"n\">{} ({})</td>\
              <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{} / {}</td>\
              <td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
             escape(&h.name),
             human_ns(h.cpu_busy_ns),
-            if copies > 0 { " copy" } else { "" },
-            human_bytes(h.cpu_copy_bytes()),
+            if data.count > 0 { " copy" } else { "" },
+            data.count,
+            human_bytes(data.bytes),
+            small.count,
+            human_bytes(small.bytes),
             h.pinned_pages(),
             human_bytes(h.checksum_cpu_bytes()),
             human_bytes(h.dma_read_bytes()),
