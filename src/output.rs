@@ -467,6 +467,37 @@ pub fn table(r: &RunReport, description: &str, captures: &[String]) -> String {
     o
 }
 
+/// One row of the complete stage table: a step that happened on a host,
+/// with its bytes and CPU time as the table prints them ("-" for none, or
+/// for a step that costs no CPU).
+pub struct StageRow {
+    pub step: Step,
+    pub count: u64,
+    pub bytes: String,
+    pub cpu: String,
+}
+
+/// The host's steps that happened, in the order a byte meets them.
+pub fn host_stage_rows(h: &HostReport) -> impl Iterator<Item = StageRow> + '_ {
+    Step::ALL.iter().filter_map(|&step| {
+        let t = h.counters.get(step);
+        (t.count > 0).then(|| StageRow {
+            step,
+            count: t.count,
+            bytes: if t.bytes == 0 {
+                "-".to_string()
+            } else {
+                human_bytes(t.bytes)
+            },
+            cpu: if step.category() == CpuCategory::None {
+                "-".to_string()
+            } else {
+                human_ns(t.cpu_ns)
+            },
+        })
+    })
+}
+
 /// One host: a row per step of the journey that happened there, then its
 /// CPU, copies, DMA and descriptor totals.
 fn host_section(o: &mut String, r: &RunReport, h: &HostReport) {
@@ -476,27 +507,19 @@ fn host_section(o: &mut String, r: &RunReport, h: &HostReport) {
         "  {:<12} {:<15} {:>9} {:>11} {:>10}  models",
         "stage", "kind", "count", "bytes", "cpu"
     );
-    for &s in Step::ALL {
-        let t = h.counters.get(s);
-        if t.count == 0 {
-            continue;
-        }
-        let cpu = if s.category() == CpuCategory::None {
-            "-".to_string()
-        } else {
-            human_ns(t.cpu_ns)
-        };
-        let bytes = if t.bytes == 0 {
-            "-".to_string()
-        } else {
-            human_bytes(t.bytes)
-        };
+    for StageRow {
+        step: s,
+        count,
+        bytes,
+        cpu,
+    } in host_stage_rows(h)
+    {
         let _ = writeln!(
             o,
             "  {:<12} {:<15} {:>9} {:>11} {:>10}  {}",
             s.stage(),
             s.kind().name(),
-            t.count,
+            count,
             bytes,
             cpu,
             s.models()

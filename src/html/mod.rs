@@ -19,10 +19,10 @@ pub mod plot;
 
 use std::fmt::Write as _;
 
-use simnet_sim::event::{CpuCategory, Kind, Step};
+use simnet_sim::event::{CpuCategory, Kind};
 use simnet_sim::report::{FlowReport, Integrity, RunReport};
 
-use crate::output::{human_bytes, human_ns};
+use crate::output::{host_stage_rows, human_bytes, human_ns, StageRow};
 use crate::recorder::Series;
 use plot::{Line, Plot, Style, PALETTE};
 
@@ -432,21 +432,13 @@ fn stage_tables(o: &mut String, r: &RunReport) {
              <th>bytes</th><th>CPU</th><th>models</th></tr>",
             escape(&h.name)
         );
-        for &st in Step::ALL {
-            let t = h.counters.get(st);
-            if t.count == 0 {
-                continue;
-            }
-            let cpu = if st.category() == CpuCategory::None {
-                "-".to_string()
-            } else {
-                human_ns(t.cpu_ns)
-            };
-            let bytes = if t.bytes == 0 {
-                "-".to_string()
-            } else {
-                human_bytes(t.bytes)
-            };
+        for StageRow {
+            step: st,
+            count,
+            bytes,
+            cpu,
+        } in host_stage_rows(h)
+        {
             let _ = writeln!(
                 o,
                 "<tr{}><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{bytes}</td>\
@@ -458,7 +450,7 @@ fn stage_tables(o: &mut String, r: &RunReport) {
                 },
                 st.stage(),
                 st.kind().name(),
-                t.count,
+                count,
                 escape(st.models())
             );
         }
