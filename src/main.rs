@@ -20,10 +20,11 @@ use clap::{Parser, Subcommand};
 use simnet::capture::Captures;
 use simnet::outfile::OutFile;
 use simnet::recorder::Recorder;
+use simnet::scenario::overrides::{self, Set};
 use simnet::tap::{self, KernelLink, Tap};
 use simnet::timeline::Timeline;
 use simnet::trace::{Tee, Trace};
-use simnet::{brief, explain, html, output, scenario, signals};
+use simnet::{brief, explain, html, output, signals};
 use simnet_sim::config::{FramingKind, PoolKind, Scenario};
 use simnet_sim::event::{NoObserver, Observer};
 use simnet_sim::report::{Outcome, RunReport};
@@ -62,6 +63,11 @@ enum Command {
         /// Override the scenario's seed.
         #[arg(long)]
         seed: Option<u64>,
+        /// Set a scenario key, checked as the file is:
+        /// `--set flow[0].write_size=4KiB` (any number of times; the key as
+        /// errors print it, the value TOML or else a string).
+        #[arg(long = "set", value_name = "KEY=VALUE", value_parser = Set::parse)]
+        sets: Vec<Set>,
         /// Also write the run as a Chrome trace-event file (JSON) for
         /// Perfetto (ui.perfetto.dev) or chrome://tracing.
         #[arg(long, value_name = "OUT.json")]
@@ -99,6 +105,9 @@ enum Command {
         /// trace JSON").
         #[arg(long)]
         json: bool,
+        /// Set a scenario key, as `run --set` does.
+        #[arg(long = "set", value_name = "KEY=VALUE", value_parser = Set::parse)]
+        sets: Vec<Set>,
     },
     /// Say what a row of the report means: its kind (`desc_writeback`),
     /// its step (`copybreak`), its stage (`nic tx`) or the kernel function
@@ -129,6 +138,7 @@ fn main() -> ExitCode {
             pcap,
             no_pcap,
             seed,
+            sets,
             timeline,
             html,
         } => {
@@ -143,7 +153,7 @@ fn main() -> ExitCode {
                 timeline,
                 html,
             };
-            run(file, form, out, seed)
+            run(file, &sets, form, out, seed)
         }
         Command::Trace {
             file,
@@ -154,13 +164,14 @@ fn main() -> ExitCode {
             pcap,
             no_pcap,
             json,
+            sets,
         } => {
             let what = Traced {
                 buffer,
                 flow,
                 use_index: (!all).then_some(use_index),
             };
-            trace(file, what, pcap, no_pcap, json)
+            trace(file, &sets, what, pcap, no_pcap, json)
         }
         Command::Explain { word, markdown } => explain(&word.join(" "), markdown),
     };
@@ -249,8 +260,8 @@ fn check_stdout() -> Result<(), Fail> {
     Ok(())
 }
 
-fn load(file: &Path) -> Result<Scenario, Fail> {
-    scenario::load(file).map_err(|e| bad_input(e.to_string()))
+fn load(file: &Path, sets: &[Set]) -> Result<Scenario, Fail> {
+    overrides::load(file, sets).map_err(|e| bad_input(e.to_string()))
 }
 
 /// Captures go to `pcap`, or `captures/<scenario name>`.
@@ -352,6 +363,7 @@ struct Traced {
 
 fn trace(
     file: PathBuf,
+    sets: &[Set],
     what: Traced,
     pcap: Option<PathBuf>,
     no_pcap: bool,
@@ -363,7 +375,7 @@ fn trace(
         use_index,
     } = what;
     check_stdout()?;
-    let sc = load(&file)?;
+    let sc = load(&file, sets)?;
     traceable(&sc, flow, buffer, use_index)
         .map_err(|why| bad_input(format!("{}: {why}", file.display())))?;
     let fc = &sc.flows[flow as usize];
@@ -546,9 +558,15 @@ fn open_outputs(o: &Outputs) -> Result<(Option<OutFile>, Option<OutFile>), Fail>
     ))
 }
 
-fn run(file: PathBuf, form: Form, out: Outputs, seed: Option<u64>) -> Result<ExitCode, Fail> {
+fn run(
+    file: PathBuf,
+    sets: &[Set],
+    form: Form,
+    out: Outputs,
+    seed: Option<u64>,
+) -> Result<ExitCode, Fail> {
     check_stdout()?;
-    let mut sc = load(&file)?;
+    let mut sc = load(&file, sets)?;
     if let Some(seed) = seed {
         sc.seed = seed;
     }

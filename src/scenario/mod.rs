@@ -23,6 +23,7 @@
 //! text again with `toml_parser`. No input makes it panic.
 
 mod de;
+pub mod overrides;
 
 use de::{Node, Problem};
 use simnet_sim::config::Scenario;
@@ -86,22 +87,25 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
 /// Parses and checks a scenario from the bytes of a file; `file` is the name
 /// used in error messages.
 pub fn parse(bytes: &[u8], file: &str) -> Result<Scenario, ScenarioError> {
-    let text = match std::str::from_utf8(bytes) {
-        Ok(text) => text,
-        Err(e) => {
-            // Everything before the first invalid byte is valid UTF-8.
-            let prefix = bytes
-                .get(..e.valid_up_to())
-                .and_then(|p| std::str::from_utf8(p).ok())
-                .unwrap_or("");
-            let at = prefix.len();
-            let problem = Problem::at(Some(at..at), None, "not a text file: invalid UTF-8".into());
-            return Err(problem.locate(prefix, file));
-        }
-    };
+    let text = text_of(bytes, file)?;
     Document::parse(text)
         .and_then(|doc| doc.scenario())
         .map_err(|p| p.locate(text, file))
+}
+
+/// The bytes of a file as text, or the position of the first invalid
+/// UTF-8 byte.
+fn text_of<'b>(bytes: &'b [u8], file: &str) -> Result<&'b str, ScenarioError> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        // Everything before the first invalid byte is valid UTF-8.
+        let prefix = bytes
+            .get(..e.valid_up_to())
+            .and_then(|p| std::str::from_utf8(p).ok())
+            .unwrap_or("");
+        let at = prefix.len();
+        let problem = Problem::at(Some(at..at), None, "not a text file: invalid UTF-8".into());
+        problem.locate(prefix, file)
+    })
 }
 
 /// A scenario file parsed into toml's spanned tree, before any key is read.
