@@ -14,7 +14,8 @@
 //!
 //! `command` is a simnet command line as the lab tells the student to type
 //! it (it must appear in one of the lab's `sh` blocks), run from the
-//! repository's root; words are split at spaces, no shell. The figure is
+//! repository's root; words are split at spaces and single quotes removed
+//! (a word may be quoted for the shell, none may hold a space). The figure is
 //! either `json:` (a JSON pointer, RFC 6901, into its standard output; a
 //! string is compared without its quotes) or `grep:` (the first line of
 //! its standard output containing that text, trimmed; with `after:`, the
@@ -146,7 +147,11 @@ fn check_lab(path: &Path, cache: &mut BTreeMap<String, (String, i32)>) -> Vec<St
                 "{here}: `{command}` is not one of the lab's commands (its sh blocks)"
             ));
         }
-        let words: Vec<&str> = command.split_whitespace().collect();
+        let words: Vec<String> = command
+            .split_whitespace()
+            .map(|w| w.replace('\'', ""))
+            .collect();
+        let words: Vec<&str> = words.iter().map(String::as_str).collect();
         if words.first() != Some(&PROGRAM) {
             failures.push(format!("{here}: a command starts with {PROGRAM}"));
             continue;
