@@ -1,14 +1,29 @@
 //! The documents that show the binary's output say what it prints today:
 //! `docs/glossary.md` is what `simnet explain --markdown` generates from the
-//! model's tables, the report in README.md ("What the report says") is
-//! what `cargo run --release -- run scenarios/zero_copy.toml` prints, line
-//! for line, and the chain in "The journey of one buffer" is the end of
-//! what `simnet trace scenarios/zero_copy.toml --buffer 3` prints.
+//! model's tables, and every example output in README.md and docs/ is what
+//! the command it names prints, line for line.
 //!
-//! After a change that moves them, regenerate both with
-//! `SIMNET_BLESS=1 cargo test --release --test docs` (or the glossary alone
-//! with `cargo run --release -- explain --markdown > docs/glossary.md`) and
-//! read the diff.
+//! An output block is a fenced block with no info string, right after a
+//! comment naming the command (blank lines between are allowed):
+//!
+//! ```text
+//! <!-- output: simnet trace scenarios/zero_copy.toml --buffer 3 | from use 0 | before outcome -->
+//! ```
+//!
+//! The command is `simnet` and its arguments (split at spaces, single
+//! quotes removed), run from a folder where `scenarios/` and `docs/` are
+//! the repository's, so that the captures it writes land in a temporary
+//! folder; what follows `|` picks part of the output: `stderr` (instead of
+//! standard output), `from TEXT` (from the first line that starts with
+//! TEXT), `before TEXT` (up to the first line after that which starts
+//! with TEXT), `lines A-B` (lines A to B, from 1, of what is left). Every
+//! fenced block without an info string must be such a block: a block that
+//! is not output says what it is (`text`, `sh`, `toml`, `json`).
+//!
+//! After a change that moves them, regenerate every output block and the
+//! glossary with `SIMNET_BLESS=1 cargo test --release --test docs` (or the
+//! glossary alone with `cargo run --release -- explain --markdown >
+//! docs/glossary.md`) and read the diff.
 
 mod common;
 
@@ -36,110 +51,275 @@ fn the_glossary_is_what_the_code_generates() {
     );
 }
 
-/// The block of README.md that follows `after` (a line of the file): its
-/// line range (the lines between the fences) in the file's lines.
-fn readme_block(readme: &str, after: &str) -> std::ops::Range<usize> {
-    let lines: Vec<&str> = readme.lines().collect();
-    let section = (lines.iter())
-        .position(|l| l.starts_with(after))
-        .unwrap_or_else(|| panic!("README.md has a line {after:?}"));
-    let open = (section..lines.len())
-        .find(|&i| lines[i] == "```")
-        .expect("a fenced block after it");
-    let close = (open + 1..lines.len())
-        .find(|&i| lines[i].starts_with("```"))
-        .expect("the block is closed");
-    open + 1..close
+/// The documents whose output blocks are checked: README.md and every
+/// Markdown file under docs/ but the generated glossary.
+fn documents() -> Vec<std::path::PathBuf> {
+    let mut out = vec![root().join("README.md")];
+    let mut dirs = vec![root().join("docs")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "md")
+                && !path.ends_with("docs/glossary.md")
+            {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
 }
 
-#[test]
-fn the_readme_report_is_what_the_binary_prints() {
-    // As the quick start runs it: from the repository's root, captures in
-    // captures/zero_copy (here a temporary folder stands in for the root).
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("scenarios")).unwrap();
-    std::fs::copy(
-        root().join("scenarios/zero_copy.toml"),
-        dir.path().join("scenarios/zero_copy.toml"),
-    )
-    .unwrap();
+/// One output block: the command its comment names, what of the output it
+/// shows, and where it is (0-based lines of its file).
+#[derive(Debug)]
+struct OutputBlock {
+    comment_line: usize,
+    args: Vec<String>,
+    stderr: bool,
+    from: Option<String>,
+    before: Option<String>,
+    lines: Option<(usize, usize)>,
+    /// The lines between the fences.
+    body: std::ops::Range<usize>,
+}
+
+/// Reads `<!-- output: simnet ARGS | SELECTOR ... -->`.
+fn parse_comment(comment: &str) -> Result<OutputBlock, String> {
+    let inner = comment
+        .trim()
+        .strip_prefix("<!-- output:")
+        .and_then(|c| c.strip_suffix("-->"))
+        .ok_or("not `<!-- output: COMMAND -->`")?;
+    let mut parts = inner.split(" | ");
+    let command = parts.next().unwrap_or_default();
+    let mut words = command.split_whitespace().map(|w| w.replace('\'', ""));
+    if words.next().as_deref() != Some("simnet") {
+        return Err(format!(
+            "the command {command:?} does not start with `simnet`"
+        ));
+    }
+    let mut block = OutputBlock {
+        comment_line: 0,
+        args: words.collect(),
+        stderr: false,
+        from: None,
+        before: None,
+        lines: None,
+        body: 0..0,
+    };
+    for part in parts {
+        let part = part.trim();
+        if part == "stderr" {
+            block.stderr = true;
+        } else if let Some(t) = part.strip_prefix("from ") {
+            block.from = Some(t.to_string());
+        } else if let Some(t) = part.strip_prefix("before ") {
+            block.before = Some(t.to_string());
+        } else if let Some(range) = part.strip_prefix("lines ") {
+            let (a, b) = range.split_once('-').ok_or("`lines A-B`")?;
+            let n = |x: &str| x.trim().parse::<usize>().map_err(|e| format!("{x:?}: {e}"));
+            block.lines = Some((n(a)?, n(b)?));
+        } else {
+            return Err(format!("unknown selector {part:?}"));
+        }
+    }
+    Ok(block)
+}
+
+/// The output blocks of a document, or what is wrong with its blocks.
+fn output_blocks(text: &str) -> Result<Vec<OutputBlock>, Vec<String>> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut blocks = Vec::new();
+    let mut errors = Vec::new();
+    let mut pending: Option<OutputBlock> = None;
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        if line.trim_start().starts_with("<!-- output:") {
+            match parse_comment(line) {
+                Ok(mut b) => {
+                    b.comment_line = i;
+                    pending = Some(b);
+                }
+                Err(e) => errors.push(format!("line {}: {e}", i + 1)),
+            }
+        } else if let Some(info) = line.strip_prefix("```") {
+            let close = (i + 1..lines.len()).find(|&j| lines[j].starts_with("```"));
+            let Some(close) = close else {
+                errors.push(format!(
+                    "line {}: a fenced block that is never closed",
+                    i + 1
+                ));
+                break;
+            };
+            match (info.trim().is_empty(), pending.take()) {
+                (true, Some(mut b)) => {
+                    b.body = i + 1..close;
+                    blocks.push(b);
+                }
+                (true, None) => errors.push(format!(
+                    "line {}: a fenced block with no info string and no \
+                     `<!-- output: simnet ... -->` before it: name the command that prints it, \
+                     or say what it is (```text) if it is not output",
+                    i + 1
+                )),
+                (false, Some(b)) => errors.push(format!(
+                    "line {}: the output comment is followed by a ```{} block, not a bare one",
+                    b.comment_line + 1,
+                    info.trim()
+                )),
+                (false, None) => {}
+            }
+            i = close;
+        } else if !line.trim().is_empty() {
+            if let Some(b) = pending.take() {
+                errors.push(format!(
+                    "line {}: the output comment is not followed by a fenced block",
+                    b.comment_line + 1
+                ));
+            }
+        }
+        i += 1;
+    }
+    if let Some(b) = pending {
+        errors.push(format!(
+            "line {}: an output comment at the end",
+            b.comment_line + 1
+        ));
+    }
+    if errors.is_empty() {
+        Ok(blocks)
+    } else {
+        Err(errors)
+    }
+}
+
+/// What the block's command prints, cut as its selectors say.
+fn printed(block: &OutputBlock, cwd: &std::path::Path) -> Result<Vec<String>, String> {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_simnet"))
-        .args(["run", "scenarios/zero_copy.toml"])
-        .current_dir(dir.path())
+        .args(&block.args)
+        .current_dir(cwd)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let printed = String::from_utf8(out.stdout).unwrap();
-    let path = root().join("README.md");
-    let readme = std::fs::read_to_string(&path).unwrap();
-    let block = readme_block(&readme, "## What the report says");
-    let lines: Vec<&str> = readme.lines().collect();
-    if bless() {
-        let mut text: Vec<&str> = lines[..block.start].to_vec();
-        text.extend(printed.lines());
-        text.extend(&lines[block.end..]);
-        std::fs::write(&path, text.join("\n") + "\n").unwrap();
-        return;
+    let text = if block.stderr {
+        &out.stderr
+    } else {
+        &out.stdout
+    };
+    let text = String::from_utf8_lossy(text);
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    if let Some(from) = &block.from {
+        let start = (lines.iter().position(|l| l.starts_with(from.as_str())))
+            .ok_or_else(|| format!("no line of the output starts with {from:?}"))?;
+        lines.drain(..start);
     }
-    let shown = &lines[block];
-    let printed: Vec<&str> = printed.lines().collect();
-    for (i, (a, b)) in shown.iter().zip(&printed).enumerate() {
-        assert_eq!(
-            a,
-            b,
-            "README.md's report differs from the binary's at its line {}; regenerate it \
-             with SIMNET_BLESS=1 cargo test --release --test docs",
-            i + 1
-        );
+    if let Some(before) = &block.before {
+        let end = (lines
+            .iter()
+            .skip(1)
+            .position(|l| l.starts_with(before.as_str())))
+        .ok_or_else(|| format!("no line of the output starts with {before:?}"))?;
+        lines.truncate(end + 1);
     }
-    assert_eq!(
-        shown.len(),
-        printed.len(),
-        "README.md's report and the binary's differ in length"
-    );
+    if let Some((a, b)) = block.lines {
+        if a == 0 || b < a || b > lines.len() {
+            return Err(format!(
+                "lines {a}-{b} of an output of {} lines",
+                lines.len()
+            ));
+        }
+        lines = lines[a - 1..b].to_vec();
+    }
+    if lines.is_empty() {
+        return Err("the command printed nothing there".into());
+    }
+    Ok(lines)
 }
 
 #[test]
-fn the_readme_trace_chain_is_what_the_binary_prints() {
-    let out = simnet(&[
-        "trace",
-        "scenarios/zero_copy.toml",
-        "--buffer",
-        "3",
-        "--no-pcap",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let printed = String::from_utf8(out.stdout).unwrap();
-    // The use's summary: from its heading to the outcome line.
-    let printed: Vec<&str> = printed
-        .lines()
-        .skip_while(|l| !l.starts_with("use 0 (stream bytes"))
-        .take_while(|l| !l.starts_with("outcome "))
-        .collect();
-    assert!(printed.len() > 5, "{printed:?}");
-    let path = root().join("README.md");
-    let readme = std::fs::read_to_string(&path).unwrap();
-    let block = readme_block(&readme, "stayed pinned. For `scenarios/zero_copy.toml`");
-    let lines: Vec<&str> = readme.lines().collect();
-    if bless() {
-        let mut text: Vec<&str> = lines[..block.start].to_vec();
-        text.extend(&printed);
-        text.extend(&lines[block.end..]);
-        std::fs::write(&path, text.join("\n") + "\n").unwrap();
-        return;
+fn every_output_block_is_what_the_binary_prints() {
+    // The commands run as from the repository's root, but write their
+    // captures into a temporary folder.
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["scenarios", "docs"] {
+        std::os::unix::fs::symlink(root().join(name), dir.path().join(name)).unwrap();
     }
-    assert_eq!(
-        &lines[block],
-        &printed[..],
-        "README.md's trace chain differs from the binary's; regenerate it with \
-         SIMNET_BLESS=1 cargo test --release --test docs"
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for path in documents() {
+        let name = path.strip_prefix(root()).unwrap().display().to_string();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let blocks = match output_blocks(&text) {
+            Ok(b) => b,
+            Err(errors) => {
+                failures.extend(errors.into_iter().map(|e| format!("{name}: {e}")));
+                continue;
+            }
+        };
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        // From the last block up, so that a blessed block's new length does
+        // not move the ones before it.
+        for block in blocks.iter().rev() {
+            checked += 1;
+            let here = format!("{name}:{}", block.comment_line + 1);
+            let now = match printed(block, dir.path()) {
+                Ok(now) => now,
+                Err(e) => {
+                    failures.push(format!("{here}: simnet {}: {e}", block.args.join(" ")));
+                    continue;
+                }
+            };
+            let shown = &lines[block.body.clone()];
+            if bless() {
+                lines.splice(block.body.clone(), now);
+            } else if shown != now.as_slice() {
+                let at = (shown.iter().zip(&now))
+                    .position(|(a, b)| a != b)
+                    .unwrap_or(shown.len().min(now.len()));
+                failures.push(format!(
+                    "{here}: the block shows {} lines, `simnet {}` prints {}; first difference \
+                     at its line {}:\n      shown:   {:?}\n      printed: {:?}",
+                    shown.len(),
+                    block.args.join(" "),
+                    now.len(),
+                    at + 1,
+                    shown.get(at).map(String::as_str).unwrap_or("(nothing)"),
+                    now.get(at).map(String::as_str).unwrap_or("(nothing)"),
+                ));
+            }
+        }
+        if bless() {
+            std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} output blocks differ from what simnet prints:\n  {}\n\
+         Regenerate them with SIMNET_BLESS=1 cargo test --release --test docs and read the diff.",
+        failures.len(),
+        failures.join("\n  ")
     );
+    assert!(checked >= 5, "only {checked} output blocks found");
+}
+
+#[test]
+fn output_comments_are_read() {
+    let b = parse_comment(
+        "<!-- output: simnet trace 'a.toml' --buffer 3 | from use 0 | before outcome -->",
+    )
+    .unwrap();
+    assert_eq!(b.args, ["trace", "a.toml", "--buffer", "3"]);
+    assert_eq!(b.from.as_deref(), Some("use 0"));
+    assert_eq!(b.before.as_deref(), Some("outcome"));
+    let b = parse_comment("<!-- output: simnet run x | stderr | lines 2-3 -->").unwrap();
+    assert!(b.stderr);
+    assert_eq!(b.lines, Some((2, 3)));
+    assert!(parse_comment("<!-- output: ls -->").is_err());
+    let text = "<!-- output: simnet run x -->\n\n```\na\n```\n```text\nb\n```\n```\nc\n```\n";
+    let errors = output_blocks(text).unwrap_err();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].starts_with("line 9:"), "{errors:?}");
 }
