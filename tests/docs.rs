@@ -323,3 +323,125 @@ fn output_comments_are_read() {
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert!(errors[0].starts_with("line 9:"), "{errors:?}");
 }
+
+/// Whether every key of `sketch` (an example's JSON, with made-up values)
+/// is in one of `actual` at the same place: objects key by key (a key
+/// `"..."` stands for the rest), each element of an array like some
+/// element of theirs, a value of the same type or `null`. The path of the
+/// first key that is not, if any.
+fn shape_mismatch(
+    sketch: &serde_json::Value,
+    actual: &[&serde_json::Value],
+    at: &str,
+) -> Option<String> {
+    use serde_json::Value;
+    match sketch {
+        Value::Object(map) => {
+            let objects: Vec<&serde_json::Map<String, Value>> =
+                actual.iter().filter_map(|v| v.as_object()).collect();
+            if objects.is_empty() {
+                return Some(format!("{at} (not an object in the output)"));
+            }
+            for (key, value) in map {
+                if key == "..." {
+                    continue;
+                }
+                let here: Vec<&Value> = objects.iter().filter_map(|o| o.get(key)).collect();
+                if here.is_empty() {
+                    return Some(format!("{at}/{key}"));
+                }
+                if let Some(m) = shape_mismatch(value, &here, &format!("{at}/{key}")) {
+                    return Some(m);
+                }
+            }
+            None
+        }
+        Value::Array(items) => {
+            let elements: Vec<&Value> = (actual.iter().filter_map(|v| v.as_array()))
+                .flatten()
+                .collect();
+            if !items.is_empty() && elements.is_empty() && !actual.iter().any(|v| v.is_null()) {
+                return Some(format!("{at} (no elements in the output)"));
+            }
+            (items.iter().enumerate())
+                .find_map(|(i, item)| shape_mismatch(item, &elements, &format!("{at}/{i}")))
+        }
+        scalar => {
+            let same = |v: &&&Value| {
+                v.is_null()
+                    || scalar.is_null()
+                    || std::mem::discriminant(**v) == std::mem::discriminant(scalar)
+            };
+            if actual.iter().any(|v| same(&v)) {
+                None
+            } else {
+                Some(format!("{at} (another type in the output)"))
+            }
+        }
+    }
+}
+
+/// The JSON examples of docs/scenario.md show real field names: a ```json
+/// block after `<!-- shape: simnet ARGS; simnet ARGS -->` has no key that
+/// none of those commands' JSON has at that place (its values are
+/// placeholders, so only the names are checked).
+#[test]
+fn every_json_example_names_real_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["scenarios", "docs"] {
+        std::os::unix::fs::symlink(root().join(name), dir.path().join(name)).unwrap();
+    }
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for path in documents() {
+        let name = path.strip_prefix(root()).unwrap().display().to_string();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let Some(commands) =
+                (line.trim().strip_prefix("<!-- shape:")).and_then(|c| c.strip_suffix("-->"))
+            else {
+                continue;
+            };
+            let open = (i + 1..lines.len()).find(|&j| !lines[j].trim().is_empty());
+            let Some(open) = open.filter(|&j| lines[j] == "```json") else {
+                failures.push(format!(
+                    "{name}:{}: a shape comment not before ```json",
+                    i + 1
+                ));
+                continue;
+            };
+            let close = (open + 1..lines.len())
+                .find(|&j| lines[j].starts_with("```"))
+                .expect("closed");
+            let sketch: serde_json::Value =
+                serde_json::from_str(&lines[open + 1..close].join("\n")).unwrap_or_else(|e| {
+                    panic!("{name}:{}: the example is not JSON: {e}", open + 1)
+                });
+            let outputs: Vec<serde_json::Value> = (commands.split(';'))
+                .map(|c| {
+                    let words: Vec<&str> = c.split_whitespace().collect();
+                    assert_eq!(words.first(), Some(&"simnet"), "{name}:{}", i + 1);
+                    let out = std::process::Command::new(env!("CARGO_BIN_EXE_simnet"))
+                        .args(&words[1..])
+                        .current_dir(dir.path())
+                        .output()
+                        .unwrap();
+                    serde_json::from_slice(&out.stdout)
+                        .unwrap_or_else(|e| panic!("{name}:{}: {c} prints no JSON: {e}", i + 1))
+                })
+                .collect();
+            let actual: Vec<&serde_json::Value> = outputs.iter().collect();
+            checked += 1;
+            if let Some(path) = shape_mismatch(&sketch, &actual, "") {
+                failures.push(format!(
+                    "{name}:{}: the example has {path}, which the JSON of `{}` lacks",
+                    open + 1,
+                    commands.trim()
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(checked >= 2, "only {checked} JSON examples found");
+}
