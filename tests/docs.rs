@@ -445,3 +445,81 @@ fn every_json_example_names_real_fields() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(checked >= 2, "only {checked} JSON examples found");
 }
+
+/// A figure quoted in prose, after
+/// `<!-- figure: 22,998 | simnet ARGS | json /POINTER -->` (the JSON value
+/// there, separators aside) or `... | grep TEXT -->` (the first line of
+/// the output containing TEXT contains the figure): what the command
+/// prints now, and quoted in the 30 lines after the comment.
+#[test]
+fn every_marked_prose_figure_is_what_the_binary_prints() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["scenarios", "docs"] {
+        std::os::unix::fs::symlink(root().join(name), dir.path().join(name)).unwrap();
+    }
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for path in documents() {
+        let name = path.strip_prefix(root()).unwrap().display().to_string();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let Some(inner) =
+                (line.trim().strip_prefix("<!-- figure:")).and_then(|c| c.strip_suffix("-->"))
+            else {
+                continue;
+            };
+            let here = format!("{name}:{}", i + 1);
+            let parts: Vec<&str> = inner.split(" | ").map(str::trim).collect();
+            let [figure, command, select] = parts[..] else {
+                failures.push(format!(
+                    "{here}: `<!-- figure: F | simnet ARGS | json P -->`"
+                ));
+                continue;
+            };
+            checked += 1;
+            let after = lines[i + 1..(i + 31).min(lines.len())].join(" ");
+            if !after.contains(figure) {
+                failures.push(format!(
+                    "{here}: {figure} is not quoted in the 30 lines after"
+                ));
+            }
+            let words: Vec<&str> = command.split_whitespace().collect();
+            assert_eq!(words.first(), Some(&"simnet"), "{here}");
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_simnet"))
+                .args(&words[1..])
+                .current_dir(dir.path())
+                .output()
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let now = if let Some(pointer) = select.strip_prefix("json ") {
+                let v: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_default();
+                let value = v.pointer(pointer).map(|v| v.to_string());
+                (value.as_deref() == Some(&figure.replace(',', "")))
+                    .then_some(())
+                    .ok_or(format!(
+                        "{pointer} is {}",
+                        value.unwrap_or("missing".into())
+                    ))
+            } else if let Some(needle) = select.strip_prefix("grep ") {
+                let found = stdout.lines().find(|l| l.contains(needle));
+                (found.is_some_and(|l| l.contains(figure)))
+                    .then_some(())
+                    .ok_or(format!(
+                        "the line is {:?}",
+                        found.unwrap_or("missing").trim()
+                    ))
+            } else {
+                Err(format!("unknown selector {select:?}"))
+            };
+            if let Err(e) = now {
+                failures.push(format!(
+                    "{here}: the prose says {figure}, `{command}` prints otherwise: {e}; \
+                     correct the prose (no regeneration does it)"
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(checked >= 3, "only {checked} figures marked");
+}
