@@ -192,7 +192,9 @@ pub fn report(r: &RunReport, description: &str, captures: &[String]) -> String {
     for c in captures {
         para(&mut o, "capture: ", "  ", &printable(c));
     }
-    o.push_str("costs are teaching defaults (docs/costs.md), not measurements of one machine.\n");
+    o.push_str(
+        "costs are teaching defaults (simnet explain costs), not measurements of one machine.\n",
+    );
     o.push_str(
         "what a row means: simnet explain WORD (a kind, step or kernel function); \
          every figure: --full\n",

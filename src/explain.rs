@@ -7,7 +7,9 @@
 //! the model's vocabulary, and how an entry is written: as text for the
 //! terminal ([`render`]) and as the Markdown of `docs/glossary.md`
 //! ([`glossary`]). Close matches for a word that matches nothing
-//! ([`lookup`]'s error).
+//! ([`lookup`]'s error). Also the two documents reports point to, bundled
+//! ([`document`]: `simnet explain costs`, `simnet explain fidelity`), so
+//! that an installed binary's pointers lead somewhere.
 //!
 //! Does not hold any explanation itself: every word and paragraph comes
 //! from `simnet_sim::event` (the steps table, [`Kind`], [`CpuCategory`],
@@ -346,6 +348,18 @@ pub fn glossary() -> String {
         }
     }
     o
+}
+
+/// The documents a report points to, bundled so that an installed binary
+/// can print them: `simnet explain costs` (where every cost comes from,
+/// docs/costs.md) and `simnet explain fidelity` (what simnet claims and
+/// where it differs from Linux, docs/fidelity.md).
+pub fn document(word: &str) -> Option<&'static str> {
+    match word.trim() {
+        "costs" => Some(include_str!("../docs/costs.md")),
+        "fidelity" => Some(include_str!("../docs/fidelity.md")),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,8 @@
 //! The model lives in `simnet-sim`; this crate reads scenario files into its
 //! types ([`scenario`]), runs it, and writes what the user asked for: the
 //! report a student reads ([`brief`]), the complete table or the JSON
-//! summary ([`output`]), the journey of one buffer ([`trace`]), the meaning
+//! summary ([`output`]), the scenarios bundled into the binary and how an
+//! argument names one ([`bundled`]), the journey of one buffer ([`trace`]), the meaning
 //! of any row ([`explain`], which also writes `docs/glossary.md`), pcapng
 //! captures ([`capture`]), and the run over time: [`recorder`] samples it (and
 //! follows it in detail for [`timeline`], a Perfetto trace), [`html`]
@@ -16,6 +17,7 @@
 #![deny(unsafe_code)]
 
 pub mod brief;
+pub mod bundled;
 pub mod capture;
 pub mod explain;
 pub mod harness;

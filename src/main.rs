@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use simnet::bundled::{self, Source};
 use simnet::capture::Captures;
 use simnet::outfile::OutFile;
 use simnet::recorder::Recorder;
@@ -24,7 +25,7 @@ use simnet::scenario::overrides::{self, Set};
 use simnet::tap::{self, KernelLink, Tap};
 use simnet::timeline::Timeline;
 use simnet::trace::{Tee, Trace};
-use simnet::{brief, explain, html, output, signals};
+use simnet::{brief, explain, html, output, scenario, signals};
 use simnet_sim::config::{FramingKind, PoolKind, Scenario};
 use simnet_sim::event::{NoObserver, Observer};
 use simnet_sim::report::{Outcome, RunReport};
@@ -43,10 +44,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a scenario file and report the journey of its bytes.
+    /// Run a scenario and report the journey of its bytes.
     Run {
-        /// The scenario (TOML); see docs/scenario.md.
-        file: PathBuf,
+        /// A bundled scenario's name (`simnet scenarios` lists them) or a
+        /// scenario file: a path with a `/` or ending in `.toml`.
+        scenario: String,
         /// Print the JSON summary instead of the report.
         #[arg(long, conflicts_with = "full")]
         json: bool,
@@ -79,8 +81,8 @@ enum Command {
     /// Follow one application buffer from the send call to the peer's read:
     /// every step, ring slot and capture frame that carried its bytes.
     Trace {
-        /// The scenario (TOML).
-        file: PathBuf,
+        /// A bundled scenario's name or a scenario file, as for `run`.
+        scenario: String,
         /// The send buffer to follow (its number in the flow's pool).
         #[arg(long)]
         buffer: u32,
@@ -109,9 +111,18 @@ enum Command {
         #[arg(long = "set", value_name = "KEY=VALUE", value_parser = Set::parse)]
         sets: Vec<Set>,
     },
+    /// List the bundled scenarios, each with its lesson.
+    Scenarios,
+    /// Print a bundled scenario's file (`simnet show zero_copy >
+    /// mine.toml` to start from it).
+    Show {
+        /// The bundled scenario's name.
+        name: String,
+    },
     /// Say what a row of the report means: its kind (`desc_writeback`),
     /// its step (`copybreak`), its stage (`nic tx`) or the kernel function
-    /// it names (`tcp_clean_rtx_queue`).
+    /// it names (`tcp_clean_rtx_queue`); `costs` and `fidelity` print
+    /// where the costs come from and how far simnet follows Linux.
     Explain {
         /// The word to explain (several words are read as one: `nic tx`).
         #[arg(required_unless_present = "markdown")]
@@ -132,7 +143,7 @@ fn main() -> ExitCode {
     }
     let result = match cli.command {
         Command::Run {
-            file,
+            scenario: file,
             json,
             full,
             pcap,
@@ -156,7 +167,7 @@ fn main() -> ExitCode {
             run(file, &sets, form, out, seed)
         }
         Command::Trace {
-            file,
+            scenario: file,
             buffer,
             flow,
             use_index,
@@ -174,6 +185,8 @@ fn main() -> ExitCode {
             trace(file, &sets, what, pcap, no_pcap, json)
         }
         Command::Explain { word, markdown } => explain(&word.join(" "), markdown),
+        Command::Scenarios => list_scenarios(),
+        Command::Show { name } => show(&name),
     };
     match result {
         Ok(code) => code,
@@ -260,8 +273,58 @@ fn check_stdout() -> Result<(), Fail> {
     Ok(())
 }
 
-fn load(file: &Path, sets: &[Set]) -> Result<Scenario, Fail> {
-    overrides::load(file, sets).map_err(|e| bad_input(e.to_string()))
+/// The scenario an argument names (see [`bundled::resolve`]), with
+/// `sets` applied and checked, and where it came from.
+fn load(arg: &str, sets: &[Set]) -> Result<(Scenario, Source), Fail> {
+    let (source, note_text) = bundled::resolve(arg).map_err(bad_input)?;
+    if let Some(n) = note_text {
+        note(&n);
+    }
+    let origin = source.origin();
+    let bytes = source
+        .read()
+        .map_err(|e| bad_input(format!("{origin}: cannot read: {e}")))?;
+    let sc = overrides::apply(&bytes, &origin, sets).map_err(|e| bad_input(e.to_string()))?;
+    Ok((sc, source))
+}
+
+/// `simnet scenarios`: every bundled scenario and its lesson, wrapped to
+/// 100 columns.
+fn list_scenarios() -> Result<ExitCode, Fail> {
+    let width = bundled::names().map(str::len).max().unwrap_or(0);
+    let mut text = String::new();
+    for name in bundled::names() {
+        let lesson = match bundled::get(name).map(|t| scenario::parse(t.as_bytes(), name)) {
+            Some(Ok(sc)) => bundled::lesson(&sc.description),
+            _ => String::new(),
+        };
+        let mut line = format!("{name:width$}  ");
+        let indent = line.len();
+        for word in lesson.split(' ') {
+            if line.len() + word.len() + 1 > 100 && line.len() > indent {
+                text.push_str(line.trim_end());
+                text.push('\n');
+                line = " ".repeat(indent);
+            }
+            line.push_str(word);
+            line.push(' ');
+        }
+        text.push_str(line.trim_end());
+        text.push('\n');
+    }
+    text.push_str("run one: simnet run NAME; its file: simnet show NAME\n");
+    emit(&text)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `simnet show NAME`: the bundled scenario's file, as it is.
+fn show(name: &str) -> Result<ExitCode, Fail> {
+    let key = name.strip_prefix("bundled:").unwrap_or(name);
+    let Some(text) = bundled::get(key) else {
+        return Err(bad_input(bundled::unknown(key)));
+    };
+    emit(text)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Captures go to `pcap`, or `captures/<scenario name>`.
@@ -362,7 +425,7 @@ struct Traced {
 }
 
 fn trace(
-    file: PathBuf,
+    arg: String,
     sets: &[Set],
     what: Traced,
     pcap: Option<PathBuf>,
@@ -375,7 +438,8 @@ fn trace(
         use_index,
     } = what;
     check_stdout()?;
-    let sc = load(&file, sets)?;
+    let (sc, source) = load(&arg, sets)?;
+    let file = PathBuf::from(source.origin());
     traceable(&sc, flow, buffer, use_index)
         .map_err(|why| bad_input(format!("{}: {why}", file.display())))?;
     let fc = &sc.flows[flow as usize];
@@ -441,6 +505,8 @@ fn trace(
 fn explain(word: &str, markdown: bool) -> Result<ExitCode, Fail> {
     let text = if markdown {
         explain::glossary()
+    } else if let Some(doc) = explain::document(word) {
+        doc.to_string()
     } else {
         let entries = explain::lookup(word).map_err(bad_input)?;
         explain::render(&entries)
@@ -559,14 +625,15 @@ fn open_outputs(o: &Outputs) -> Result<(Option<OutFile>, Option<OutFile>), Fail>
 }
 
 fn run(
-    file: PathBuf,
+    arg: String,
     sets: &[Set],
     form: Form,
     out: Outputs,
     seed: Option<u64>,
 ) -> Result<ExitCode, Fail> {
     check_stdout()?;
-    let mut sc = load(&file, sets)?;
+    let (mut sc, source) = load(&arg, sets)?;
+    let file = PathBuf::from(source.origin());
     if let Some(seed) = seed {
         sc.seed = seed;
     }
@@ -603,7 +670,14 @@ fn run(
     }
     let text = match form {
         Form::Json => {
-            let s = output::summary(&report, &captures);
+            let mut s = output::summary(&report, &captures);
+            let sets = sets.iter().map(|s| s.arg.clone()).collect();
+            s.run = Some(output::RunJson::new(
+                &sc.name,
+                source.origin(),
+                sets,
+                report.seed,
+            ));
             let mut text = serde_json::to_string_pretty(&s)
                 .map_err(|e| failed(format!("cannot encode the summary: {e}")))?;
             text.push('\n');

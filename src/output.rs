@@ -24,6 +24,10 @@ use std::fmt::Write as _;
 pub struct Summary {
     pub scenario: String,
     pub seed: u64,
+    /// What was run: set by the CLI (absent when a library caller leaves
+    /// it out).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run: Option<RunJson>,
     pub simulated_ns: u64,
     pub outcome: &'static str,
     /// Why the run stopped, when the outcome alone does not say (the
@@ -42,6 +46,30 @@ pub struct Summary {
     pub stages: Vec<StageJson>,
     pub captures: Vec<String>,
     pub bottleneck: String,
+}
+
+/// What was run, so that a summary can be run again: the simnet version,
+/// the scenario's name and where it came from (a path as given, or
+/// `bundled:NAME`), every `--set` in order, and the seed used.
+#[derive(Serialize, Clone, Debug)]
+pub struct RunJson {
+    pub simnet: &'static str,
+    pub scenario: String,
+    pub source: String,
+    pub sets: Vec<String>,
+    pub seed: u64,
+}
+
+impl RunJson {
+    pub fn new(scenario: &str, source: String, sets: Vec<String>, seed: u64) -> RunJson {
+        RunJson {
+            simnet: env!("CARGO_PKG_VERSION"),
+            scenario: scenario.to_string(),
+            source,
+            sets,
+            seed,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -329,6 +357,7 @@ pub fn summary(r: &RunReport, captures: &[String]) -> Summary {
     Summary {
         scenario: r.scenario.clone(),
         seed: r.seed,
+        run: None,
         simulated_ns: r.simulated_ns,
         outcome: r.outcome.name(),
         why: r.why.clone(),
@@ -406,7 +435,7 @@ pub fn human_rate(bps: u64) -> String {
 pub const SMOLTCP_RECOVERY: &str = "retransmissions: recovery is smoltcp's, not Linux's: its \
      retransmission timeout is at least 1 s (Linux's 200 ms), it ignores SACK blocks and \
      repairs one loss per window, so goodput under loss is far below what Linux would keep \
-     (docs/fidelity.md).";
+     (simnet explain fidelity).";
 
 /// The human-readable report.
 pub fn table(r: &RunReport, description: &str, captures: &[String]) -> String {
@@ -462,7 +491,7 @@ pub fn table(r: &RunReport, description: &str, captures: &[String]) -> String {
     }
     let _ = writeln!(
         o,
-        "costs are teaching defaults (docs/costs.md), not measurements of one machine."
+        "costs are teaching defaults (simnet explain costs), not measurements of one machine."
     );
     o
 }

@@ -123,7 +123,7 @@ pub fn page(r: &RunReport, description: &str, series: &Series, captures: &[Strin
         o,
         "<p class=\"note\">Plots are sampled every {} of virtual time ({} samples; \
          ring and queue levels are the values at each sample, not peaks between \
-         them). Costs are teaching defaults (docs/costs.md), not measurements of one \
+         them). Costs are teaching defaults (simnet explain costs), not measurements of one \
          machine. Written by simnet {}.</p>\n</body>\n</html>",
         human_ns(series.every()),
         series.len(),
