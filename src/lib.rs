@@ -4,7 +4,8 @@
 //! types ([`scenario`]), runs it, and writes what the user asked for: the
 //! report a student reads ([`brief`]), the complete table or the JSON
 //! summary ([`output`]), the scenarios bundled into the binary and how an
-//! argument names one ([`bundled`]), the journey of one buffer ([`trace`]), the meaning
+//! argument names one ([`bundled`]), two runs side by side
+//! ([`compare`]), the journey of one buffer ([`trace`]), the meaning
 //! of any row ([`explain`], which also writes `docs/glossary.md`), pcapng
 //! captures ([`capture`]), and the run over time: [`recorder`] samples it (and
 //! follows it in detail for [`timeline`], a Perfetto trace), [`html`]
@@ -19,6 +20,7 @@
 pub mod brief;
 pub mod bundled;
 pub mod capture;
+pub mod compare;
 pub mod explain;
 pub mod harness;
 pub mod html;

@@ -111,6 +111,25 @@ enum Command {
         #[arg(long = "set", value_name = "KEY=VALUE", value_parser = Set::parse)]
         sets: Vec<Set>,
     },
+    /// Run two scenarios (or one twice, the second with --set-b) and show
+    /// their figures side by side with the ratio B/A, the largest
+    /// differences first.
+    Compare {
+        /// Scenario A: a bundled name or a file, as for `run`.
+        a: String,
+        /// Scenario B [default: A again, with A's --set-a and then --set-b].
+        b: Option<String>,
+        /// Set a key of run A (and of B when B is A again).
+        #[arg(long = "set-a", value_name = "KEY=VALUE", value_parser = Set::parse)]
+        set_a: Vec<Set>,
+        /// Set a key of run B only.
+        #[arg(long = "set-b", value_name = "KEY=VALUE", value_parser = Set::parse)]
+        set_b: Vec<Set>,
+        /// Print the comparison as JSON: both runs' records and every
+        /// figure.
+        #[arg(long)]
+        json: bool,
+    },
     /// List the bundled scenarios, each with its lesson.
     Scenarios,
     /// Print a bundled scenario's file (`simnet show zero_copy >
@@ -186,6 +205,13 @@ fn main() -> ExitCode {
         }
         Command::Explain { word, markdown } => explain(&word.join(" "), markdown),
         Command::Scenarios => list_scenarios(),
+        Command::Compare {
+            a,
+            b,
+            set_a,
+            set_b,
+            json,
+        } => compare(&a, b.as_deref(), &set_a, &set_b, json),
         Command::Show { name } => show(&name),
     };
     match result {
@@ -286,6 +312,64 @@ fn load(arg: &str, sets: &[Set]) -> Result<(Scenario, Source), Fail> {
         .map_err(|e| bad_input(format!("{origin}: cannot read: {e}")))?;
     let sc = overrides::apply(&bytes, &origin, sets).map_err(|e| bad_input(e.to_string()))?;
     Ok((sc, source))
+}
+
+/// One run of `compare`: no captures, no recorder.
+fn run_quiet(arg: &str, sets: &[Set]) -> Result<(RunReport, output::RunJson), Fail> {
+    let (sc, source) = load(arg, sets)?;
+    if sc.tap.is_some() {
+        return Err(bad_input(format!(
+            "{}: a [tap] scenario follows the wall clock; compare runs simulated ones only",
+            source.origin()
+        )));
+    }
+    let file = PathBuf::from(source.origin());
+    let report = simulate(&sc, &file, None, &mut NoObserver)?;
+    let sets = sets.iter().map(|s| s.arg.clone()).collect();
+    let record = output::RunJson::new(&sc.name, source.origin(), sets, report.seed);
+    Ok((report, record))
+}
+
+/// `simnet compare A [B]`.
+fn compare(
+    a: &str,
+    b: Option<&str>,
+    set_a: &[Set],
+    set_b: &[Set],
+    json: bool,
+) -> Result<ExitCode, Fail> {
+    check_stdout()?;
+    let sets_b: Vec<Set> = match b {
+        Some(_) => set_b.to_vec(),
+        None if set_b.is_empty() => {
+            return Err(bad_input(
+                "compare needs a second scenario, or --set-b to change the first for run B".into(),
+            ))
+        }
+        None => set_a.iter().chain(set_b).cloned().collect(),
+    };
+    let (ra, ja) = run_quiet(a, set_a)?;
+    let (rb, jb) = run_quiet(b.unwrap_or(a), &sets_b)?;
+    let c = simnet::compare::compare(&ra, &rb, ja, jb);
+    let text = if json {
+        let mut t = serde_json::to_string_pretty(&c)
+            .map_err(|e| failed(format!("cannot encode the comparison: {e}")))?;
+        t.push('\n');
+        t
+    } else {
+        simnet::compare::render(&c)
+    };
+    emit(&text)?;
+    let bad: Vec<&str> = [c.a_outcome, c.b_outcome]
+        .into_iter()
+        .filter(|o| *o != "ok")
+        .collect();
+    if bad.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        note(&format!("outcome A {}, B {}", c.a_outcome, c.b_outcome));
+        Ok(ExitCode::from(1))
+    }
 }
 
 /// `simnet scenarios`: every bundled scenario and its lesson, wrapped to
