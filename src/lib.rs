@@ -13,7 +13,8 @@
 //! [`outfile`]. With a `[tap]` table, [`tap`] bridges one simulated host
 //! to the Linux kernel through a TAP device. [`signals`] decides what
 //! SIGINT, SIGTERM and SIGHUP do: end a simulated run, leaving no temporary
-//! capture behind, or stop a TAP run cleanly. [`harness`] is not part of
+//! capture behind, or stop a TAP run cleanly. [`sweep`] runs a scenario over a grid of
+//! values in parallel and writes a CSV and a plot. [`harness`] is not part of
 //! the tool: it holds the scenario reader's fuzz entry point.
 #![deny(unsafe_code)]
 
@@ -29,6 +30,7 @@ pub mod output;
 pub mod recorder;
 pub mod scenario;
 pub mod signals;
+pub mod sweep;
 #[allow(unsafe_code)] // one borrow of the TAP device's descriptor for poll
 pub mod tap;
 pub mod timeline;

@@ -138,6 +138,45 @@ enum Command {
         /// The bundled scenario's name.
         name: String,
     },
+    /// Run a scenario at every point of a grid of values, in parallel,
+    /// and write a CSV of each point's figures and a plot
+    /// (docs/scenario.md, "Sweeps").
+    Sweep {
+        /// A bundled scenario's name or a scenario file, as for `run`.
+        #[arg(required_unless_present = "merge")]
+        file: Option<String>,
+        /// A key and its values: KEY=V1,V2,... or a range
+        /// KEY=START..END*FACTOR (1KiB..1MiB*2 doubles) or START..END+STEP.
+        /// Several make a grid.
+        #[arg(long, value_name = "KEY=VALUES", required_unless_present = "merge")]
+        vary: Vec<String>,
+        /// Set a key at every point, as `run --set` does.
+        #[arg(long = "set", value_name = "KEY=VALUE", value_parser = Set::parse)]
+        sets: Vec<Set>,
+        /// What to plot: x=COLUMN,y=COLUMN or y=COLUMN/COLUMN [default: x
+        /// the first varied key, y the sender's cpu_busy_ns per byte
+        /// received].
+        #[arg(long, value_name = "x=COL,y=COL")]
+        plot: Option<String>,
+        /// Folder for sweep.csv and sweep.svg [default: sweeps/<scenario
+        /// name>].
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Write one `simnet run` command per point to this file (and the
+        /// plan for --merge to the output folder) instead of running.
+        #[arg(long, value_name = "FILE", conflicts_with = "merge")]
+        jobs_file: Option<PathBuf>,
+        /// Gather the summaries a jobs file's commands wrote in DIR into
+        /// its CSV and plot.
+        #[arg(long, value_name = "DIR", conflicts_with_all = ["file", "vary", "sets", "out"])]
+        merge: Option<PathBuf>,
+        /// Points run at once [default: the number of cores].
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+        jobs: Option<u16>,
+        /// No progress bar.
+        #[arg(long, short)]
+        quiet: bool,
+    },
     /// Say what a row of the report means: its kind (`desc_writeback`),
     /// its step (`copybreak`), its stage (`nic tx`) or the kernel function
     /// it names (`tcp_clean_rtx_queue`); `costs` and `fidelity` print
@@ -213,6 +252,25 @@ fn main() -> ExitCode {
             json,
         } => compare(&a, b.as_deref(), &set_a, &set_b, json),
         Command::Show { name } => show(&name),
+        Command::Sweep {
+            file,
+            vary,
+            sets,
+            plot,
+            out,
+            jobs_file,
+            merge,
+            jobs,
+            quiet,
+        } => {
+            let how = SweepHow {
+                jobs_file,
+                merge,
+                jobs,
+                quiet,
+            };
+            sweep(file, (vary, sets), plot, out, how)
+        }
     };
     match result {
         Ok(code) => code,
@@ -583,6 +641,80 @@ fn trace(
         None if report.outcome == Outcome::Ok => Ok(ExitCode::SUCCESS),
         None => Ok(ExitCode::from(1)),
     }
+}
+
+/// How `sweep` works: in this process, as a jobs file, or merging one's
+/// results.
+struct SweepHow {
+    jobs_file: Option<PathBuf>,
+    merge: Option<PathBuf>,
+    jobs: Option<u16>,
+    quiet: bool,
+}
+
+/// `simnet sweep` (src/sweep/).
+fn sweep(
+    file: Option<String>,
+    (vary, sets): (Vec<String>, Vec<Set>),
+    plot: Option<String>,
+    out: Option<PathBuf>,
+    how: SweepHow,
+) -> Result<ExitCode, Fail> {
+    use simnet::sweep::{self, SweepError};
+    check_stdout()?;
+    let done = if let Some(dir) = &how.merge {
+        sweep::merge(dir, plot.as_deref())
+    } else {
+        let vary = (vary.iter().map(|v| sweep::grid::Vary::parse(v)))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(bad_input)?;
+        let req = sweep::Request {
+            file: file.unwrap_or_default(),
+            vary,
+            sets,
+            plot,
+            out,
+            jobs: how.jobs.map(usize::from),
+            quiet: how.quiet,
+        };
+        match &how.jobs_file {
+            Some(f) => sweep::jobs_file(req, f),
+            None => sweep::run(req),
+        }
+    };
+    let done = done.map_err(|e| match e {
+        SweepError::Input(m) => bad_input(m),
+        SweepError::Failed(m) => failed(m),
+    })?;
+    let mut text = String::new();
+    for f in &done.files {
+        text.push_str(&format!("wrote {}\n", f.display()));
+    }
+    if let (Some(jobs), Some(plan)) = (&how.jobs_file, done.files.get(1)) {
+        let dir = plan.parent().unwrap_or(Path::new("."));
+        text.push_str(&format!(
+            "{} commands; run them, e.g. xargs -d '\\n' -P 8 -I{{}} sh -c {{}} < {}, then \
+             simnet sweep --merge {}\n",
+            done.points,
+            jobs.display(),
+            dir.display()
+        ));
+    } else {
+        text.push_str(&format!("{} points\n", done.points));
+    }
+    emit(&text)?;
+    if done.not_ok.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    for p in &done.not_ok {
+        note(&format!("point {p}"));
+    }
+    note(&format!(
+        "{} of {} points did not end with outcome ok",
+        done.not_ok.len(),
+        done.points
+    ));
+    Ok(ExitCode::from(1))
 }
 
 /// `simnet explain WORD`, or the glossary with `markdown`.
