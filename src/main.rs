@@ -139,8 +139,8 @@ enum Command {
         name: String,
     },
     /// Run a scenario at every point of a grid of values, in parallel,
-    /// and write a CSV of each point's figures and a plot
-    /// (docs/scenario.md, "Sweeps").
+    /// and write a CSV of each point's figures and a plot (README,
+    /// "Sweeps"; the columns: docs/scenario.md, "Sweep CSV").
     Sweep {
         /// A bundled scenario's name or a scenario file, as for `run`.
         #[arg(required_unless_present = "merge")]
@@ -154,8 +154,8 @@ enum Command {
         #[arg(long = "set", value_name = "KEY=VALUE", value_parser = Set::parse)]
         sets: Vec<Set>,
         /// What to plot: x=COLUMN,y=COLUMN or y=COLUMN/COLUMN [default: x
-        /// the first varied key, y the sender's cpu_busy_ns per byte
-        /// received].
+        /// the first varied key with numeric values, y the first flow's
+        /// sender's cpu_busy_ns per byte received].
         #[arg(long, value_name = "x=COL,y=COL")]
         plot: Option<String>,
         /// Folder for sweep.csv and sweep.svg [default: sweeps/<scenario
