@@ -205,7 +205,17 @@ pub fn run(req: Request) -> Result<Done, SweepError> {
                 let start = Instant::now();
                 let report = simnet_sim::run(&pt.scenario, &mut NoObserver)
                     .map_err(|e| SweepError::Input(format!("{origin}: {e}")))?;
-                let summary = serde_json::to_value(output::summary(&report, &[]))
+                // What `simnet run --set ... --json` prints for the point.
+                let mut summary = output::summary(&report, &[]);
+                let sets = pt.sets.iter().map(|s| s.arg.clone()).collect();
+                let name = &pt.scenario.name;
+                summary.run = Some(output::RunJson::new(
+                    name,
+                    origin.clone(),
+                    sets,
+                    report.seed,
+                ));
+                let summary = serde_json::to_value(summary)
                     .map_err(|e| SweepError::Failed(format!("cannot encode a summary: {e}")))?;
                 let wall_ms = start.elapsed().as_secs_f64() * 1e3;
                 bar.inc(1);
@@ -508,10 +518,11 @@ pub fn merge(dir: &Path, plot_arg: Option<&str>) -> Result<Done, SweepError> {
     )
 }
 
-/// When a summary records the `--set`s it ran with (`sets`), they must
-/// hold the point's values: a summary in the wrong file is refused.
+/// A summary records the `--set`s it ran with (`run.sets`): they must
+/// hold the point's values, so a summary in the wrong file is refused.
 fn check_sets(summary: &Value, plan: &Plan, pt: &PlanPoint, path: &Path) -> Result<(), SweepError> {
-    let Some(recorded) = summary.get("sets").and_then(Value::as_array) else {
+    let sets = summary.get("run").and_then(|r| r.get("sets"));
+    let Some(recorded) = sets.and_then(Value::as_array) else {
         return Ok(());
     };
     let recorded: Vec<String> = recorded
