@@ -41,6 +41,7 @@ use pcap_file::pcapng::blocks::interface_description::{
 use pcap_file::pcapng::PcapNgWriter;
 use pcap_file::DataLink;
 use simnet_sim::event::{Direction, Observer};
+use simnet_sim::provenance::FrameInfo;
 use simnet_sim::Nanos;
 use tempfile::TempPath;
 
@@ -311,7 +312,7 @@ impl Observer for Captures {
         true
     }
 
-    fn frame(&mut self, host: usize, time: Nanos, _dir: Direction, frame: &[u8]) {
+    fn frame(&mut self, host: usize, time: Nanos, _dir: Direction, frame: &[u8], _: &FrameInfo) {
         if self.error.is_some() {
             return;
         }

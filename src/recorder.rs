@@ -15,6 +15,7 @@
 //! Does not write anything: [`crate::timeline`] and [`crate::html`] do.
 
 use simnet_sim::event::{CpuCategory, Direction, Event, Observer};
+use simnet_sim::provenance::FrameInfo;
 use simnet_sim::sample::{FlowGauges, HostGauges, Sample};
 use simnet_sim::Nanos;
 
@@ -208,7 +209,7 @@ impl Observer for Recorder {
         self.timeline.is_some()
     }
 
-    fn frame(&mut self, host: usize, time: Nanos, dir: Direction, frame: &[u8]) {
+    fn frame(&mut self, host: usize, time: Nanos, dir: Direction, frame: &[u8], _: &FrameInfo) {
         if let Some(t) = &mut self.timeline {
             t.frame(host, time, dir, frame);
         }

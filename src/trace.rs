@@ -25,6 +25,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use simnet_sim::event::{Direction, Event, Kind, Observer, Sample, Step};
 use simnet_sim::frame;
+use simnet_sim::provenance::FrameInfo;
 use simnet_sim::Nanos;
 
 use crate::output::{human_bytes, human_ns, printable};
@@ -73,6 +74,13 @@ struct Item {
     /// For a buffer's return without stream bytes (a zero-copy buffer back
     /// in its pool): the use it ended.
     ends_use: Option<usize>,
+}
+
+impl Item {
+    /// Where the item goes in the journey: by time, a frame before a step.
+    fn order(&self) -> (Nanos, bool) {
+        (self.time, matches!(self.what, What::Step(_)))
+    }
 }
 
 /// Follows buffer `buffer` of flow `flow`.
@@ -198,10 +206,12 @@ impl Trace {
         });
     }
 
-    /// The items in time order (events arrive as the model runs).
+    /// The items in time order (events arrive as the model runs, a
+    /// received frame once NAPI has taken it): a frame crossing a port
+    /// before the steps taken at the same nanosecond.
     fn sorted(&self) -> Vec<&Item> {
         let mut lines: Vec<&Item> = self.items.iter().collect();
-        lines.sort_by_key(|l| l.time);
+        lines.sort_by_key(|l| l.order());
         lines
     }
 
@@ -246,7 +256,7 @@ impl Trace {
                 }
             }
         }
-        items.sort_by_key(|l| l.time);
+        items.sort_by_key(|l| l.order());
         items
     }
 
@@ -907,7 +917,7 @@ impl Observer for Trace {
         });
     }
 
-    fn frame(&mut self, host: usize, time: Nanos, dir: Direction, frame: &[u8]) {
+    fn frame(&mut self, host: usize, time: Nanos, dir: Direction, frame: &[u8], _: &FrameInfo) {
         self.frames[host] += 1;
         let number = self.frames[host];
         let Some(g) = frame::tcp_segment(frame) else {
@@ -1163,12 +1173,12 @@ impl<A: Observer, B: Observer> Observer for Tee<'_, A, B> {
     fn wants_events(&self) -> bool {
         self.a.wants_events() || self.b.wants_events()
     }
-    fn frame(&mut self, host: usize, time: Nanos, dir: Direction, frame: &[u8]) {
+    fn frame(&mut self, host: usize, time: Nanos, dir: Direction, frame: &[u8], info: &FrameInfo) {
         if self.a.wants_frames() {
-            self.a.frame(host, time, dir, frame);
+            self.a.frame(host, time, dir, frame, info);
         }
         if self.b.wants_frames() {
-            self.b.frame(host, time, dir, frame);
+            self.b.frame(host, time, dir, frame, info);
         }
     }
     fn event(&mut self, e: &Event) {

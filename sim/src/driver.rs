@@ -22,6 +22,7 @@ use crate::frame::{self, Dissected};
 use crate::host::Host;
 use crate::nic::ring::{Payload, CMD_EOP, CMD_RS, MAX_DATA_PER_TXD, MAX_DESC_PER_FRAME};
 use crate::nic::{self, payload_ctx};
+use crate::provenance::TxTag;
 use crate::schedule::Env;
 use crate::socket::End;
 use crate::stack::{self, TxFrame};
@@ -70,24 +71,45 @@ pub fn xmit(host: &mut Host, env: &mut Env, c: &mut Nanos) {
             }
             break;
         }
-        let TxFrame { mut buf, gso_size } = host.driver.qdisc.pop_front().expect("not empty");
+        let TxFrame {
+            mut buf,
+            gso_size,
+            retransmit,
+        } = host.driver.qdisc.pop_front().expect("not empty");
         let d = frame::dissect_fast(&buf);
-        let (payload, echo_payload) = attribute(host, &d);
+        let (payload, echo) = attribute(host, &d);
         let gso_segment = gso_size == GSO_SEGMENT;
         let gso_size = if gso_segment { 0 } else { gso_size };
+        let mut retransmit = retransmit;
         if !gso_segment {
-            tcp_transmit(host, payload, echo_payload, d.pure_ack, c);
+            let echo_len = echo.map_or(0, |e| e.len as u64);
+            retransmit = tcp_transmit(host, payload, echo_len, d.pure_ack, c);
         }
         let offloads = host.cfg.nic.offloads;
         let mss = gso_size as usize;
         if mss > 0 && d.payload_len > mss && !offloads.tso {
-            software_gso(host, env, buf, &d, payload, mss, c);
+            software_gso(host, env, buf, &d, payload, (mss, retransmit), c);
             continue;
         }
+        let mut checksum_copy = false;
         if d.checksummed > 0 && !offloads.tx_checksum {
-            software_checksum(host, &mut buf, &d, payload, c);
+            checksum_copy = software_checksum(host, &mut buf, &d, payload, c);
         }
-        map(host, buf, &d, payload, (gso_size, gso_segment), c);
+        let slot = map(host, buf, &d, payload, (gso_size, gso_segment), c);
+        if host.frames {
+            let tag = TxTag {
+                payload: payload.or(echo),
+                echo: echo.is_some(),
+                slot: Some(slot),
+                retransmit,
+                checksum_copy,
+            };
+            let tags = &mut host.nic.tx_tags;
+            if tags.len() <= slot as usize {
+                tags.resize(slot as usize + 1, TxTag::default());
+            }
+            tags[slot as usize] = tag;
+        }
         posted = true;
     }
     if posted {
@@ -98,21 +120,38 @@ pub fn xmit(host: &mut Host, env: &mut Env, c: &mut Nanos) {
     }
 }
 
-/// Which socket sent a frame and which stream bytes it carries; the bytes
-/// of an echo server's write-back, which belong to no measured stream. A
-/// SYN teaches the sending socket its ISN.
-fn attribute(host: &mut Host, d: &Dissected) -> (Option<Payload>, u64) {
+/// Which socket sent a frame and which stream bytes it carries; or the
+/// bytes of an echo server's write-back, which belong to no measured stream
+/// (placed in the return stream for observers). A SYN teaches the sending
+/// socket its ISN.
+fn attribute(host: &mut Host, d: &Dissected) -> (Option<Payload>, Option<Payload>) {
     if !d.tcp {
-        return (None, 0);
+        return (None, None);
     }
     let Some(i) = host.lookup.sending(d.src_port, d.dst_port) else {
-        return (None, 0);
+        return (None, None);
     };
     let sock = &mut host.sockets[i];
     let flow = sock.flow;
     match &mut sock.end {
         // An echo server's write-back: a linear skb of copied bytes.
-        End::Recv(_) => (None, d.payload_len as u64),
+        End::Recv(r) => {
+            let echo = r.echo.as_mut();
+            if d.syn {
+                if let Some(e) = echo {
+                    e.isn = Some(d.seq);
+                }
+                return (None, None);
+            }
+            let off = echo.and_then(|e| e.stream_offset(d.seq)).unwrap_or(0);
+            let payload = (d.payload_len > 0).then_some(Payload {
+                sock: i as u16,
+                flow,
+                off,
+                len: d.payload_len as u32,
+            });
+            (None, payload)
+        }
         End::Send(s) => {
             if d.syn {
                 s.isn = Some(d.seq);
@@ -126,26 +165,29 @@ fn attribute(host: &mut Host, d: &Dissected) -> (Option<Payload>, u64) {
                     off,
                     len: d.payload_len as u32,
                 });
-            (payload, 0)
+            (payload, None)
         }
     }
 }
 
 /// `tcp_write_xmit -> tcp_transmit_skb -> ip_queue_xmit`: TCP's and IP's
 /// per-segment work for a data segment (noting a retransmission), an echo
-/// write-back, a pure ACK or another control frame.
+/// write-back, a pure ACK or another control frame. Returns whether it is
+/// a retransmission.
 fn tcp_transmit(
     host: &mut Host,
     payload: Option<Payload>,
     echo_payload: u64,
     pure_ack: bool,
     c: &mut Nanos,
-) {
+) -> bool {
     let ns = host.cost.per_packet_tx;
+    let mut again = false;
     if let Some(p) = payload {
         let s = host.sockets[p.sock as usize].end.sender_mut();
         let len = p.len as u64;
         if p.off < s.max_sent_end {
+            again = true;
             s.retransmitted_segments += 1;
             host.acct.note(*c, Step::TcpRetransmit, 1, len);
         }
@@ -162,20 +204,23 @@ fn tcp_transmit(
         };
         host.acct.charge(c, step, 1, 0, ns);
     }
+    again
 }
 
 /// `validate_xmit_skb -> skb_gso_segment`: a super-segment the NIC cannot
 /// cut is cut in software; the segments share its frags and go to the head
-/// of the queue in order.
+/// of the queue in order. `seg` is the MSS and whether the super-segment
+/// is a retransmission.
 fn software_gso(
     host: &mut Host,
     env: &mut Env,
     buf: Vec<u8>,
     d: &Dissected,
     payload: Option<Payload>,
-    mss: usize,
+    seg: (usize, bool),
     c: &mut Nanos,
 ) {
+    let (mss, retransmit) = seg;
     let cost = &host.cost;
     if let Some(p) = payload {
         let s = host.sockets[p.sock as usize].end.sender_mut();
@@ -193,6 +238,7 @@ fn software_gso(
         host.driver.qdisc.push_front(TxFrame {
             buf: seg,
             gso_size: GSO_SEGMENT,
+            retransmit,
         });
     }
     host.driver.segs = segs;
@@ -202,19 +248,21 @@ fn software_gso(
 /// `skb_checksum_help`: the CPU computes the checksums the NIC will not.
 /// Zero-copy frags are copied first where the path says so (the user may
 /// rewrite the pages under a software checksum); the checksum covers what
-/// was copied.
+/// was copied. Returns whether they were.
 fn software_checksum(
     host: &mut Host,
     buf: &mut [u8],
     d: &Dissected,
     payload: Option<Payload>,
     c: &mut Nanos,
-) {
+) -> bool {
     let cost = &host.cost;
     let mut refill = !stack::computes_tx_checksum(host.cfg.nic.offloads);
+    let mut copied = false;
     if let Some(p) = payload {
         let s = host.sockets[p.sock as usize].end.sender_mut();
         if s.path.call().copies_for_software_checksum() {
+            copied = true;
             let n = p.len as u64;
             host.acct
                 .charge(c, Step::ZerocopyChecksumCopy, 1, n, cost.copy(n));
@@ -235,12 +283,13 @@ fn software_checksum(
     let n = d.checksummed as u64;
     host.acct
         .charge(c, Step::TxChecksum, 1, n, cost.checksum(n));
+    copied
 }
 
 /// `e1000_tx_map` -> `e1000_tx_queue`: the linear head (headers), then one
 /// descriptor per frag piece of at most [`MAX_DATA_PER_TXD`] bytes; the
-/// frame waits on its EOP slot for the NIC. `gso` is the MSS for TSO and
-/// whether the frame is a segment software GSO cut.
+/// frame waits on its EOP slot (returned) for the NIC. `gso` is the MSS for
+/// TSO and whether the frame is a segment software GSO cut.
 fn map(
     host: &mut Host,
     buf: Vec<u8>,
@@ -248,7 +297,7 @@ fn map(
     payload: Option<Payload>,
     gso: (u16, bool),
     c: &mut Nanos,
-) {
+) -> u16 {
     let tx = &mut host.nic.tx;
     let head_len = if payload.is_some() {
         d.payload_offset
@@ -310,6 +359,7 @@ fn map(
     info.descs = descs;
     info.payload = payload;
     info.gso_size = gso.0;
+    last
 }
 
 /// `e1000_clean_tx_irq`: reclaim the descriptors of every frame whose DD

@@ -10,9 +10,10 @@
 //! These tables are the one source of the tool's `explain` command and of
 //! `docs/glossary.md`, so code and glossary cannot drift. Owns
 //! [`Counters`], the always-on per-host tally behind the report, and the
-//! [`Observer`] trait through which the tool receives frames (for captures),
-//! individual events (for traces and timelines) and the model's gauges at
-//! fixed steps of virtual time ([`Sample`], for plots over time).
+//! [`Observer`] trait through which the tool receives frames with their
+//! provenance (for captures; [`crate::provenance`]), individual events (for
+//! traces and timelines) and the model's gauges at fixed steps of virtual
+//! time ([`Sample`], for plots over time).
 //!
 //! Does not format anything: observers decide what to write. An observer that
 //! asks for nothing costs nothing: the model checks [`Observer::wants_events`],
@@ -20,6 +21,7 @@
 //! the calls otherwise.
 
 use crate::engine::Nanos;
+use crate::provenance::FrameInfo;
 pub use crate::sample::Sample;
 
 /// A doc comment's lines (as `#[doc]` strings) as one paragraph: each line
@@ -873,8 +875,20 @@ pub trait Observer {
     fn wants_events(&self) -> bool {
         false
     }
-    /// A frame crossing `host`'s port. Called in time order per host.
-    fn frame(&mut self, _host: usize, _time: Nanos, _dir: Direction, _frame: &[u8]) {}
+    /// A frame crossing `host`'s port, with what the model knows about it
+    /// (whose bytes, which ring slots, what the wire and the receiving NAPI
+    /// did with it). Called in time order per host; a received frame is
+    /// handed over once NAPI has taken it (or the run has ended), frames
+    /// that crossed the port after it wait for it.
+    fn frame(
+        &mut self,
+        _host: usize,
+        _time: Nanos,
+        _dir: Direction,
+        _frame: &[u8],
+        _info: &FrameInfo,
+    ) {
+    }
     /// One accounted event.
     fn event(&mut self, _event: &Event) {}
     /// Every how much virtual time [`Observer::sample`] should be called,

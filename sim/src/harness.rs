@@ -76,6 +76,7 @@ use crate::engine::{Nanos, Rng};
 use crate::event::{Direction, Event, Observer, Step};
 use crate::frame;
 use crate::host;
+use crate::provenance::FrameInfo;
 use crate::report::{Outcome, RunReport};
 use crate::world::World;
 
@@ -282,7 +283,7 @@ impl Observer for Budget {
     fn wants_events(&self) -> bool {
         true // also runs the provenance lookups on every frame
     }
-    fn frame(&mut self, host: usize, time: Nanos, _: Direction, _: &[u8]) {
+    fn frame(&mut self, host: usize, time: Nanos, _: Direction, _: &[u8], _: &FrameInfo) {
         self.frames += 1;
         assert!(
             self.frames <= MAX_FRAMES_SEEN,
@@ -451,7 +452,7 @@ fn received(options: u8) -> Vec<Arrival> {
         fn wants_frames(&self) -> bool {
             true
         }
-        fn frame(&mut self, host: usize, at: Nanos, dir: Direction, frame: &[u8]) {
+        fn frame(&mut self, host: usize, at: Nanos, dir: Direction, frame: &[u8], _: &FrameInfo) {
             if dir == Direction::In {
                 let frame = frame.to_vec();
                 self.0.push(Arrival { host, at, frame });
@@ -461,6 +462,9 @@ fn received(options: u8) -> Vec<Arrival> {
     let mut rec = Record(Vec::new());
     let r = crate::run(&scenario(options), &mut rec).expect("a valid scenario");
     assert_eq!(r.outcome, Outcome::Ok);
+    // Each port's frames come in order; across ports, a frame may wait for
+    // NAPI to take it (see `Observer::frame`).
+    rec.0.sort_by_key(|a| a.at);
     rec.0
 }
 

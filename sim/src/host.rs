@@ -70,6 +70,9 @@ pub struct Host {
     /// Verify checksums byte by byte on receive (only needed when the wire
     /// can corrupt frames; otherwise smoltcp's own check suffices).
     pub verify_rx: bool,
+    /// An observer wants frames: the stages keep their provenance
+    /// ([`crate::provenance`]).
+    pub frames: bool,
 }
 
 /// The MAC address of host `id`: locally administered, unique per host.
@@ -98,6 +101,7 @@ impl Host {
             nic: Nic::new(hc.nic.tx_ring, hc.nic.rx_ring, rx_buf),
             link: Link::new(&sc.link),
             verify_rx: sc.link.faults.corrupt > 0.0,
+            frames: false,
         }
     }
 

@@ -24,9 +24,12 @@
 //! [`host`] stacks the stages on one CPU; [`world`] routes the events of
 //! [`schedule`] between hosts, wires and the switch; [`flow`] opens each connection; [`account`]
 //! and [`event`] are where every stage records what it did, naming the
-//! Linux function or hardware step it models; [`sample`] is what the model's
-//! gauges read at an instant, for observers that draw a run over time;
-//! [`cost`] says what each step costs; [`report`] is what a run returns. [`harness`] is not part of the
+//! Linux function or hardware step it models; [`provenance`] is what the
+//! model tells observers about each frame at a port (whose bytes, which
+//! ring slots, what the wire and NAPI did with it); [`sample`] is what the
+//! model's gauges read at an instant, for observers that draw a run over
+//! time; [`cost`] says what each step costs; [`report`] is what a run
+//! returns. [`harness`] is not part of the
 //! model: it holds the entry points fuzzers and the test suite share.
 //!
 //! The model never does I/O. It reports what happens through
@@ -58,6 +61,7 @@ pub mod host;
 pub mod napi;
 pub mod nic;
 pub mod page_pool;
+pub mod provenance;
 pub mod report;
 pub mod sample;
 pub mod schedule;

@@ -21,6 +21,7 @@ use crate::frame::{self, TcpSeg, GSO_MAX_FRAME};
 use crate::host::Host;
 use crate::nic;
 use crate::page_pool::PagePool;
+use crate::provenance::{NapiVerdict, RxFate};
 use crate::schedule::Env;
 use crate::schedule::Ev;
 use crate::socket::{self, skb::RxQueued};
@@ -71,11 +72,11 @@ pub fn poll(host: &mut Host, env: &mut Env, c: &mut Nanos) {
     let mut gro_open: Option<TcpSeg> = None;
     let mut work = 0;
     while work < budget {
-        let Some((_, frame)) = host.nic.rx.clean_one(*c) else {
+        let Some((slot, frame)) = host.nic.rx.clean_one(*c) else {
             break;
         };
         work += 1;
-        receive(host, env, frame, &mut gro_open, c);
+        receive(host, env, (slot, frame), &mut gro_open, c);
     }
     driver::rx_refill(host, env.free, c, true);
     stack::poll(host, env, c);
@@ -105,18 +106,62 @@ pub fn poll(host: &mut Host, env: &mut Env, c: &mut Nanos) {
     }
 }
 
-/// One received frame: an sk_buff (or a copybreak copy), its checksums,
-/// GRO, the stack's per-packet work, and the socket's receive queue.
+/// What [`receive`] will do with `frame`, taken from Rx ring slot `slot`,
+/// when that is known as it reaches the port: for a frame without TCP
+/// payload that is no SYN, nothing that happens before NAPI takes it can
+/// change its fate (its checksums are what they are; GRO never merges it,
+/// TCP queues nothing of it). `None` for the others: a segment's data
+/// (GRO, TCP's queues) and a SYN (the socket's state) wait for NAPI.
+/// Observers are told early, so that the frames after it at the port need
+/// not wait for it; `receive` must agree (the world's tests check it does).
+pub fn foreseen(host: &Host, slot: u16, frame: &[u8]) -> Option<RxFate> {
+    let seg = frame::tcp_segment(frame);
+    if seg.is_some_and(|g| g.payload_len > 0 || g.syn()) {
+        return None;
+    }
+    let bad = host.verify_rx && !frame::checksums_ok(frame);
+    let verdict = if bad {
+        NapiVerdict::BadChecksum
+    } else {
+        NapiVerdict::Stack {
+            gro_merged: host.cfg.nic.offloads.gro.then_some(false),
+            tcp: None,
+        }
+    };
+    Some(RxFate {
+        slot,
+        copybreak: frame.len() <= host.cfg.nic.copybreak as usize,
+        verdict,
+    })
+}
+
+/// Tells the tap, if any, what became of `frame`, taken from Rx ring slot
+/// `slot` of `host`.
+fn tell(host: &Host, env: &mut Env, frame: &[u8], fate: RxFate) {
+    if let Some(tap) = env.tap.as_deref_mut() {
+        tap.taken(host.id as usize, frame, fate);
+    }
+}
+
+/// One received frame (and its Rx ring slot): an sk_buff (or a copybreak
+/// copy), its checksums, GRO, the stack's per-packet work, and the socket's
+/// receive queue. While an observer wants frames, the tap is told.
 fn receive(
     host: &mut Host,
     env: &mut Env,
-    frame: Vec<u8>,
+    (slot, frame): (u16, Vec<u8>),
     gro_open: &mut Option<TcpSeg>,
     c: &mut Nanos,
 ) {
     let cost = &host.cost;
     let len = frame.len() as u64;
-    if frame.len() <= host.cfg.nic.copybreak as usize {
+    let copybreak = frame.len() <= host.cfg.nic.copybreak as usize;
+    let fate = |verdict| RxFate {
+        slot,
+        copybreak,
+        verdict,
+    };
+    if copybreak {
         host.acct.charge(c, Step::Copybreak, 1, len, cost.copy(len));
     } else {
         host.acct
@@ -145,18 +190,20 @@ fn receive(
     }
     let refused = seg.is_some_and(|g| socket::syn_before_own_syn(host, &g));
     if bad || refused {
-        let step = if bad {
-            Step::RxBadChecksum
+        let (step, verdict) = if bad {
+            (Step::RxBadChecksum, NapiVerdict::BadChecksum)
         } else {
-            Step::RxSynBeforeOwnSyn
+            (Step::RxSynBeforeOwnSyn, NapiVerdict::Refused)
         };
         host.acct.note(*c, step, 1, len);
+        tell(host, env, &frame, fate(verdict));
         host.napi.page_pool.put(1);
         env.free.push(frame);
         *gro_open = None;
         return;
     }
-    let merged = host.cfg.nic.offloads.gro && gro(host, &frame, seg, gro_open, c);
+    let gro_on = host.cfg.nic.offloads.gro;
+    let merged = gro_on && gro(host, &frame, seg, gro_open, c);
     if !merged {
         let ctx = if host.acct.wants_events() {
             socket::rx_ctx(&host.sockets, &host.lookup, &frame)
@@ -170,8 +217,16 @@ fn receive(
     // drops it too); only a forged frame or a real peer sends one.
     let addr = host.cfg.address.octets();
     let mut pushed = None;
-    let held = seg.is_some_and(|g| g.dst_ip == addr && deliver(host, g, merged, *c, &mut pushed));
-    if !held {
+    let tcp =
+        seg.and_then(|g| (g.dst_ip == addr).then(|| deliver(host, g, merged, *c, &mut pushed))?);
+    let gro_merged = gro_on.then_some(merged);
+    tell(
+        host,
+        env,
+        &frame,
+        fate(NapiVerdict::Stack { gro_merged, tcp }),
+    );
+    if tcp.is_none() {
         // Consumed in softirq (ACKs, control): page_pool_recycle_direct.
         host.napi.page_pool.put(1);
     }
@@ -215,7 +270,7 @@ fn gro(
 
 /// `tcp_v4_rcv -> tcp_data_queue`: a data segment joins its socket's
 /// receive queue (in order, out of order, or as a duplicate dropped).
-/// Returns whether the socket holds the frame's page until a read frees it.
+/// Returns how, if the socket holds the frame's page until a read frees it.
 /// An in-order segment shorter than the largest one the socket has
 /// received (`tcp_measure_rcv_mss`) sets `pushed` to the socket's handle
 /// when the application's next read will drain the receive queue (no more
@@ -228,10 +283,8 @@ fn deliver(
     merged: bool,
     c: Nanos,
     pushed: &mut Option<SocketHandle>,
-) -> bool {
-    let Some(i) = host.lookup.receiving(g.dst_port, g.src_port) else {
-        return false;
-    };
+) -> Option<RxQueued> {
+    let i = host.lookup.receiving(g.dst_port, g.src_port)?;
     let handle = host.sockets[i].handle;
     let r = host.sockets[i].end.receiver_mut();
     let len = g.payload_len as u64;
@@ -254,5 +307,5 @@ fn deliver(
     // Duplicates' pages come straight back.
     let dropped = std::mem::take(&mut r.rcv_queue.dropped_pages);
     host.napi.page_pool.put(dropped);
-    queued.is_some()
+    queued
 }

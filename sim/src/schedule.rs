@@ -12,6 +12,7 @@
 //! each to the stage it wakes.
 
 use crate::engine::EventQueue;
+use crate::provenance::RxTap;
 
 /// What the event queue holds.
 pub enum Ev {
@@ -38,9 +39,11 @@ pub enum Ev {
 }
 
 /// What a host's stages may use beyond their host while they run: the
-/// event queue (to schedule their own next steps) and the recycled frame
-/// buffers every host shares.
+/// event queue (to schedule their own next steps), the recycled frame
+/// buffers every host shares, and, while an observer wants frames, where
+/// NAPI tells what it did with each frame it takes.
 pub struct Env<'a> {
     pub q: &'a mut EventQueue<Ev>,
     pub free: &'a mut Vec<Vec<u8>>,
+    pub tap: Option<&'a mut dyn RxTap>,
 }

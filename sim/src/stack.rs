@@ -42,6 +42,9 @@ pub type TcpSocket = tcp::Socket<'static>;
 pub struct TxFrame {
     pub buf: Vec<u8>,
     pub gso_size: u16,
+    /// A segment software GSO cut from a retransmission (the driver's
+    /// note; the stack sets it false).
+    pub retransmit: bool,
 }
 
 /// An sk_buff NAPI handed to the stack: the frame (or GRO's merged
@@ -401,6 +404,7 @@ impl phy::TxToken for TxToken<'_> {
         self.out.push(TxFrame {
             buf,
             gso_size: self.gso_size,
+            retransmit: false,
         });
         r
     }

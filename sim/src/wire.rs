@@ -13,6 +13,7 @@
 
 use crate::config::{Faults, LinkConfig};
 use crate::engine::{Nanos, Rng};
+use crate::provenance::{FrameInfo, WireFate};
 use crate::report::WireReport;
 
 /// Bytes on the wire per frame beyond what the host hands over: 7 preamble +
@@ -36,9 +37,35 @@ pub enum Verdict {
         arrive: Nanos,
         /// Bit index to flip, if the frame is corrupted.
         corrupt_bit: Option<u64>,
+        /// Held back by the `reorder` fault.
+        reordered: bool,
         /// A second copy arrives at this time.
         duplicate_at: Option<Nanos>,
     },
+}
+
+impl Verdict {
+    /// What the wire did to the frame, as observers are told.
+    pub fn fate(&self) -> WireFate {
+        match *self {
+            Verdict::QueueDrop => WireFate::default(),
+            Verdict::Lost { .. } => WireFate {
+                lost: true,
+                ..WireFate::default()
+            },
+            Verdict::Deliver {
+                corrupt_bit,
+                duplicate_at,
+                reordered,
+                ..
+            } => WireFate {
+                duplicated: duplicate_at.is_some(),
+                reordered,
+                corrupt_bit,
+                ..WireFate::default()
+            },
+        }
+    }
 }
 
 /// One direction of the link.
@@ -128,7 +155,8 @@ impl Link {
             return Verdict::Lost { start };
         }
         let mut arrive = start + ser + self.delay;
-        if rng.chance(self.faults.reorder) {
+        let reordered = rng.chance(self.faults.reorder);
+        if reordered {
             self.stats.reordered += 1;
             arrive += self.faults.reorder_delay;
         }
@@ -155,16 +183,19 @@ impl Link {
             arrive,
             corrupt_bit,
             duplicate_at,
+            reordered,
         }
     }
 }
 
 /// Frames crossing wires, by slot: an arrival event carries the slot, the
-/// bytes wait here. Slots are reused; nothing is allocated per frame once
-/// the table has grown to the most frames in flight at once.
+/// bytes wait here, with their provenance while an observer wants frames.
+/// Slots are reused; nothing is allocated per frame once the table has
+/// grown to the most frames in flight at once.
 #[derive(Debug, Default)]
 pub struct InFlight {
     frames: Vec<Vec<u8>>,
+    infos: Vec<FrameInfo>,
     free: Vec<u32>,
 }
 
@@ -196,6 +227,32 @@ impl InFlight {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Parks a frame with its provenance; returns its slot.
+    pub fn put_with(&mut self, frame: Vec<u8>, info: &FrameInfo) -> u32 {
+        let slot = self.put(frame);
+        let i = slot as usize;
+        if i >= self.infos.len() {
+            self.infos.resize(i + 1, FrameInfo::default());
+        }
+        self.infos[i] = *info;
+        slot
+    }
+
+    /// The provenance of the frame in `slot` (put with [`InFlight::put_with`]).
+    pub fn info(&self, slot: u32) -> FrameInfo {
+        self.infos.get(slot as usize).copied().unwrap_or_default()
+    }
+
+    /// The provenance of the frame in `slot`, to change or read in place
+    /// (until the slot is used again).
+    pub fn info_mut(&mut self, slot: u32) -> &mut FrameInfo {
+        let i = slot as usize;
+        if i >= self.infos.len() {
+            self.infos.resize(i + 1, FrameInfo::default());
+        }
+        &mut self.infos[i]
     }
 }
 

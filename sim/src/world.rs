@@ -24,14 +24,19 @@ use crate::engine::{EventQueue, Nanos, Rng};
 use crate::event::{Direction, Observer};
 use crate::flow::{self, Flow};
 use crate::host::Host;
+use crate::provenance::{self, FrameInfo, Origin, Rx, RxTap};
 use crate::report::{self, Outcome, RunReport};
 use crate::sample::Sample;
 use crate::schedule::{Env, Ev};
+use crate::socket::End;
 use crate::switch::{Route, Switch};
 use crate::wire::{InFlight, Verdict};
 use crate::{napi, nic, stack};
 
+mod ports;
 mod wall_clock;
+
+use ports::Ports;
 
 /// Why a run could not start.
 #[derive(Debug)]
@@ -105,12 +110,16 @@ pub struct World<'o> {
     /// Recycled frame buffers.
     free: Vec<Vec<u8>>,
     wire: InFlight,
-    obs: &'o mut dyn Observer,
+    /// The observer, and the frames each port holds for it.
+    ports: Ports<'o>,
     want_frames: bool,
     /// Check ring ownership invariants after every event (tests).
     pub check_invariants: bool,
     /// The most work the run may do.
     pub work_bound: WorkBound,
+    /// Tell observers a received frame's NAPI fate as it arrives when it
+    /// is already known ([`napi::foreseen`]); off only to test that.
+    foresee: bool,
     /// With `[tap]`: the absent host, whose part a real peer plays.
     kernel_host: Option<usize>,
     /// Frames the bridged port put on the real wire, not yet handed over.
@@ -130,6 +139,30 @@ pub struct World<'o> {
     /// Copies of departing frames parked in `wire` until their capture
     /// time: not frames in flight.
     parked_captures: u64,
+}
+
+/// A frame reaching host `h`'s port at `t`, as observers are told of it
+/// (`info`, what the model knew of it so far, is completed in place): where
+/// the NIC will put it, and what NAPI will do with it when that is known
+/// already ([`napi::foreseen`], with `foresee`); `host` is host `h`.
+#[inline(never)]
+fn arriving(
+    ports: &mut Ports,
+    host: &Host,
+    foresee: bool,
+    (h, t): (usize, Nanos),
+    frame: &[u8],
+    info: &mut FrameInfo,
+) {
+    info.rx = match nic::rx_slot(host, frame.len()) {
+        Some(slot) => {
+            let known = foresee && info.origin == Origin::Model;
+            let fate = known.then(|| napi::foreseen(host, slot, frame)).flatten();
+            Rx::Slot { slot, fate }
+        }
+        None => Rx::RingDrop,
+    };
+    ports.cross(h, t, Direction::In, frame, info);
 }
 
 /// Descriptor ownership is checked every this many events (and at the
@@ -154,10 +187,19 @@ impl<'o> World<'o> {
         scenario.validate()?;
         let mut rng = Rng::new(scenario.seed);
         let events = obs.wants_events();
+        let frames = obs.wants_frames();
         let mut hosts: Vec<Host> = (scenario.hosts.iter().enumerate())
             .map(|(i, hc)| Host::new(i as u8, hc, scenario, &mut rng, events))
             .collect();
         let flows = flow::open(scenario, &mut hosts, &mut rng)?;
+        for h in hosts.iter_mut().filter(|_| frames) {
+            h.frames = true;
+            for sock in &mut h.sockets {
+                if let End::Send(s) = &mut sock.end {
+                    s.calls.enable();
+                }
+            }
+        }
         let switch = (scenario.switch.as_ref())
             .map(|s| Switch::new(s, &scenario.link, scenario.hosts.len()));
         let mut w = World {
@@ -170,10 +212,11 @@ impl<'o> World<'o> {
             switch,
             free: Vec::new(),
             wire: InFlight::default(),
-            want_frames: obs.wants_frames(),
-            obs,
+            want_frames: frames,
+            ports: Ports::new(obs, scenario.hosts.len()),
             check_invariants: false,
             work_bound: WorkBound::default(),
+            foresee: true,
             kernel_host: scenario.tap_hosts().map(|t| t.1),
             to_port: Vec::new(),
             port_error: None,
@@ -185,12 +228,13 @@ impl<'o> World<'o> {
             sample: Sample::default(),
             parked_captures: 0,
         };
-        if w.obs.sample_every().is_some() {
+        if w.ports.obs.sample_every().is_some() {
             w.next_sample = 0;
         }
         let mut env = Env {
             q: &mut w.q,
             free: &mut w.free,
+            tap: None,
         };
         for (h, host) in w.hosts.iter_mut().enumerate() {
             if w.kernel_host != Some(h) {
@@ -229,7 +273,8 @@ impl<'o> World<'o> {
     /// Panics if there is no host `h`.
     pub fn inject_arrival(&mut self, h: usize, at: Nanos, frame: Vec<u8>) {
         assert!(h < self.hosts.len(), "no host {h}");
-        self.schedule_arrival(Dest::Host(h), at, frame);
+        let info = FrameInfo::injected();
+        self.schedule_arrival(Dest::Host(h), at, frame, Some(&info));
     }
 
     /// Frames still crossing a link (to a host's port or to the switch),
@@ -327,7 +372,7 @@ impl<'o> World<'o> {
     fn take_sample(&mut self, t: Nanos) {
         let at = self.next_sample;
         self.sample_now(at);
-        self.next_sample = match self.obs.sample_every() {
+        self.next_sample = match self.ports.obs.sample_every() {
             Some(every) => {
                 let every = every.max(1);
                 (t / every).saturating_add(1).saturating_mul(every)
@@ -347,7 +392,7 @@ impl<'o> World<'o> {
     fn sample_now(&mut self, at: Nanos) {
         let frames = (self.wire.len() as u64).saturating_sub(self.parked_captures);
         self.sample.fill(at, &self.hosts, &self.flows, frames);
-        self.obs.sample(&self.sample);
+        self.ports.obs.sample(&self.sample);
     }
 
     /// Whether every flow has finished (looked at afresh: the wall-clock
@@ -375,7 +420,7 @@ impl<'o> World<'o> {
 
     fn flush_events(&mut self) {
         for h in &mut self.hosts {
-            h.acct.flush(&mut *self.obs);
+            h.acct.flush(&mut *self.ports.obs);
         }
     }
 
@@ -429,16 +474,33 @@ impl<'o> World<'o> {
             Ev::Poll { host } | Ev::Irq { host } | Ev::Napi { host } => host as usize,
             Ev::NicTx { host } => return self.depart(host as usize, t),
             Ev::Arrive { host, slot } => {
-                let frame = self.wire.take(slot);
-                return self.arrive(host as usize, t, frame);
+                let (h, frame) = (host as usize, self.wire.take(slot));
+                if self.want_frames {
+                    // What the wire carried with it, read in place.
+                    let info = self.wire.info_mut(slot);
+                    arriving(
+                        &mut self.ports,
+                        &self.hosts[h],
+                        self.foresee,
+                        (h, t),
+                        &frame,
+                        info,
+                    );
+                }
+                return self.arrive(h, t, frame);
             }
             Ev::SwitchIn { from, slot } => return self.switch_in(from as usize, slot, t),
             Ev::Capture { host, slot } => return self.capture(host as usize, slot, t, Nanos::MAX),
         };
         let host = &mut self.hosts[h];
+        let tap: Option<&mut dyn RxTap> = match self.want_frames {
+            true => Some(&mut self.ports),
+            false => None,
+        };
         let mut env = Env {
             q: &mut self.q,
             free: &mut self.free,
+            tap,
         };
         let busy = host.cpu.busy_at(t);
         let mut c = t;
@@ -491,15 +553,38 @@ impl<'o> World<'o> {
             Some(_) => Dest::Switch { from: h },
             None => Dest::Host(1 - h),
         };
-        if self.want_frames {
-            self.capture_out(h, t, verdict, &frame, dest);
-        }
-        self.launch(verdict, frame, dest);
+        let info = if self.want_frames {
+            Some(self.departing(h, t, verdict, &frame, dest))
+        } else {
+            None
+        };
+        self.launch(verdict, frame, dest, info.as_ref());
         let mut env = Env {
             q: &mut self.q,
             free: &mut self.free,
+            tap: None,
         };
         nic::fill(&mut self.hosts[h], &mut env, t);
+    }
+
+    /// What the model knows of a frame leaving host `h`'s port at `t`,
+    /// captured (while observers want frames).
+    #[inline(never)]
+    fn departing(
+        &mut self,
+        h: usize,
+        t: Nanos,
+        verdict: Verdict,
+        frame: &[u8],
+        dest: Dest,
+    ) -> FrameInfo {
+        let (tag, rewritten) = nic::departed_tag(&mut self.hosts[h]);
+        let info = FrameInfo {
+            wire: verdict.fate(),
+            ..provenance::sent(&self.hosts[h], &tag, rewritten)
+        };
+        self.capture_out(h, t, verdict, frame, dest, &info);
+        info
     }
 
     /// A departing frame, as host `h`'s port sees it: recorded when its
@@ -508,7 +593,15 @@ impl<'o> World<'o> {
     /// not at all if that queue dropped it. A frame for the real wire
     /// crosses when it is handed to the port. So each capture file's
     /// stamps never go backwards.
-    fn capture_out(&mut self, h: usize, t: Nanos, verdict: Verdict, frame: &[u8], dest: Dest) {
+    fn capture_out(
+        &mut self,
+        h: usize,
+        t: Nanos,
+        verdict: Verdict,
+        frame: &[u8],
+        dest: Dest,
+        info: &FrameInfo,
+    ) {
         let start = match verdict {
             Verdict::QueueDrop => return,
             Verdict::Lost { start } | Verdict::Deliver { start, .. } => start,
@@ -516,13 +609,14 @@ impl<'o> World<'o> {
         if start <= t || self.is_real(dest) {
             // On the wall clock, `now` may be past `t` (a frame that came
             // in late was stamped then).
-            self.obs.frame(h, t.max(self.now), Direction::Out, frame);
+            self.ports
+                .cross(h, t.max(self.now), Direction::Out, frame, info);
             return;
         }
         let mut copy = self.free.pop().unwrap_or_default();
         copy.clear();
         copy.extend_from_slice(frame);
-        let slot = self.wire.put(copy);
+        let slot = self.wire.put_with(copy, info);
         self.parked_captures += 1;
         self.q.push(
             start,
@@ -536,10 +630,11 @@ impl<'o> World<'o> {
     /// A queued frame's first bit leaves host `h`'s port at `t`: captures
     /// record it, unless the run ended first (at `limit`).
     fn capture(&mut self, h: usize, slot: u32, t: Nanos, limit: Nanos) {
+        let info = self.wire.info(slot);
         let frame = self.wire.take(slot);
         self.parked_captures -= 1;
         if t <= limit {
-            self.obs.frame(h, t, Direction::Out, &frame);
+            self.ports.cross(h, t, Direction::Out, &frame, &info);
         }
         self.free.push(frame);
     }
@@ -552,7 +647,13 @@ impl<'o> World<'o> {
     /// A frame the wire has accepted travels to `dest`, as the verdict says
     /// (lost, corrupted, duplicated); frames for the real kernel's absent
     /// host go to the external port now.
-    fn launch(&mut self, verdict: Verdict, mut frame: Vec<u8>, dest: Dest) {
+    fn launch(
+        &mut self,
+        verdict: Verdict,
+        mut frame: Vec<u8>,
+        dest: Dest,
+        info: Option<&FrameInfo>,
+    ) {
         let Verdict::Deliver {
             arrive,
             corrupt_bit,
@@ -576,18 +677,35 @@ impl<'o> World<'o> {
             if real {
                 self.to_port.push(dup);
             } else {
-                self.schedule_arrival(dest, at, dup);
+                let copy = info.map(|i| FrameInfo {
+                    wire: provenance::WireFate {
+                        duplicated: false,
+                        duplicate_copy: true,
+                        ..i.wire
+                    },
+                    ..*i
+                });
+                self.schedule_arrival(dest, at, dup, copy.as_ref());
             }
         }
         if real {
             self.to_port.push(frame);
         } else {
-            self.schedule_arrival(dest, arrive, frame);
+            self.schedule_arrival(dest, arrive, frame, info);
         }
     }
 
-    fn schedule_arrival(&mut self, dest: Dest, at: Nanos, frame: Vec<u8>) {
-        let slot = self.wire.put(frame);
+    fn schedule_arrival(
+        &mut self,
+        dest: Dest,
+        at: Nanos,
+        frame: Vec<u8>,
+        info: Option<&FrameInfo>,
+    ) {
+        let slot = match info.filter(|_| self.want_frames) {
+            Some(info) => self.wire.put_with(frame, info),
+            None => self.wire.put(frame),
+        };
         let ev = match dest {
             Dest::Host(h) => Ev::Arrive {
                 host: h as u8,
@@ -601,14 +719,13 @@ impl<'o> World<'o> {
         self.q.push(at, ev);
     }
 
-    /// A frame's last bit reaches host `h`'s port at `t`.
+    /// A frame's last bit reaches host `h`'s port at `t` (observers have
+    /// been told: [`arriving`]).
     fn arrive(&mut self, h: usize, t: Nanos, frame: Vec<u8>) {
-        if self.want_frames {
-            self.obs.frame(h, t, Direction::In, &frame);
-        }
         let mut env = Env {
             q: &mut self.q,
             free: &mut self.free,
+            tap: None,
         };
         nic::receive(&mut self.hosts[h], &mut env, t, frame);
     }
@@ -617,12 +734,27 @@ impl<'o> World<'o> {
     /// forwarded to its destination's port (or flooded), each copy queued
     /// behind that port's earlier frames.
     fn switch_in(&mut self, from: usize, slot: u32, t: Nanos) {
+        let info = self.want_frames.then(|| self.wire.info(slot));
         let frame = self.wire.take(slot);
+        // What the second wire does is added to what the first did.
+        let onward = |verdict: Verdict| {
+            info.map(|info| {
+                let next = verdict.fate();
+                let wire = provenance::WireFate {
+                    duplicated: info.wire.duplicated || next.duplicated,
+                    reordered: info.wire.reordered || next.reordered,
+                    corrupt_bit: next.corrupt_bit.or(info.wire.corrupt_bit),
+                    ..info.wire
+                };
+                FrameInfo { wire, ..info }
+            })
+        };
         let sw = self.switch.as_mut().expect("a switch");
         match sw.route(&frame) {
             Route::Port(p) => {
                 let verdict = sw.forward(p, t, frame.len(), &mut self.rng);
-                self.launch(verdict, frame, Dest::Host(p));
+                let info = onward(verdict);
+                self.launch(verdict, frame, Dest::Host(p), info.as_ref());
             }
             Route::Flood => {
                 for p in (0..self.hosts.len()).filter(|&p| p != from) {
@@ -631,7 +763,8 @@ impl<'o> World<'o> {
                     let mut copy = self.free.pop().unwrap_or_default();
                     copy.clear();
                     copy.extend_from_slice(&frame);
-                    self.launch(verdict, copy, Dest::Host(p));
+                    let info = onward(verdict);
+                    self.launch(verdict, copy, Dest::Host(p), info.as_ref());
                 }
                 self.free.push(frame);
             }
@@ -642,6 +775,7 @@ impl<'o> World<'o> {
     /// A run that finished checks its invariants first: a broken one is
     /// the outcome.
     fn report(&mut self, outcome: Outcome, expected: &[u64]) -> RunReport {
+        self.ports.release_all(&self.hosts);
         let mut outcome = outcome;
         if let Err(why) = self.check_rings() {
             outcome = Outcome::Invariant;
@@ -677,7 +811,7 @@ mod tests {
     use crate::config::*;
     use crate::event::{CpuCategory, Event, Kind, NoObserver, Step};
     use crate::frame;
-    use crate::report::Outcome;
+    use crate::report::{Outcome, RunReport};
 
     fn scenario(bytes: u64, write_size: u32, send: SendPath) -> Scenario {
         Scenario::two_hosts(bytes, write_size, send)
@@ -804,7 +938,7 @@ mod tests {
         fn wants_frames(&self) -> bool {
             true
         }
-        fn frame(&mut self, _: usize, _: Nanos, _: Direction, frame: &[u8]) {
+        fn frame(&mut self, _: usize, _: Nanos, _: Direction, frame: &[u8], _: &FrameInfo) {
             self.frames += 1;
             if !frame::checksums_ok(frame) {
                 self.bad += 1;
@@ -882,7 +1016,7 @@ mod tests {
         fn wants_frames(&self) -> bool {
             true
         }
-        fn frame(&mut self, host: usize, t: Nanos, dir: Direction, f: &[u8]) {
+        fn frame(&mut self, host: usize, t: Nanos, dir: Direction, f: &[u8], _: &FrameInfo) {
             let data = frame::tcp_segment(f).is_some_and(|g| g.payload_len > 0);
             if self.0.is_none() && host == 1 && dir == Direction::In && data {
                 self.0 = Some((t, f.to_vec()));
@@ -1028,6 +1162,98 @@ mod tests {
         assert!(s.iter().any(|x| x.hosts[0].tx_ring > 0));
         assert!(s.iter().any(|x| x.wire_frames > 0));
         assert!(s.iter().all(|x| x.hosts[1].rx_posted > 0));
+    }
+
+    /// A frame observers were told of: its port, time, direction, length
+    /// and info.
+    type Frame = (usize, Nanos, Direction, usize, FrameInfo);
+
+    /// Every frame, with what observers are told about it.
+    struct Told(Vec<Frame>);
+
+    impl Observer for Told {
+        fn wants_frames(&self) -> bool {
+            true
+        }
+        fn frame(&mut self, h: usize, t: Nanos, dir: Direction, f: &[u8], info: &FrameInfo) {
+            self.0.push((h, t, dir, f.len(), *info));
+        }
+    }
+
+    /// A lossy, corrupting, reordering run with GRO on both hosts.
+    fn faulty(foresee: bool) -> (RunReport, Vec<Frame>) {
+        let mut sc = scenario(2 << 20, 65536, SendPath::MsgZerocopy);
+        sc.link.faults = Faults {
+            loss: 0.005,
+            duplicate: 0.01,
+            reorder: 0.01,
+            reorder_delay: 30_000,
+            corrupt: 0.01,
+        };
+        sc.time_limit = 600_000_000_000;
+        for h in &mut sc.hosts {
+            h.nic.offloads.gro = true;
+        }
+        let mut obs = Told(Vec::new());
+        let mut w = World::new(&sc, &mut obs).unwrap();
+        w.foresee = foresee;
+        let r = w.run();
+        (r, obs.0)
+    }
+
+    #[test]
+    fn a_foreseen_fate_is_the_one_napi_gives() {
+        let (r, foreseen) = faulty(true);
+        assert_eq!(r.outcome, Outcome::Ok, "{r:#?}");
+        let (_, waited) = faulty(false);
+        // Each port's frames, in order, with the same info; only the order
+        // across ports may differ (without foresight frames wait longer).
+        for h in 0..2 {
+            let port = |v: &[Frame]| v.iter().filter(|f| f.0 == h).copied().collect::<Vec<_>>();
+            assert_eq!(port(&foreseen), port(&waited), "host {h}");
+        }
+        let fate = |f: &&Frame| match f.4.rx {
+            Rx::Slot {
+                fate: Some(fate), ..
+            } => Some(fate.verdict),
+            _ => None,
+        };
+        let verdicts: Vec<_> = foreseen.iter().filter_map(|f| fate(&f)).collect();
+        assert!(verdicts.contains(&provenance::NapiVerdict::BadChecksum));
+        assert!(verdicts.iter().any(|v| matches!(
+            v,
+            provenance::NapiVerdict::Stack {
+                gro_merged: Some(true),
+                ..
+            }
+        )));
+    }
+
+    #[test]
+    fn each_port_is_told_its_frames_in_time_order_each_with_its_fate() {
+        let (r, told) = faulty(true);
+        for h in 0..2 {
+            let port: Vec<_> = told.iter().filter(|f| f.0 == h).collect();
+            assert!(port.windows(2).all(|w| w[0].1 <= w[1].1), "host {h}");
+            let sent = port.iter().filter(|f| f.2 == Direction::Out).count() as u64;
+            let got = port.iter().filter(|f| f.2 == Direction::In).count() as u64;
+            assert_eq!(got, r.hosts[h].counters.get(Step::WireRx).count);
+            assert_eq!(sent, r.hosts[h].counters.get(Step::WireTx).count);
+            // Every received frame NAPI took is told with what NAPI did;
+            // at most the last few were still in the ring at the end.
+            let waiting = port
+                .iter()
+                .filter(|f| matches!(f.4.rx, Rx::Slot { fate: None, .. }))
+                .count();
+            assert!(waiting <= 2, "host {h}: {waiting} without a fate");
+        }
+        let wire = |f: &&Frame| f.4.wire;
+        let out = told.iter().filter(|f| f.2 == Direction::Out);
+        assert!(out.clone().any(|f| wire(&f).lost));
+        assert!(out.clone().any(|f| wire(&f).corrupt_bit.is_some()));
+        assert!(out.clone().any(|f| f.4.retransmit));
+        let copies = told.iter().filter(|f| wire(f).duplicate_copy).count() as u64;
+        assert_eq!(copies, r.wire.duplicated);
     }
 }
 

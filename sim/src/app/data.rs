@@ -153,6 +153,24 @@ impl DataSource {
         }
     }
 
+    /// How many of `bytes`, taken as stream bytes from `offset` on, differ
+    /// from the stream (compared a few hundred bytes at a time, without
+    /// allocating).
+    pub fn count_differences(&self, offset: u64, bytes: &[u8]) -> u32 {
+        let mut want = [0u8; 512];
+        let mut n = 0;
+        for (i, chunk) in bytes.chunks(want.len()).enumerate() {
+            let want = &mut want[..chunk.len()];
+            self.fill(offset + (i * 512) as u64, want);
+            n += chunk
+                .iter()
+                .zip(want.iter())
+                .filter(|(a, b)| a != b)
+                .count();
+        }
+        n as u32
+    }
+
     /// xxh3-64 of the first `len` bytes of the stream.
     pub fn hash(&self, len: u64) -> u64 {
         let mut h = XxHash3_64::new();
@@ -225,6 +243,20 @@ mod tests {
         let mut h = XxHash3_64::new();
         h.write(&bytes);
         assert_eq!(a.hash(300), h.finish());
+    }
+
+    #[test]
+    fn differences_from_the_stream_are_counted_byte_by_byte() {
+        let a = data(9).delimited(b'\n', 700);
+        let mut bytes = vec![0; 2000];
+        a.fill(1234, &mut bytes);
+        assert_eq!(a.count_differences(1234, &bytes), 0);
+        bytes[0] ^= 1;
+        bytes[1999] ^= 1;
+        bytes[600] = if bytes[600] == b'x' { b'y' } else { b'x' };
+        assert_eq!(a.count_differences(1234, &bytes), 3);
+        // The same bytes taken from elsewhere in the stream: nearly all differ.
+        assert!(a.count_differences(99_999, &bytes) > 1800);
     }
 
     #[test]

@@ -12,7 +12,9 @@ use std::hash::Hasher;
 use twox_hash::XxHash3_64;
 
 use crate::account::Task;
+use crate::config::SendPath;
 use crate::event::{Ctx, Step};
+use crate::provenance::Via;
 use crate::stack::TcpSocket;
 use smoltcp::socket::tcp;
 
@@ -35,18 +37,37 @@ pub struct EchoOut {
     pub acked: u64,
     /// xxh3-64 of what was written back.
     pub hash: XxHash3_64,
+    /// The server's ISN, learnt from its SYN-ACK as the driver sends it
+    /// (to place written-back bytes in the return stream).
+    pub isn: Option<u32>,
+    /// Copies by the CPU the bytes have had when they leave again: the
+    /// client's path's, the server's read's and its write's.
+    pub copies: u8,
 }
 
 impl EchoOut {
-    /// An echo server whose buffer holds `cap` bytes.
-    pub fn new(cap: usize) -> EchoOut {
+    /// An echo server whose buffer holds `cap` bytes, of a flow whose
+    /// client sends with `path`.
+    pub fn new(cap: usize, path: SendPath) -> EchoOut {
         EchoOut {
             pending: VecDeque::with_capacity(cap),
             cap,
             written: 0,
             acked: 0,
             hash: XxHash3_64::new(),
+            isn: None,
+            copies: Via::of(path).copies() + Via::EchoCopied.copies(),
         }
+    }
+
+    /// Offset in the return stream of a segment with sequence number
+    /// `seq`, taken near the acknowledged offset (32-bit wrap-around does
+    /// not matter).
+    pub fn stream_offset(&self, seq: u32) -> Option<u64> {
+        let isn = self.isn?;
+        let rel = seq.wrapping_sub(isn.wrapping_add(1));
+        let delta = rel.wrapping_sub(self.acked as u32) as i32 as i64;
+        Some((self.acked as i64 + delta).max(0) as u64)
     }
 }
 

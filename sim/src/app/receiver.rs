@@ -102,7 +102,7 @@ impl Receiver {
             blocked: false,
             closed: false,
             wake_pending: false,
-            echo: cfg.echo.then(|| EchoOut::new(size)),
+            echo: cfg.echo.then(|| EchoOut::new(size, cfg.send)),
         }
     }
 

@@ -21,6 +21,7 @@ use crate::config::{FlowConfig, FramingKind, Reuse, SendPath};
 use crate::engine::Nanos;
 use crate::event::{Ctx, Step};
 use crate::host::Host;
+use crate::provenance::{self, CallLog, Holder};
 use crate::schedule::Env;
 use crate::socket::skb::{FragMem, WriteQueue};
 use crate::socket::zerocopy::Ubufs;
@@ -130,6 +131,9 @@ pub struct Sender {
     /// cleaned (they hold `sk_wmem_alloc`): while there are any, a small
     /// write is autocorked.
     pub in_tx: u32,
+    /// Which call wrote which stream bytes, while an observer wants frames
+    /// (for their provenance).
+    pub calls: CallLog,
 }
 
 impl Sender {
@@ -172,6 +176,7 @@ impl Sender {
             violations: Vec::new(),
             echo: cfg.echo.then(EchoIn::default),
             in_tx: 0,
+            calls: CallLog::default(),
         }
     }
 
@@ -419,6 +424,7 @@ pub fn step(host: &mut Host, env: &mut Env, sock: usize, track: &mut Track, c: &
         // tcp_push: the stack transmits what it can now.
         stack::poll(host, env, c);
     }
+    provenance::trim_calls(host, sock);
     let s = host.sockets[sock].end.sender_mut();
     if s.state == SendState::Ready {
         wake(env.q, &mut s.wake_pending, *c, f, false);
@@ -481,9 +487,13 @@ fn start_call(s: &mut Sender, t: &mut Task, f: usize, track: &mut Track) -> Next
         s.fill_buffer(id, s.issued, len);
     }
     let mut ctx = Ctx::stream(f, s.issued, len);
-    if !s.path.from_file() {
+    let holder = if s.path.from_file() {
+        Holder::File
+    } else {
         ctx = ctx.with_buffer(id);
-    }
+        Holder::Buffer(id)
+    };
+    s.calls.record(s.issued, holder, s.writes);
     let call = s.path.call();
     call.enter(t, s, id, len, ctx);
     s.first_write.get_or_insert(*t.now);

@@ -26,6 +26,7 @@ use crate::engine::Nanos;
 use crate::event::{Ctx, Step};
 use crate::frame;
 use crate::host::Host;
+use crate::provenance::{self, Rewrite, TxTag};
 use crate::schedule::Env;
 use crate::schedule::Ev;
 use crate::socket;
@@ -49,6 +50,11 @@ pub struct Nic {
     pub dma: Dma,
     /// Frames DMA-read into the Tx FIFO: (ready time, bytes).
     staged: VecDeque<(Nanos, Vec<u8>)>,
+    /// While an observer wants frames: the tag of each frame posted to the
+    /// Tx ring, by its EOP slot, and of each frame in the FIFO with the
+    /// bytes a lifetime violation rewrote in it.
+    pub tx_tags: Vec<TxTag>,
+    staged_tags: VecDeque<(TxTag, Option<Rewrite>)>,
     staged_bytes: u64,
     /// A departure is scheduled.
     tx_scheduled: bool,
@@ -78,6 +84,8 @@ impl Nic {
             rx: RxRing::new(rx_ring, rx_buf),
             dma: Dma::default(),
             staged: VecDeque::new(),
+            tx_tags: Vec::new(),
+            staged_tags: VecDeque::new(),
             staged_bytes: 0,
             tx_scheduled: false,
             tx_fetch: 0,
@@ -89,6 +97,12 @@ impl Nic {
             irq_scheduled: false,
             segs: Vec::new(),
         }
+    }
+
+    /// The tags of the frames in the Tx FIFO (while an observer wants
+    /// frames).
+    pub fn staged_tags(&self) -> impl Iterator<Item = &TxTag> {
+        self.staged_tags.iter().map(|(tag, _)| tag)
     }
 
     /// Fetches the descriptors of a frame of `n` descriptors, in bursts of
@@ -156,12 +170,18 @@ pub fn fill(host: &mut Host, env: &mut Env, now: Nanos) {
             let mut segs = std::mem::take(&mut host.nic.segs);
             let k = frame::segment(&frame, mss, env.free, &mut |b| segs.push(b));
             host.acct.note(now, Step::TsoSegment, k as u64, len);
-            for seg in segs.drain(..) {
+            for (k, seg) in segs.drain(..).enumerate() {
+                if host.frames {
+                    note_tag(host, eop, (k, mss), &seg);
+                }
                 stage(host, now, ready, seg);
             }
             host.nic.segs = segs;
             env.free.push(frame);
         } else {
+            if host.frames {
+                note_tag(host, eop, (0, 0), &frame);
+            }
             stage(host, now, ready, frame);
         }
         // Write-back of DD in batches of TX_WTHRESH descriptors.
@@ -177,6 +197,27 @@ pub fn fill(host: &mut Host, env: &mut Env, now: Nanos) {
         writeback(host, env, now);
     }
     schedule_departure(host, env);
+}
+
+/// While an observer wants frames: the tag of frame `f`, segment `k` of the
+/// one posted with EOP slot `eop` cut at `mss` (0: not cut), about to enter
+/// the Tx FIFO, with any bytes a lifetime violation rewrote in it (its
+/// payload is what the wire will carry).
+#[inline(never)]
+fn note_tag(host: &mut Host, eop: u16, (k, mss): (usize, usize), f: &[u8]) {
+    let posted = host.nic.tx_tags.get(eop as usize).copied();
+    let tag = posted.unwrap_or_default().segment(k, mss);
+    let rewritten = match (tag.payload, tag.echo) {
+        (Some(p), false) => provenance::rewritten(host, &p, f),
+        _ => None,
+    };
+    host.nic.staged_tags.push_back((tag, rewritten));
+}
+
+/// The tag of the frame [`depart`] just took from the FIFO (while an
+/// observer wants frames), and the bytes a lifetime violation rewrote.
+pub fn departed_tag(host: &mut Host) -> (TxTag, Option<Rewrite>) {
+    host.nic.staged_tags.pop_front().unwrap_or_default()
 }
 
 /// A frame read from host memory enters the Tx FIFO, ready at `ready`; with
@@ -227,8 +268,9 @@ fn schedule_departure(host: &mut Host, env: &mut Env) {
     env.q.push(at, Ev::NicTx { host: host.id });
 }
 
-/// The frame at the FIFO's head leaves the port at `t`, if there is one.
-/// The caller puts it on the wire, then calls [`fill`].
+/// The frame at the FIFO's head leaves the port at `t`, if there is one
+/// (its tag: [`departed_tag`]). The caller puts it on the wire, then calls
+/// [`fill`].
 pub fn depart(host: &mut Host, t: Nanos) -> Option<Vec<u8>> {
     let nic = &mut host.nic;
     nic.tx_scheduled = false;
@@ -238,19 +280,25 @@ pub fn depart(host: &mut Host, t: Nanos) -> Option<Vec<u8>> {
     Some(frame)
 }
 
+/// The Rx ring slot a frame of `len` bytes arriving now is written into, or
+/// `None` if the NIC drops it (no posted buffer, or too long for one).
+pub fn rx_slot(host: &Host, len: usize) -> Option<u16> {
+    let rx = &host.nic.rx;
+    rx.nic_slot().filter(|_| len <= rx.buf_len)
+}
+
 /// A frame arrives at `host`'s port at `t`: DMA it into the next posted Rx
 /// buffer (headers and payload apart with header split), or drop it if the
 /// ring has none.
 pub fn receive(host: &mut Host, env: &mut Env, t: Nanos, frame: Vec<u8>) {
     let len = frame.len() as u64;
     host.acct.note(t, Step::WireRx, 1, len);
-    let nic = &mut host.nic;
-    if nic.rx.nic_slot().is_none() || frame.len() > nic.rx.buf_len {
+    if rx_slot(host, frame.len()).is_none() {
         host.acct.note(t, Step::RxRingDrop, 1, len);
         env.free.push(frame);
         return;
     }
-    let cost = &host.cost;
+    let (nic, cost) = (&mut host.nic, &host.cost);
     // With header split the headers go to a small buffer of their own and
     // the payload to its page: each byte is written once, in one of them.
     let (written, payload) = if host.cfg.nic.header_split {

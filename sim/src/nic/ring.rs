@@ -388,6 +388,12 @@ impl RxRing {
         ring_unused(self.next_to_clean, self.next_to_use, self.size())
     }
 
+    /// The bytes in slot `slot`: a received frame the driver has not taken
+    /// yet, or a posted buffer.
+    pub fn frame_at(&self, slot: u16) -> &[u8] {
+        self.desc.get(slot as usize).map_or(&[], |d| &d.buf)
+    }
+
     /// NIC: the next posted slot, if it owns one.
     pub fn nic_slot(&self) -> Option<u16> {
         (self.head != self.tail).then_some(self.head)

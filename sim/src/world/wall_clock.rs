@@ -6,9 +6,10 @@
 //! host go out through the port. Does not touch the device: the port does
 //! (the `simnet` tool's TAP backend).
 
-use super::World;
+use super::{arriving, World};
 use crate::engine::Nanos;
 use crate::external::ExternalPort;
+use crate::provenance::FrameInfo;
 use crate::report::{self, Outcome, RunReport};
 
 /// Longest an external-port run sleeps between checks for a stop request.
@@ -61,7 +62,13 @@ impl World<'_> {
                 Ok(true) => {
                     let t = port.now().max(self.now);
                     self.now = t;
-                    self.arrive(1 - peer, t, buf);
+                    let h = 1 - peer;
+                    if self.want_frames {
+                        let mut info = FrameInfo::network();
+                        let host = &self.hosts[h];
+                        arriving(&mut self.ports, host, self.foresee, (h, t), &buf, &mut info);
+                    }
+                    self.arrive(h, t, buf);
                     self.flush_events();
                 }
                 Ok(false) => self.free.push(buf),
