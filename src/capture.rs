@@ -7,7 +7,12 @@
 //! first bit leaves (after any `[link] queue` they waited in; the model
 //! hands them over then, and not at all if the queue dropped them),
 //! incoming when their last bit arrives, so stamps never go backwards
-//! within a file. Blocks are encoded
+//! within a file. Each Enhanced Packet Block carries the frame's comment
+//! ([`crate::comment`]): whose bytes, which ring slots, what the wire and
+//! NAPI did. pcap-file writes the section header and the interface; the
+//! packet blocks are encoded here, into the chunk, so that a frame and its
+//! comment cost no allocation (pcap-file takes a block's options as a
+//! `Vec`). Blocks are encoded
 //! into 64 KiB chunks that a writer thread writes, on the other core, into a
 //! temporary file in the target folder, renamed into place by
 //! [`Captures::finish`]; a failed run leaves no half-written capture behind.
@@ -32,19 +37,18 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
 
-use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock;
 use pcap_file::pcapng::blocks::interface_description::{
     InterfaceDescriptionBlock, InterfaceDescriptionOption, InterfaceTsResolution,
 };
 use pcap_file::pcapng::PcapNgWriter;
-use pcap_file::DataLink;
+use pcap_file::{DataLink, Endianness};
 use simnet_sim::event::{Direction, Observer};
 use simnet_sim::provenance::FrameInfo;
 use simnet_sim::Nanos;
 use tempfile::TempPath;
 
+use crate::comment::{self, Comment};
 use crate::signals;
 
 /// Bytes gathered before a chunk goes to the writer thread: small enough to
@@ -91,6 +95,96 @@ impl ChunkWriter {
     }
 }
 
+/// pcapng block type of an Enhanced Packet Block.
+const EPB: u32 = 6;
+/// pcapng option codes: end of options, comment.
+const OPT_ENDOFOPT: u16 = 0;
+const OPT_COMMENT: u16 = 1;
+
+/// Bytes that pad `n` to a multiple of 4.
+fn pad(n: usize) -> usize {
+    (4 - n % 4) % 4
+}
+
+/// The longest prefix of the UTF-8 text `s` that fits in an option (a
+/// 16-bit length), cut at a character boundary.
+fn option_text(s: &[u8]) -> &[u8] {
+    let mut n = s.len().min(u16::MAX as usize);
+    // A byte 0b10xx_xxxx continues a character.
+    while n > 0 && n < s.len() && s[n] & 0xc0 == 0x80 {
+        n -= 1;
+    }
+    &s[..n]
+}
+
+impl ChunkWriter {
+    /// Appends an Enhanced Packet Block for interface 0: timestamp `ts`
+    /// (high and low words, as the interface's resolution encodes it),
+    /// the whole `frame`, and `comment` (none if empty), in byte order
+    /// `big` or little endian; ships the chunk once it is full.
+    fn packet(
+        &mut self,
+        big: bool,
+        ts: (u32, u32),
+        frame: &[u8],
+        comment: &[u8],
+    ) -> io::Result<()> {
+        let text = option_text(comment);
+        let options = if text.is_empty() {
+            0
+        } else {
+            4 + text.len() + pad(text.len()) + 4
+        };
+        let total = (32 + frame.len() + pad(frame.len()) + options) as u32;
+        let word = |v: u32| {
+            if big {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
+        };
+        let half = |v: u16| {
+            if big {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
+        };
+        let mut head = [0u8; 28];
+        let len = frame.len() as u32; // captured and original: the whole frame
+        for (i, v) in [EPB, total, 0, ts.0, ts.1, len, len]
+            .into_iter()
+            .enumerate()
+        {
+            head[4 * i..4 * i + 4].copy_from_slice(&word(v));
+        }
+        let c = &mut self.cur;
+        c.extend_from_slice(&head);
+        c.extend_from_slice(frame);
+        c.extend_from_slice(&[0; 3][..pad(frame.len())]);
+        if !text.is_empty() {
+            let mut opt = [0u8; 4];
+            opt[..2].copy_from_slice(&half(OPT_COMMENT));
+            opt[2..].copy_from_slice(&half(text.len() as u16));
+            c.extend_from_slice(&opt);
+            c.extend_from_slice(text);
+            // Padding, then opt_endofopt (code 0, length 0), then the
+            // block's length again.
+            let mut tail = [0u8; 11];
+            let n = pad(text.len());
+            tail[n..n + 2].copy_from_slice(&half(OPT_ENDOFOPT));
+            tail[n + 4..n + 8].copy_from_slice(&word(total));
+            c.extend_from_slice(&tail[..n + 8]);
+        } else {
+            c.extend_from_slice(&word(total));
+        }
+        if self.cur.len() >= CHUNK {
+            self.ship()?;
+        }
+        Ok(())
+    }
+}
+
 impl Write for ChunkWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.cur.extend_from_slice(buf);
@@ -118,6 +212,8 @@ pub struct Captures {
     sinks: Vec<Option<Sink>>,
     thread: Option<JoinHandle<io::Result<()>>>,
     error: Option<io::Error>,
+    /// The comment being written (reused for every frame).
+    comment: Box<Comment>,
 }
 
 /// The writer thread: writes chunks to their files in order, hands the
@@ -193,6 +289,7 @@ impl Captures {
             sinks,
             thread: Some(thread),
             error: None,
+            comment: Box::default(),
         })
     }
 
@@ -312,7 +409,7 @@ impl Observer for Captures {
         true
     }
 
-    fn frame(&mut self, host: usize, time: Nanos, _dir: Direction, frame: &[u8], _: &FrameInfo) {
+    fn frame(&mut self, host: usize, time: Nanos, dir: Direction, frame: &[u8], info: &FrameInfo) {
         if self.error.is_some() {
             return;
         }
@@ -323,15 +420,83 @@ impl Observer for Captures {
         else {
             return;
         };
-        let epb = EnhancedPacketBlock {
-            interface_id: 0,
-            timestamp: Duration::from_nanos(time),
-            original_len: frame.len() as u32,
-            data: Cow::Borrowed(frame),
-            options: Vec::new(),
-        };
-        if let Err(e) = w.write_pcapng_block(epb) {
-            self.error = Some(io::Error::other(e));
+        let big = w.section().endianness == Endianness::Big;
+        // The interface counts nanoseconds from the epoch (`IfTsResol`
+        // NANO, no offset): the timestamp is the virtual time itself.
+        let ts = ((time >> 32) as u32, time as u32);
+        comment::write(&mut self.comment, dir, frame, info);
+        if let Err(e) = w.get_mut().packet(big, ts, frame, self.comment.as_bytes()) {
+            self.error = Some(e);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketOption;
+    use pcap_file::pcapng::blocks::opt_common::CommonOption;
+    use pcap_file::pcapng::{Block, PcapNgReader};
+    use simnet_sim::provenance::Rx;
+
+    #[test]
+    fn packet_blocks_read_back_with_their_bytes_time_and_comment() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = Captures::create(dir.path(), &["a".into()], 1500).unwrap();
+        let info = FrameInfo {
+            tx_slot: Some(7),
+            ..FrameInfo::default()
+        };
+        let rx = FrameInfo {
+            rx: Rx::RingDrop,
+            ..FrameInfo::default()
+        };
+        // Lengths that need each amount of padding; a time past 2^32 ns.
+        let frames: Vec<Vec<u8>> = (0..4).map(|k| vec![k as u8; 61 + k]).collect();
+        let times = [1, 5_000_000_000, 5_000_000_001, u32::MAX as u64 * 7];
+        for (k, f) in frames.iter().enumerate() {
+            let (dir, info) = if k % 2 == 0 {
+                (Direction::Out, &info)
+            } else {
+                (Direction::In, &rx)
+            };
+            c.frame(0, times[k], dir, f, info);
+        }
+        let paths = c.finish().unwrap();
+        let mut r = PcapNgReader::new(std::fs::File::open(&paths[0]).unwrap()).unwrap();
+        let mut seen = Vec::new();
+        while let Some(block) = r.next_block() {
+            if let (Block::EnhancedPacket(p), _) = block.unwrap() {
+                let comments: Vec<String> = (p.options.iter())
+                    .filter_map(|o| match o {
+                        EnhancedPacketOption::Common(CommonOption::Comment(c)) => {
+                            Some(c.to_string())
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                seen.push((p.data.to_vec(), p.timestamp.as_nanos() as u64, comments));
+            }
+        }
+        assert_eq!(seen.len(), 4);
+        for (k, (data, time, comments)) in seen.iter().enumerate() {
+            assert_eq!(data, &frames[k]);
+            assert_eq!(*time, times[k]);
+            let want = if k % 2 == 0 {
+                "not TCP; tx slot 7"
+            } else {
+                "not TCP; rx ring full: dropped"
+            };
+            assert_eq!(comments, &[want.to_string()]);
+        }
+    }
+
+    #[test]
+    fn an_option_too_long_is_cut_at_a_character() {
+        let long = "é".repeat(40_000); // two bytes each
+        let cut = option_text(long.as_bytes());
+        assert_eq!(cut.len(), u16::MAX as usize - 1);
+        assert!(std::str::from_utf8(cut).is_ok());
+        assert_eq!(option_text(b"short"), b"short");
     }
 }

@@ -7,10 +7,11 @@
 //! argument names one ([`bundled`]), two runs side by side
 //! ([`compare`]), the journey of one buffer ([`trace`]), the meaning
 //! of any row ([`explain`], which also writes `docs/glossary.md`), pcapng
-//! captures ([`capture`]), and the run over time: [`recorder`] samples it (and
-//! follows it in detail for [`timeline`], a Perfetto trace), [`html`]
-//! draws it in a self-contained report; both are written whole through
-//! [`outfile`]. With a `[tap]` table, [`tap`] bridges one simulated host
+//! captures ([`capture`]), each frame with a comment saying whose bytes it
+//! carries and what befell it ([`comment`]), and the run over time:
+//! [`recorder`] samples it (and follows it in detail for [`timeline`], a
+//! Perfetto trace), [`html`] draws it in a self-contained report; both are
+//! written whole through [`outfile`]. With a `[tap]` table, [`tap`] bridges one simulated host
 //! to the Linux kernel through a TAP device. [`signals`] decides what
 //! SIGINT, SIGTERM and SIGHUP do: end a simulated run, leaving no temporary
 //! capture behind, or stop a TAP run cleanly. [`sweep`] runs a scenario over a grid of
@@ -21,6 +22,7 @@
 pub mod brief;
 pub mod bundled;
 pub mod capture;
+pub mod comment;
 pub mod compare;
 pub mod explain;
 pub mod harness;
