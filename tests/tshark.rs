@@ -126,3 +126,74 @@ fn lossy_zero_copy_delivers_every_byte_and_only_corrupted_frames_are_flagged() {
         "{flagged} flagged: {w}"
     );
 }
+
+/// Every frame of every bundled scenario's captures, as tshark reads it,
+/// has a comment (`frame.comment`), and every frame with TCP payload names
+/// the buffer its bytes came from (an application buffer, the file sendfile
+/// and splice send, or an echo server's buffer) and the stream bytes it
+/// carries, as many as its payload. Scenarios with `[tap]` need a TAP
+/// device (tests/tap.rs runs those).
+#[test]
+#[ignore = "needs tshark; .ci/run installs it and runs ignored tests"]
+fn tshark_shows_a_comment_naming_a_buffer_on_every_payload_frame_of_every_scenario() {
+    let mut scenarios: Vec<_> = std::fs::read_dir(root().join("scenarios"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .filter(|p| !std::fs::read_to_string(p).unwrap().contains("\n[tap]"))
+        .collect();
+    scenarios.sort();
+    assert!(scenarios.len() >= 15, "{scenarios:?}");
+    for sc in &scenarios {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, out) = run_json(sc.to_str().unwrap(), dir.path());
+        assert!(out.status.code().is_some_and(|c| c <= 1), "{sc:?}");
+        let mut caps: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        caps.sort();
+        assert!(!caps.is_empty(), "{sc:?}");
+        for cap in &caps {
+            let fields = tshark(&[
+                "-n",
+                "-r",
+                cap.to_str().unwrap(),
+                "-T",
+                "fields",
+                "-e",
+                "tcp.len",
+                "-e",
+                "frame.comment",
+            ]);
+            let mut payload_frames = 0;
+            for line in fields.lines() {
+                let (len, comment) = line.split_once('\t').unwrap_or((line, ""));
+                assert!(!comment.is_empty(), "{cap:?}: a frame without a comment");
+                let len: u64 = len.parse().unwrap_or(0);
+                if len == 0 {
+                    continue;
+                }
+                payload_frames += 1;
+                let named = [" from buf ", " from file [", " from echo buf ["];
+                assert!(
+                    named.iter().any(|n| comment.contains(n)) && !comment.contains("unknown"),
+                    "{cap:?}: {comment}"
+                );
+                // "flow F bytes A..B" or "flow F echo bytes A..B": B - A is
+                // the payload's length.
+                let range = comment
+                    .split("bytes ")
+                    .nth(1)
+                    .unwrap()
+                    .split(' ')
+                    .next()
+                    .unwrap();
+                let (a, b) = range.split_once("..").unwrap();
+                let (a, b): (u64, u64) = (a.parse().unwrap(), b.parse().unwrap());
+                assert_eq!(b - a, len, "{cap:?}: {comment}");
+            }
+            assert!(payload_frames > 0, "{cap:?}");
+        }
+    }
+}

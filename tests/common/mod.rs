@@ -91,6 +91,28 @@ pub fn read_pcapng(path: &Path) -> Vec<(u128, Vec<u8>)> {
     frames
 }
 
+/// Every frame of a pcapng file with its comment (`frame.comment`; empty if
+/// none), read with pcap-file.
+pub fn read_pcapng_comments(path: &Path) -> Vec<(Vec<u8>, String)> {
+    use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketOption;
+    use pcap_file::pcapng::blocks::opt_common::CommonOption;
+    let data = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut reader = PcapNgReader::new(&data[..]).expect("a pcapng section header");
+    let mut frames = Vec::new();
+    while let Some(block) = reader.next_block() {
+        if let (Block::EnhancedPacket(epb), _) = block.expect("a well-formed block") {
+            let comment = (epb.options.iter())
+                .find_map(|o| match o {
+                    EnhancedPacketOption::Common(CommonOption::Comment(c)) => Some(c.to_string()),
+                    _ => None,
+                })
+                .unwrap_or_default();
+            frames.push((epb.data.to_vec(), comment));
+        }
+    }
+    frames
+}
+
 /// A copy of a bundled scenario with NIC offloads turned off, written into
 /// `dir`; returns its path.
 pub fn without_offloads(scenario: &str, dir: &Path) -> PathBuf {
