@@ -184,3 +184,44 @@ fn a_retransmission_is_a_frame_whose_bytes_left_before() {
         .sum();
     assert_eq!(flagged, retransmitted);
 }
+
+#[test]
+fn the_readme_comments_are_what_the_binary_writes() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let section = readme
+        .split("### What a frame's comment says")
+        .nth(1)
+        .expect("README.md has the section")
+        .split("\n## ")
+        .next()
+        .unwrap();
+    // The fenced blocks that are not commands.
+    let blocks: Vec<&str> = section
+        .split("```")
+        .skip(1)
+        .step_by(2)
+        .filter(|b| b.starts_with('\n'))
+        .collect();
+    assert_eq!(blocks.len(), 3, "{blocks:?}");
+    let comments = |scenario: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let _ = run_json(&format!("scenarios/{scenario}.toml"), dir.path());
+        let read =
+            |host: &str| read_pcapng_comments(&dir.path().join(format!("{host}-eth0.pcapng")));
+        (read("sender"), read("receiver"))
+    };
+    // The first block: the first frames of copy.toml's sender, numbered.
+    let (sender, _) = comments("copy");
+    for (i, line) in blocks[0].trim().lines().enumerate() {
+        assert_eq!(line, format!("{}\t{}", i + 1, sender[i].1));
+    }
+    // The others: comments some capture of these scenarios holds.
+    let mut all = std::collections::BTreeSet::new();
+    for sc in ["zero_copy", "offloads", "lifetime_bug"] {
+        let (s, r) = comments(sc);
+        all.extend(s.into_iter().chain(r).map(|f| f.1));
+    }
+    for line in blocks[1..].iter().flat_map(|b| b.trim().lines()) {
+        assert!(all.contains(line), "not written by the binary: {line}");
+    }
+}
