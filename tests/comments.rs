@@ -195,12 +195,12 @@ fn the_readme_comments_are_what_the_binary_writes() {
         .split("\n## ")
         .next()
         .unwrap();
-    // The fenced blocks that are not commands.
+    // The fenced blocks of comments (tshark's output: `text`).
     let blocks: Vec<&str> = section
         .split("```")
         .skip(1)
         .step_by(2)
-        .filter(|b| b.starts_with('\n'))
+        .filter_map(|b| b.strip_prefix("text\n"))
         .collect();
     assert_eq!(blocks.len(), 3, "{blocks:?}");
     let comments = |scenario: &str| {
