@@ -9,13 +9,17 @@
 //! incoming when their last bit arrives, so stamps never go backwards
 //! within a file. Each Enhanced Packet Block carries the frame's comment
 //! ([`crate::comment`]): whose bytes, which ring slots, what the wire and
-//! NAPI did. pcap-file writes the section header and the interface; the
-//! packet blocks are encoded here, into the chunk, so that a frame and its
-//! comment cost no allocation (pcap-file takes a block's options as a
-//! `Vec`). Blocks are encoded
-//! into 64 KiB chunks that a writer thread writes, on the other core, into a
-//! temporary file in the target folder, renamed into place by
+//! NAPI did.
+//!
+//! The model's thread only gathers frames: their bytes and what the model
+//! said of them go into 64 KiB chunks, and a writer thread, on the other
+//! core, writes each comment, encodes the packet blocks and writes them into
+//! a temporary file in the target folder, renamed into place by
 //! [`Captures::finish`]; a failed run leaves no half-written capture behind.
+//! pcap-file writes the section header and the interface; the packet blocks
+//! are encoded here (pcap-file takes a block's options as a `Vec`, one
+//! allocation per frame). Chunks and the writer's buffers are reused: no
+//! allocation per frame.
 //!
 //! Each temporary file is created exclusively (`O_EXCL`) under a name of its
 //! own run (`.<host>-eth0.XXXXXX.pcapng.tmp`, random), so runs that share a
@@ -58,20 +62,53 @@ const CHUNK: usize = 64 << 10;
 /// flat (at most this many chunks) however long the run.
 const CHUNKS_IN_FLIGHT: usize = 16;
 
-/// A chunk of encoded blocks for file `file`.
-struct Chunk {
-    file: usize,
-    bytes: Vec<u8>,
+/// A frame as the model handed it over: its bytes are the next `len` of
+/// its chunk's `frames`.
+struct Packet {
+    time: Nanos,
+    dir: Direction,
+    len: usize,
+    info: FrameInfo,
 }
 
-/// The model side of a capture file: pcapng blocks are encoded into a
-/// chunk; full chunks go to the writer thread, which does the system calls
-/// on the other core, and come back empty to be reused.
-struct ChunkWriter {
+/// A chunk for file `file`: bytes to write as they are (the section header
+/// and interface pcap-file encodes), then frames whose packet blocks the
+/// writer thread encodes.
+struct Chunk {
     file: usize,
-    cur: Vec<u8>,
+    raw: Vec<u8>,
+    frames: Vec<u8>,
+    packets: Vec<Packet>,
+}
+
+impl Chunk {
+    fn new(file: usize) -> Chunk {
+        Chunk {
+            file,
+            raw: Vec::new(),
+            frames: Vec::with_capacity(CHUNK + 16 * 1024),
+            packets: Vec::new(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.raw.is_empty() && self.packets.is_empty()
+    }
+
+    fn clear(&mut self) {
+        self.raw.clear();
+        self.frames.clear();
+        self.packets.clear();
+    }
+}
+
+/// The model side of a capture file: frames are gathered into a chunk; full
+/// chunks go to the writer thread, which encodes them and does the system
+/// calls on the other core, and come back empty to be reused.
+struct ChunkWriter {
+    cur: Chunk,
     to_disk: SyncSender<Chunk>,
-    spare: std::sync::Arc<std::sync::Mutex<Receiver<Vec<u8>>>>,
+    spare: std::sync::Arc<std::sync::Mutex<Receiver<Chunk>>>,
 }
 
 impl ChunkWriter {
@@ -79,19 +116,36 @@ impl ChunkWriter {
         if self.cur.is_empty() {
             return Ok(());
         }
-        let next = self
-            .spare
-            .lock()
-            .ok()
+        let file = self.cur.file;
+        let next = (self.spare.lock().ok())
             .and_then(|r| r.try_recv().ok())
-            .unwrap_or_else(|| Vec::with_capacity(CHUNK + 16 * 1024));
-        let bytes = std::mem::replace(&mut self.cur, next);
+            .map(|c| Chunk { file, ..c })
+            .unwrap_or_else(|| Chunk::new(file));
+        let chunk = std::mem::replace(&mut self.cur, next);
         self.to_disk
-            .send(Chunk {
-                file: self.file,
-                bytes,
-            })
+            .send(chunk)
             .map_err(|_| io::Error::other("the capture writer thread stopped"))
+    }
+
+    /// A frame crossing the port, for the writer thread to encode.
+    fn frame(
+        &mut self,
+        time: Nanos,
+        dir: Direction,
+        frame: &[u8],
+        info: &FrameInfo,
+    ) -> io::Result<()> {
+        self.cur.frames.extend_from_slice(frame);
+        self.cur.packets.push(Packet {
+            time,
+            dir,
+            len: frame.len(),
+            info: *info,
+        });
+        if self.cur.frames.len() >= CHUNK {
+            self.ship()?;
+        }
+        Ok(())
     }
 }
 
@@ -117,80 +171,69 @@ fn option_text(s: &[u8]) -> &[u8] {
     &s[..n]
 }
 
-impl ChunkWriter {
-    /// Appends an Enhanced Packet Block for interface 0: timestamp `ts`
-    /// (high and low words, as the interface's resolution encodes it),
-    /// the whole `frame`, and `comment` (none if empty), in byte order
-    /// `big` or little endian; ships the chunk once it is full.
-    fn packet(
-        &mut self,
-        big: bool,
-        ts: (u32, u32),
-        frame: &[u8],
-        comment: &[u8],
-    ) -> io::Result<()> {
-        let text = option_text(comment);
-        let options = if text.is_empty() {
-            0
+/// Appends to `c` an Enhanced Packet Block for interface 0: timestamp
+/// `ts` (high and low words, as the interface's resolution encodes it), the
+/// whole `frame`, and `comment` (none if empty), in byte order `big` or
+/// little endian.
+fn packet(c: &mut Vec<u8>, big: bool, ts: (u32, u32), frame: &[u8], comment: &[u8]) {
+    let text = option_text(comment);
+    let options = if text.is_empty() {
+        0
+    } else {
+        4 + text.len() + pad(text.len()) + 4
+    };
+    let total = (32 + frame.len() + pad(frame.len()) + options) as u32;
+    let word = |v: u32| {
+        if big {
+            v.to_be_bytes()
         } else {
-            4 + text.len() + pad(text.len()) + 4
-        };
-        let total = (32 + frame.len() + pad(frame.len()) + options) as u32;
-        let word = |v: u32| {
-            if big {
-                v.to_be_bytes()
-            } else {
-                v.to_le_bytes()
-            }
-        };
-        let half = |v: u16| {
-            if big {
-                v.to_be_bytes()
-            } else {
-                v.to_le_bytes()
-            }
-        };
-        let mut head = [0u8; 28];
-        let len = frame.len() as u32; // captured and original: the whole frame
-        for (i, v) in [EPB, total, 0, ts.0, ts.1, len, len]
-            .into_iter()
-            .enumerate()
-        {
-            head[4 * i..4 * i + 4].copy_from_slice(&word(v));
+            v.to_le_bytes()
         }
-        let c = &mut self.cur;
-        c.extend_from_slice(&head);
-        c.extend_from_slice(frame);
-        c.extend_from_slice(&[0; 3][..pad(frame.len())]);
-        if !text.is_empty() {
-            let mut opt = [0u8; 4];
-            opt[..2].copy_from_slice(&half(OPT_COMMENT));
-            opt[2..].copy_from_slice(&half(text.len() as u16));
-            c.extend_from_slice(&opt);
-            c.extend_from_slice(text);
-            // Padding, then opt_endofopt (code 0, length 0), then the
-            // block's length again.
-            let mut tail = [0u8; 11];
-            let n = pad(text.len());
-            tail[n..n + 2].copy_from_slice(&half(OPT_ENDOFOPT));
-            tail[n + 4..n + 8].copy_from_slice(&word(total));
-            c.extend_from_slice(&tail[..n + 8]);
+    };
+    let half = |v: u16| {
+        if big {
+            v.to_be_bytes()
         } else {
-            c.extend_from_slice(&word(total));
+            v.to_le_bytes()
         }
-        if self.cur.len() >= CHUNK {
-            self.ship()?;
-        }
-        Ok(())
+    };
+    let mut head = [0u8; 28];
+    let len = frame.len() as u32; // captured and original: the whole frame
+    for (i, v) in [EPB, total, 0, ts.0, ts.1, len, len]
+        .into_iter()
+        .enumerate()
+    {
+        head[4 * i..4 * i + 4].copy_from_slice(&word(v));
+    }
+    c.extend_from_slice(&head);
+    c.extend_from_slice(frame);
+    c.extend_from_slice(&[0; 3][..pad(frame.len())]);
+    if !text.is_empty() {
+        let mut opt = [0u8; 4];
+        opt[..2].copy_from_slice(&half(OPT_COMMENT));
+        opt[2..].copy_from_slice(&half(text.len() as u16));
+        c.extend_from_slice(&opt);
+        c.extend_from_slice(text);
+        // Padding, then opt_endofopt (code 0, length 0), then the
+        // block's length again.
+        let mut tail = [0u8; 11];
+        let n = pad(text.len());
+        tail[n..n + 2].copy_from_slice(&half(OPT_ENDOFOPT));
+        tail[n + 4..n + 8].copy_from_slice(&word(total));
+        c.extend_from_slice(&tail[..n + 8]);
+    } else {
+        c.extend_from_slice(&word(total));
     }
 }
 
+/// pcap-file's blocks (the section header and the interface), written as
+/// they are.
 impl Write for ChunkWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.cur.extend_from_slice(buf);
-        if self.cur.len() >= CHUNK {
-            self.ship()?;
+        if !self.cur.packets.is_empty() {
+            self.ship()?; // after the frames before them
         }
+        self.cur.raw.extend_from_slice(buf);
         Ok(buf.len())
     }
 
@@ -212,21 +255,35 @@ pub struct Captures {
     sinks: Vec<Option<Sink>>,
     thread: Option<JoinHandle<io::Result<()>>>,
     error: Option<io::Error>,
-    /// The comment being written (reused for every frame).
-    comment: Box<Comment>,
 }
 
-/// The writer thread: writes chunks to their files in order, hands the
-/// emptied buffers back.
+/// The writer thread: encodes each chunk's packet blocks with their
+/// comments (file `i` in byte order `big[i]`), writes them to their files
+/// in order, hands the emptied chunks back.
 fn write_chunks(
     mut files: Vec<File>,
+    big: Vec<bool>,
     chunks: Receiver<Chunk>,
-    spare: SyncSender<Vec<u8>>,
+    spare: SyncSender<Chunk>,
 ) -> io::Result<()> {
+    let mut out = Vec::with_capacity(2 * CHUNK);
+    let mut text = Box::<Comment>::default();
     for mut c in chunks {
-        files[c.file].write_all(&c.bytes)?;
-        c.bytes.clear();
-        let _ = spare.try_send(c.bytes);
+        out.clear();
+        out.extend_from_slice(&c.raw);
+        let mut at = 0;
+        for p in &c.packets {
+            let frame = &c.frames[at..at + p.len];
+            at += p.len;
+            comment::write(&mut text, p.dir, frame, &p.info);
+            // The interface counts nanoseconds from the epoch (`IfTsResol`
+            // NANO, no offset): the timestamp is the virtual time itself.
+            let ts = ((p.time >> 32) as u32, p.time as u32);
+            packet(&mut out, big[c.file], ts, frame, text.as_bytes());
+        }
+        files[c.file].write_all(&out)?;
+        c.clear();
+        let _ = spare.try_send(c);
     }
     for f in &mut files {
         f.flush()?;
@@ -250,6 +307,7 @@ impl Captures {
         let (spare_tx, spare_rx) = mpsc::sync_channel(CHUNKS_IN_FLIGHT + hosts.len());
         let spare = std::sync::Arc::new(std::sync::Mutex::new(spare_rx));
         let mut files = Vec::new();
+        let mut big = Vec::new();
         let mut sinks = Vec::new();
         for name in hosts {
             let Some(name) = name else {
@@ -260,12 +318,12 @@ impl Captures {
             let (file, tmp) = Temporary::create(dir, name)?;
             files.push(file);
             let chunk_writer = ChunkWriter {
-                file: files.len() - 1,
-                cur: Vec::with_capacity(CHUNK + 16 * 1024),
+                cur: Chunk::new(files.len() - 1),
                 to_disk: to_disk.clone(),
                 spare: spare.clone(),
             };
             let mut w = PcapNgWriter::new(chunk_writer).map_err(io::Error::other)?;
+            big.push(w.section().endianness == Endianness::Big);
             let idb = InterfaceDescriptionBlock {
                 linktype: DataLink::ETHERNET,
                 snaplen: mtu + 14,
@@ -284,12 +342,11 @@ impl Captures {
         drop(to_disk);
         let thread = thread::Builder::new()
             .name("simnet-capture".into())
-            .spawn(move || write_chunks(files, chunks, spare_tx))?;
+            .spawn(move || write_chunks(files, big, chunks, spare_tx))?;
         Ok(Captures {
             sinks,
             thread: Some(thread),
             error: None,
-            comment: Box::default(),
         })
     }
 
@@ -420,12 +477,7 @@ impl Observer for Captures {
         else {
             return;
         };
-        let big = w.section().endianness == Endianness::Big;
-        // The interface counts nanoseconds from the epoch (`IfTsResol`
-        // NANO, no offset): the timestamp is the virtual time itself.
-        let ts = ((time >> 32) as u32, time as u32);
-        comment::write(&mut self.comment, dir, frame, info);
-        if let Err(e) = w.get_mut().packet(big, ts, frame, self.comment.as_bytes()) {
+        if let Err(e) = w.get_mut().frame(time, dir, frame, info) {
             self.error = Some(e);
         }
     }
