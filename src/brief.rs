@@ -136,24 +136,7 @@ fn rate(bps: u64) -> String {
 /// The default report.
 pub fn report(r: &RunReport, description: &str, captures: &[String]) -> String {
     let mut o = String::new();
-    let _ = writeln!(
-        o,
-        "simnet: scenario {} (seed {})",
-        printable(&r.scenario),
-        r.seed
-    );
-    if !description.is_empty() {
-        // The description reads best a little narrower than the rows.
-        let _ = writeln!(o, "{}", crate::output::wrap(description, 78, "  "));
-    }
-    let real = r.flows.iter().any(|f| f.kernel_side.is_some());
-    let _ = writeln!(
-        o,
-        "{} time {}; outcome {}",
-        if real { "wall-clock" } else { "virtual" },
-        ns(r.simulated_ns),
-        r.outcome.name()
-    );
+    crate::output::run_header(&mut o, r, description);
     if let Some(why) = &r.why {
         para(&mut o, "  ", "  ", &printable(why));
     }

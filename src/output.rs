@@ -15,7 +15,9 @@
 
 use serde::Serialize;
 use simnet_sim::event::{CpuCategory, Step};
-use simnet_sim::report::{FlowReport, HostReport, Integrity, KernelSide, RunReport, SwitchReport};
+use simnet_sim::report::{
+    FlowReport, HostReport, Integrity, KernelSide, RunReport, SwitchReport, WireReport,
+};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -437,9 +439,10 @@ pub const SMOLTCP_RECOVERY: &str = "retransmissions: recovery is smoltcp's, not 
      repairs one loss per window, so goodput under loss is far below what Linux would keep \
      (simnet explain fidelity).";
 
-/// The human-readable report.
-pub fn table(r: &RunReport, description: &str, captures: &[String]) -> String {
-    let mut o = String::new();
+/// The first lines of every report: the scenario and seed, its description
+/// (wrapped at 78 columns), and how long the run took and how it ended (on
+/// the wall clock when a real kernel was at one end).
+pub fn run_header(o: &mut String, r: &RunReport, description: &str) {
     let _ = writeln!(
         o,
         "simnet: scenario {} (seed {})",
@@ -449,7 +452,6 @@ pub fn table(r: &RunReport, description: &str, captures: &[String]) -> String {
     if !description.is_empty() {
         let _ = writeln!(o, "{}", wrap(description, 78, "  "));
     }
-    // A run with a real kernel at one end follows the wall clock.
     let real = r.flows.iter().any(|f| f.kernel_side.is_some());
     let _ = writeln!(
         o,
@@ -458,6 +460,25 @@ pub fn table(r: &RunReport, description: &str, captures: &[String]) -> String {
         human_ns(r.simulated_ns),
         r.outcome.name()
     );
+}
+
+/// What the wire did, as every report says it.
+pub fn wire_figures(w: &WireReport) -> String {
+    format!(
+        "{} frames, {}, dropped {}, duplicated {}, reordered {}, corrupted {}",
+        w.frames,
+        human_bytes(w.bytes),
+        w.dropped,
+        w.duplicated,
+        w.reordered,
+        w.corrupted
+    )
+}
+
+/// The human-readable report.
+pub fn table(r: &RunReport, description: &str, captures: &[String]) -> String {
+    let mut o = String::new();
+    run_header(&mut o, r, description);
     if let Some(why) = &r.why {
         let _ = writeln!(o, "{}", wrap(why, 78, "  "));
     }
@@ -468,17 +489,7 @@ pub fn table(r: &RunReport, description: &str, captures: &[String]) -> String {
     for f in &r.flows {
         flow_section(&mut o, f);
     }
-    let w = &r.wire;
-    let _ = writeln!(
-        o,
-        "wire: {} frames, {}, dropped {}, duplicated {}, reordered {}, corrupted {}",
-        w.frames,
-        human_bytes(w.bytes),
-        w.dropped,
-        w.duplicated,
-        w.reordered,
-        w.corrupted
-    );
+    let _ = writeln!(o, "wire: {}", wire_figures(&r.wire));
     if let Some(s) = &r.switch {
         switch_section(&mut o, s);
     }

@@ -22,7 +22,7 @@ use std::fmt::Write as _;
 use simnet_sim::event::{CpuCategory, Kind};
 use simnet_sim::report::{FlowReport, Integrity, RunReport};
 
-use crate::output::{host_stage_rows, human_bytes, human_ns, StageRow};
+use crate::output::{host_stage_rows, human_bytes, human_ns, wire_figures, StageRow};
 use crate::recorder::Series;
 use plot::{Line, Plot, Style, PALETTE};
 
@@ -158,18 +158,7 @@ fn summary(o: &mut String, r: &RunReport, captures: &[String]) {
     row("events", r.events.to_string());
     row("bottleneck", escape(&r.bottleneck));
     let w = &r.wire;
-    row(
-        "wire",
-        format!(
-            "{} frames, {}; dropped {}, duplicated {}, reordered {}, corrupted {}",
-            w.frames,
-            human_bytes(w.bytes),
-            w.dropped,
-            w.duplicated,
-            w.reordered,
-            w.corrupted
-        ),
-    );
+    row("wire", wire_figures(w));
     if let Some(s) = &r.switch {
         row(
             "switch",
