@@ -177,26 +177,33 @@ fn plot_spec(arg: Option<&str>, vary: &[Vary], first: &Scenario) -> Result<PlotS
     }
 }
 
-/// Runs the sweep in this process and writes its CSV and plot.
-pub fn run(req: Request) -> Result<Done, SweepError> {
+/// What running a sweep and writing its jobs file both start from: the
+/// points read and checked (at least one), the plot, the output folder.
+fn ready(req: Request) -> Result<(Prepared, PlotSpec, PathBuf), SweepError> {
     let p = prepare(&req.file, req.vary, req.sets)?;
-    let first = match p.points.first() {
-        Some(pt) => &pt.scenario,
-        None => return Err(SweepError::Input("the sweep has no points".into())),
+    let Some(first) = p.points.first().map(|pt| &pt.scenario) else {
+        return Err(SweepError::Input("the sweep has no points".into()));
     };
     let spec = plot_spec(req.plot.as_deref(), &p.vary, first)?;
     let dir = out_dir(req.out, first)?;
+    Ok((p, spec, dir))
+}
+
+/// Runs the sweep in this process and writes its CSV and plot.
+pub fn run(req: Request) -> Result<Done, SweepError> {
+    let (jobs, quiet) = (req.jobs, req.quiet);
+    let (p, spec, dir) = ready(req)?;
+    let first = &p.points[0].scenario;
     let failed = |e: crate::outfile::OutError| SweepError::Failed(e.to_string());
     let csv_file = OutFile::create(&dir.join(CSV), "the sweep's CSV").map_err(failed)?;
     let svg_file = OutFile::create(&dir.join(SVG), "the sweep's plot").map_err(failed)?;
-    let threads = req
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let threads =
+        jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads.max(1))
         .build()
         .map_err(|e| SweepError::Failed(format!("cannot start {threads} threads: {e}")))?;
-    let bar = progress(p.points.len(), req.quiet);
+    let bar = progress(p.points.len(), quiet);
     let origin = p.source.origin();
     let rows: Result<Vec<Row>, SweepError> = pool.install(|| {
         p.points
@@ -358,13 +365,8 @@ fn shell_quote(s: &str) -> String {
 /// Writes the jobs file (one `simnet run` command per point) and the
 /// plan `--merge` reads, instead of running the sweep.
 pub fn jobs_file(req: Request, jobs: &Path) -> Result<Done, SweepError> {
-    let p = prepare(&req.file, req.vary, req.sets)?;
-    let first = match p.points.first() {
-        Some(pt) => &pt.scenario,
-        None => return Err(SweepError::Input("the sweep has no points".into())),
-    };
-    let spec = plot_spec(req.plot.as_deref(), &p.vary, first)?;
-    let dir = out_dir(req.out, first)?;
+    let (p, spec, dir) = ready(req)?;
+    let first = &p.points[0].scenario;
     let failed = |e: crate::outfile::OutError| SweepError::Failed(e.to_string());
     let jobs_out = OutFile::create(jobs, "the jobs file").map_err(failed)?;
     let plan_out = OutFile::create(&dir.join(PLAN), "the sweep's plan").map_err(failed)?;
