@@ -7,7 +7,7 @@
 //! so a crash file replays the same in `cargo fuzz run` and in `cargo test`.
 //!
 //! Does not parse anything itself: it goes through [`crate::scenario::parse`],
-//! the path [`crate::scenario::load`] takes after reading the file. Does not
+//! the path [`crate::scenario::parse`] takes once a file is read. Does not
 //! run what it reads (an accepted scenario may ask for a long run).
 //!
 //! What every answer must satisfy (a failure panics, which is what a fuzzer

@@ -30,7 +30,6 @@ use simnet_sim::config::Scenario;
 use simnet_sim::units::truncate;
 use std::fmt;
 use std::ops::Range;
-use std::path::Path;
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
@@ -68,21 +67,6 @@ impl fmt::Display for ScenarioError {
 }
 
 impl std::error::Error for ScenarioError {}
-
-/// Reads and checks the scenario file at `path`.
-pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-    let file = path.display().to_string();
-    match std::fs::read(path) {
-        Ok(bytes) => parse(&bytes, &file),
-        Err(e) => Err(ScenarioError {
-            file,
-            line: None,
-            column: None,
-            key: None,
-            message: format!("cannot read: {e}"),
-        }),
-    }
-}
 
 /// Parses and checks a scenario from the bytes of a file; `file` is the name
 /// used in error messages.

@@ -42,7 +42,6 @@ use simnet_sim::config::Scenario;
 use simnet_sim::units::truncate;
 use std::borrow::Cow;
 use std::ops::Range;
-use std::path::Path;
 use toml::de::DeValue;
 use toml::Spanned;
 
@@ -171,21 +170,6 @@ fn printed(parts: &[Part]) -> String {
         }
     }
     s
-}
-
-/// Reads and checks the scenario file at `path` with `sets` applied.
-pub fn load(path: &Path, sets: &[Set]) -> Result<Scenario, ScenarioError> {
-    let file = path.display().to_string();
-    match std::fs::read(path) {
-        Ok(bytes) => apply(&bytes, &file, sets),
-        Err(e) => Err(ScenarioError {
-            file,
-            line: None,
-            column: None,
-            key: None,
-            message: format!("cannot read: {e}"),
-        }),
-    }
 }
 
 /// Reads the scenario in `source` (a file's bytes; `origin` names it in

@@ -1060,38 +1060,6 @@ fn columns_count_characters_and_crlf_lines_work() {
 // --- files and display ---------------------------------------------------
 
 #[test]
-fn unreadable_file_says_cannot_read() {
-    let e = match load(Path::new("/nonexistent/dir/x.toml")) {
-        Err(e) => e,
-        Ok(_) => panic!("loaded a missing file"),
-    };
-    assert_eq!((e.line, e.column, e.key.as_deref()), (None, None, None));
-    assert!(
-        e.to_string()
-            .starts_with("/nonexistent/dir/x.toml: cannot read: "),
-        "{e}"
-    );
-}
-
-#[test]
-fn load_reads_a_file_and_names_it_in_errors() -> Result<(), Box<dyn std::error::Error>> {
-    let dir = tempfile::tempdir()?;
-    let good = dir.path().join("good.toml");
-    std::fs::write(&good, EXAMPLE)?;
-    assert_eq!(load(&good)?.name, "zero_copy");
-    let bad = dir.path().join("bad.toml");
-    std::fs::write(&bad, "[scenario]\nnmae = 1\n")?;
-    let e = load(&bad).err().ok_or("bad file loaded")?;
-    assert_eq!(e.file, bad.display().to_string());
-    assert!(
-        e.to_string()
-            .starts_with(&format!("{}:2:1: key `scenario.nmae`: ", bad.display())),
-        "{e}"
-    );
-    Ok(())
-}
-
-#[test]
 fn display_leaves_out_unknown_parts() {
     let e = ScenarioError {
         file: "f".into(),
