@@ -5,23 +5,8 @@
 
 mod common;
 
-use common::simnet;
+use common::{simnet, GOOD};
 use std::path::Path;
-
-const GOOD: &str = r#"[scenario]
-name = "t"
-
-[hosts.a]
-address = "192.168.69.1/24"
-
-[hosts.b]
-address = "192.168.69.2/24"
-
-[[flow]]
-from = "a"
-to = "b"
-bytes = "64KiB"
-"#;
 
 /// Runs `simnet run` on `text` written to a temporary file; returns stderr.
 fn run_bad(text: &[u8]) -> String {

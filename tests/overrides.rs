@@ -5,23 +5,8 @@
 
 mod common;
 
-use common::simnet;
+use common::{simnet, GOOD};
 use serde_json::Value;
-
-const GOOD: &str = r#"[scenario]
-name = "t"
-
-[hosts.a]
-address = "192.168.69.1/24"
-
-[hosts.b]
-address = "192.168.69.2/24"
-
-[[flow]]
-from = "a"
-to = "b"
-bytes = "64KiB"
-"#;
 
 /// Writes `text` to a temporary scenario file; keep the dir alive.
 fn file(text: &str) -> (tempfile::TempDir, String) {

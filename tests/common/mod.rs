@@ -15,6 +15,23 @@ use pnet_packet::Packet;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
+/// The smallest good scenario: two hosts, one 64 KiB flow. Tests of bad
+/// input change one thing in it.
+pub const GOOD: &str = r#"[scenario]
+name = "t"
+
+[hosts.a]
+address = "192.168.69.1/24"
+
+[hosts.b]
+address = "192.168.69.2/24"
+
+[[flow]]
+from = "a"
+to = "b"
+bytes = "64KiB"
+"#;
+
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
