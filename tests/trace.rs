@@ -9,6 +9,7 @@ use pnet_packet::ethernet::{EtherTypes, EthernetPacket};
 use pnet_packet::ipv4::Ipv4Packet;
 use pnet_packet::tcp::{TcpFlags, TcpPacket};
 use pnet_packet::Packet;
+use std::path::Path;
 
 /// (sequence number, payload length, SYN) of a captured TCP frame.
 fn tcp_of(frame: &[u8]) -> Option<(u32, usize, bool)> {
@@ -25,23 +26,21 @@ fn tcp_of(frame: &[u8]) -> Option<(u32, usize, bool)> {
     Some((tcp.get_sequence(), tcp.payload().len(), syn))
 }
 
+/// `simnet trace ARGS --pcap DIR`, which must succeed: its report.
+fn trace_ok(dir: &Path, args: &[&str]) -> String {
+    let mut all = vec!["trace"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--pcap", dir.to_str().unwrap()]);
+    let out = simnet(&all);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
 #[test]
 fn trace_frame_numbers_match_the_capture() {
     let dir = tempfile::tempdir().unwrap();
-    let out = simnet(&[
-        "trace",
-        "scenarios/zero_copy.toml",
-        "--buffer",
-        "3",
-        "--pcap",
-        dir.path().to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = trace_ok(dir.path(), &["scenarios/zero_copy.toml", "--buffer", "3"]);
     // The journey starts at the send call and ends with the buffer back.
     assert!(text.contains("journey of buffer 3 of flow 0"), "{text}");
     assert!(text.contains("get_user_pages_fast"));
@@ -205,20 +204,7 @@ fn ack_of(frame: &[u8]) -> Option<(u32, bool, u16)> {
 #[test]
 fn trace_names_the_ack_that_covered_a_zero_copy_buffer_and_how_long_its_pages_were_pinned() {
     let dir = tempfile::tempdir().unwrap();
-    let out = simnet(&[
-        "trace",
-        "scenarios/zero_copy.toml",
-        "--buffer",
-        "3",
-        "--pcap",
-        dir.path().to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = trace_ok(dir.path(), &["scenarios/zero_copy.toml", "--buffer", "3"]);
     // The whole completion chain, by the kernel functions that do it.
     for step in [
         "tcp_clean_rtx_queue -> tcp_wmem_free_skb",
