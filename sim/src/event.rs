@@ -721,7 +721,7 @@ steps! {
     /// buffer whose zero-copy send has not completed (`reuse =
     /// "immediately"`). Bytes are the earlier send's, now overwritten in
     /// the buffer before the NIC has read all of them.
-    BufferRewritten => ("app", Violation, None, "lifetime violation: buffer rewritten while a zero-copy send holds it"),
+    BufferRewritten => ("app", Violation, None, "application: writes a buffer a zero-copy send still holds (lifetime violation)"),
     /// Lifecycle: the application learnt that the buffer is free (a
     /// completion reaped, or at once for a copy) and returned it to its
     /// pool; it may be reused.
