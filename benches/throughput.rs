@@ -8,11 +8,14 @@
 //! model's receiver does without GRO (the same TCP work as the model's
 //! smoltcp). Then the full simnet model (rings, DMA, wire, accounting) on
 //! the copy and zero-copy paths, without and with pcapng capture, and the
-//! baseline again behind smoltcp's own `PcapWriter`. Prints wall time per
-//! GiB (best of three runs without capture, one with) and the ratio to the
-//! baseline (and, for the model, to the second pair).
+//! baselines again behind smoltcp's own `PcapWriter`. Prints wall time per
+//! GiB (best of three rounds, see [`ROUNDS`]) and the ratio to the baseline (and, for
+//! the model, to the second pair; for `PcapWriter`, to simnet's capture
+//! run).
 //!
-//! `cargo bench --bench throughput` (1 GiB); `SIMNET_BENCH_MIB=256` for less.
+//! `cargo bench --bench throughput` (1 GiB); `SIMNET_BENCH_MIB=256` for
+//! less; `cargo bench --bench throughput -- capture PcapWriter` runs only
+//! the rows whose names contain one of the words (and the baselines).
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -272,9 +275,38 @@ fn many_tiny_flows(n: usize) -> Duration {
     el
 }
 
-/// Best of three runs: the machine's noise only ever adds time.
-fn best(mut run: impl FnMut() -> Duration) -> Duration {
-    (0..3).map(|_| run()).min().expect("three runs")
+/// Rounds: every row runs once per round, and each row keeps its best.
+/// The machine's noise (other tenants, page-cache writeback) only ever
+/// adds time, and comes in spells of seconds: interleaving the rows puts
+/// every row, the baselines too, in and out of the same spells, so their
+/// ratios hold from run to run where rows timed one after another did not.
+const ROUNDS: usize = 3;
+
+/// Rows to run: the arguments that are not options (cargo bench passes
+/// `--bench`), each a part of a row's name; none runs every row.
+fn wanted() -> Vec<String> {
+    std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect()
+}
+
+/// What a row prints beside its time.
+#[derive(Clone, Copy, PartialEq)]
+enum Shows {
+    /// Seconds per GiB and the ratio to the baselines.
+    PerGib,
+    /// Seconds per GiB, ratio, and how much faster simnet's capture is.
+    Writer,
+    /// Seconds, and per item (`n` items, `unit`).
+    Each(f64, &'static str),
+}
+
+struct Row<'a> {
+    name: String,
+    shows: Shows,
+    run: Box<dyn FnMut() -> Duration + 'a>,
+    best: Option<Duration>,
 }
 
 fn main() {
@@ -284,21 +316,29 @@ fn main() {
         .unwrap_or(1024);
     let bytes = mib << 20;
     let per_gib = |d: Duration| d.as_secs_f64() * 1024.0 / mib as f64;
-    let base = best(|| bare_pair(bytes, false, Acks::PerPoll));
-    println!("transfer: {mib} MiB at MTU 1500, 64 KiB writes, 4 MiB socket buffers");
-    println!(
-        "{:<44} {:>8.3} s/GiB  1.00x",
-        "bare smoltcp pair (baseline)",
-        per_gib(base)
-    );
-    let per_segment = best(|| bare_pair(bytes, false, Acks::PerSecondSegment));
-    println!(
-        "{:<44} {:>8.3} s/GiB  {:.2}x",
-        "bare pair, ACK every second segment",
-        per_gib(per_segment),
-        per_segment.as_secs_f64() / base.as_secs_f64()
-    );
-    let rows = [
+    let only = wanted();
+    let wanted = |name: &str| only.is_empty() || only.iter().any(|w| name.contains(w.as_str()));
+    let row = |name: &str, shows, run: Box<dyn FnMut() -> Duration>| Row {
+        name: name.to_string(),
+        shows,
+        run,
+        best: None,
+    };
+    // The two baselines run whatever rows are asked for: every ratio is to
+    // figures of this run.
+    let mut rows = vec![
+        row(
+            "bare smoltcp pair (baseline)",
+            Shows::PerGib,
+            Box::new(move || bare_pair(bytes, false, Acks::PerPoll)),
+        ),
+        row(
+            "bare pair, ACK every second segment",
+            Shows::PerGib,
+            Box::new(move || bare_pair(bytes, false, Acks::PerSecondSegment)),
+        ),
+    ];
+    let models = [
         (
             "simnet model, write (copy), no capture",
             SendPath::Write,
@@ -315,48 +355,99 @@ fn main() {
             true,
         ),
     ];
-    for (name, send, cap) in rows {
-        let d = if cap {
-            model(bytes, send, cap)
-        } else {
-            best(|| model(bytes, send, cap))
-        };
-        println!(
-            "{:<44} {:>8.3} s/GiB  {:.2}x  ({:.2}x the pair ACKing every second segment)",
+    for (name, send, cap) in models {
+        rows.push(row(
             name,
-            per_gib(d),
-            d.as_secs_f64() / base.as_secs_f64(),
-            d.as_secs_f64() / per_segment.as_secs_f64()
-        );
+            Shows::PerGib,
+            Box::new(move || model(bytes, send, cap)),
+        ));
     }
-    let pw = bare_pair(bytes, true, Acks::PerPoll);
-    println!(
-        "{:<44} {:>8.3} s/GiB  {:.2}x",
-        "bare pair + smoltcp PcapWriter (both ends)",
-        per_gib(pw),
-        pw.as_secs_f64() / base.as_secs_f64()
-    );
-    let d = best(tiny_zero_copy_writes);
-    println!(
-        "{:<44} {:>8.3} s      {:.0} ns per write",
+    let writers = [
+        ("bare pair + smoltcp PcapWriter (both ends)", Acks::PerPoll),
+        (
+            "pair ACKing every 2nd segment + PcapWriter",
+            Acks::PerSecondSegment,
+        ),
+    ];
+    for (name, acks) in writers {
+        rows.push(row(
+            name,
+            Shows::Writer,
+            Box::new(move || bare_pair(bytes, true, acks)),
+        ));
+    }
+    rows.push(row(
         "1 MiB in 1-byte io_uring_send_zc writes",
-        d.as_secs_f64(),
-        d.as_nanos() as f64 / (1u64 << 20) as f64
-    );
-    let d = best(big_pool_small_writes);
-    println!(
-        "{:<44} {:>8.3} s      {:.0} ns per write",
+        Shows::Each((1u64 << 20) as f64, "ns per write"),
+        Box::new(tiny_zero_copy_writes),
+    ));
+    rows.push(row(
         "64 MiB in 1 KiB writes, 65,536-buffer pool",
-        d.as_secs_f64(),
-        d.as_nanos() as f64 / 65536.0
-    );
+        Shows::Each(65536.0, "ns per write"),
+        Box::new(big_pool_small_writes),
+    ));
     for n in [1_000, 10_000] {
-        let d = many_tiny_flows(n);
-        println!(
-            "{:<44} {:>8.3} s      {:.0} us per flow",
-            format!("{n} one-byte flows"),
-            d.as_secs_f64(),
-            d.as_secs_f64() * 1e6 / n as f64
-        );
+        rows.push(row(
+            &format!("{n} one-byte flows"),
+            Shows::Each(n as f64, "us per flow"),
+            Box::new(move || many_tiny_flows(n)),
+        ));
+    }
+    let mut rows: Vec<Row> = (rows.into_iter().enumerate())
+        .filter(|(i, r)| *i < 2 || wanted(&r.name))
+        .map(|(_, r)| r)
+        .collect();
+    println!("transfer: {mib} MiB at MTU 1500, 64 KiB writes, 4 MiB socket buffers");
+    println!(
+        "best of {ROUNDS} rounds (each runs every row once); captures go to {}",
+        out_dir().display()
+    );
+    for _ in 0..ROUNDS {
+        for r in &mut rows {
+            let d = (r.run)();
+            r.best = Some(r.best.map_or(d, |b| b.min(d)));
+        }
+    }
+    let time = |name: &str| {
+        (rows.iter())
+            .find(|r| r.name.starts_with(name))
+            .and_then(|r| r.best)
+            .map(|d| d.as_secs_f64())
+    };
+    let base = time("bare smoltcp pair").expect("the baseline always runs");
+    let per_segment = time("bare pair, ACK every").expect("the baseline always runs");
+    let captured = time("simnet model, write (copy), pcapng");
+    for r in &rows {
+        let d = r.best.expect("every row ran").as_secs_f64();
+        let line = match r.shows {
+            Shows::PerGib if r.name.starts_with("simnet") => format!(
+                "{:>8.3} s/GiB  {:.2}x  ({:.2}x the pair ACKing every second segment)",
+                per_gib(Duration::from_secs_f64(d)),
+                d / base,
+                d / per_segment
+            ),
+            Shows::PerGib => format!(
+                "{:>8.3} s/GiB  {:.2}x",
+                per_gib(Duration::from_secs_f64(d)),
+                d / base
+            ),
+            Shows::Writer => format!(
+                "{:>8.3} s/GiB  {:.2}x{}",
+                per_gib(Duration::from_secs_f64(d)),
+                d / base,
+                captured
+                    .map(|c| format!("  (simnet's capture run {:.2}x faster)", d / c))
+                    .unwrap_or_default()
+            ),
+            Shows::Each(n, unit) => {
+                let per = if unit.starts_with("ns") {
+                    d * 1e9
+                } else {
+                    d * 1e6
+                };
+                format!("{:>8.3} s      {:.0} {unit}", d, per / n)
+            }
+        };
+        println!("{:<44} {line}", r.name);
     }
 }
