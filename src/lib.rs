@@ -11,7 +11,8 @@
 //! carries and what befell it ([`comment`]), and the run over time:
 //! [`recorder`] samples it (and follows it in detail for [`timeline`], a
 //! Perfetto trace), [`html`] draws it in a self-contained report; both are
-//! written whole through [`outfile`]. With a `[tap]` table, [`tap`] bridges one simulated host
+//! written whole through [`outfile`]; [`progress`] shows a long run's
+//! progress bar on stderr. With a `[tap]` table, [`tap`] bridges one simulated host
 //! to the Linux kernel through a TAP device. [`signals`] decides what
 //! SIGINT, SIGTERM and SIGHUP do: end a simulated run, leaving no temporary
 //! capture behind, or stop a TAP run cleanly. [`sweep`] runs a scenario over a grid of
@@ -29,6 +30,7 @@ pub mod harness;
 pub mod html;
 pub mod outfile;
 pub mod output;
+pub mod progress;
 pub mod recorder;
 pub mod scenario;
 pub mod signals;

@@ -12,7 +12,7 @@
 //! README.md, "Exit status and signals", is the user's side of this.
 
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -20,6 +20,7 @@ use clap::{Parser, Subcommand};
 use simnet::bundled::{self, Source};
 use simnet::capture::Captures;
 use simnet::outfile::OutFile;
+use simnet::progress::Watch;
 use simnet::recorder::Recorder;
 use simnet::scenario::overrides::{self, Set};
 use simnet::tap::{self, KernelLink, Tap};
@@ -77,6 +78,10 @@ enum Command {
         /// Also write a self-contained HTML report with plots over time.
         #[arg(long, value_name = "OUT.html")]
         html: Option<PathBuf>,
+        /// No progress bar (one shows on stderr, when it is a terminal,
+        /// once a run has taken a second).
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Follow one application buffer from the send call to the peer's read:
     /// every step, ring slot and capture frame that carried its bytes.
@@ -110,6 +115,9 @@ enum Command {
         /// Set a scenario key, as `run --set` does.
         #[arg(long = "set", value_name = "KEY=VALUE", value_parser = Set::parse)]
         sets: Vec<Set>,
+        /// No progress bar, as for `run`.
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Run two scenarios (or one twice, the second with --set-b) and show
     /// their figures side by side with the ratio B/A, the largest
@@ -210,6 +218,7 @@ fn main() -> ExitCode {
             sets,
             timeline,
             html,
+            quiet,
         } => {
             let form = match (json, full) {
                 (true, _) => Form::Json,
@@ -222,7 +231,7 @@ fn main() -> ExitCode {
                 timeline,
                 html,
             };
-            run(file, &sets, form, out, seed)
+            run(file, &sets, form, out, (seed, quiet))
         }
         Command::Trace {
             scenario: file,
@@ -234,13 +243,14 @@ fn main() -> ExitCode {
             no_pcap,
             json,
             sets,
+            quiet,
         } => {
             let what = Traced {
                 buffer,
                 flow,
                 use_index: (!all).then_some(use_index),
             };
-            trace(file, &sets, what, pcap, no_pcap, json)
+            trace(file, &sets, what, (pcap, no_pcap), (json, quiet))
         }
         Command::Explain { word, markdown } => explain(&word.join(" "), markdown),
         Command::Scenarios => list_scenarios(),
@@ -382,7 +392,7 @@ fn run_quiet(arg: &str, sets: &[Set]) -> Result<(RunReport, output::RunJson), Fa
         )));
     }
     let file = PathBuf::from(source.origin());
-    let report = simulate(&sc, &file, None, &mut NoObserver)?;
+    let report = simulate(&sc, &file, None, &mut NoObserver, None)?;
     let sets = sets.iter().map(|s| s.arg.clone()).collect();
     let record = output::RunJson::new(&sc.name, source.origin(), sets, report.seed);
     Ok((report, record))
@@ -538,16 +548,30 @@ fn write_outputs(
     Ok(())
 }
 
-/// Runs the scenario: simulated, or on the wall clock through `port`.
-fn simulate(
+/// The progress bar's name (`simnet run`) when a run of `sc` should
+/// have one: not with `--quiet`, nor when stderr is not a terminal, nor
+/// for a `[tap]` run (simnet::progress).
+fn bar_for(what: &'static str, sc: &Scenario, quiet: bool) -> Option<&'static str> {
+    (!quiet && sc.tap.is_none() && io::stderr().is_terminal()).then_some(what)
+}
+
+/// Runs the scenario: simulated (with a progress bar named `bar`, if any),
+/// or on the wall clock through `port`.
+fn simulate<O: Observer>(
     sc: &Scenario,
     file: &Path,
     port: Option<Tap>,
-    obs: &mut dyn Observer,
+    obs: &mut O,
+    bar: Option<&str>,
 ) -> Result<RunReport, Fail> {
     let bad = |e: simnet_sim::RunError| bad_input(format!("{}: {e}", file.display()));
     let Some(mut port) = port else {
-        return simnet_sim::run(sc, obs).map_err(bad);
+        let report = match bar {
+            // The bar is cleared as its Watch drops, before any report.
+            Some(what) => simnet_sim::run(sc, &mut Watch::new(obs, sc, what)),
+            None => simnet_sim::run(sc, obs),
+        };
+        return report.map_err(bad);
     };
     let mut world = World::new(sc, obs).map_err(bad)?;
     let report = world.run_external(&mut port);
@@ -570,9 +594,8 @@ fn trace(
     arg: String,
     sets: &[Set],
     what: Traced,
-    pcap: Option<PathBuf>,
-    no_pcap: bool,
-    json: bool,
+    (pcap, no_pcap): (Option<PathBuf>, bool),
+    (json, quiet): (bool, bool),
 ) -> Result<ExitCode, Fail> {
     let Traced {
         buffer,
@@ -592,15 +615,16 @@ fn trace(
     );
     let mut t = Trace::new(flow, buffer, use_index, hosts, ends, fc.port);
     let port = bring_up(&sc)?;
+    let bar = bar_for("simnet trace", &sc, quiet);
     let (report, captures) = if no_pcap {
-        (simulate(&sc, &file, port, &mut t)?, Vec::new())
+        (simulate(&sc, &file, port, &mut t, bar)?, Vec::new())
     } else {
         let (mut cap, dir) = open_captures(&sc, pcap)?;
         let mut both = Tee {
             a: &mut t,
             b: &mut cap,
         };
-        let report = simulate(&sc, &file, port, &mut both)?;
+        let report = simulate(&sc, &file, port, &mut both, bar)?;
         (report, finish_captures(cap, &dir)?)
     };
     let outcome = report.outcome.name();
@@ -845,7 +869,7 @@ fn run(
     sets: &[Set],
     form: Form,
     out: Outputs,
-    seed: Option<u64>,
+    (seed, quiet): (Option<u64>, bool),
 ) -> Result<ExitCode, Fail> {
     check_stdout()?;
     let (mut sc, source) = load(&arg, sets)?;
@@ -861,9 +885,13 @@ fn run(
         Recorder::new(sc.hosts.len(), sc.flows.len(), timeline)
     });
     let port = bring_up(&sc)?;
+    let bar = bar_for("simnet run", &sc, quiet);
     let (report, captures) = match (&mut recorder, out.no_pcap) {
-        (None, true) => (simulate(&sc, &file, port, &mut NoObserver)?, Vec::new()),
-        (Some(rec), true) => (simulate(&sc, &file, port, rec)?, Vec::new()),
+        (None, true) => (
+            simulate(&sc, &file, port, &mut NoObserver, bar)?,
+            Vec::new(),
+        ),
+        (Some(rec), true) => (simulate(&sc, &file, port, rec, bar)?, Vec::new()),
         (rec, false) => {
             let (mut cap, dir) = open_captures(&sc, out.pcap)?;
             let report = match rec {
@@ -875,8 +903,9 @@ fn run(
                         a: rec,
                         b: &mut cap,
                     },
+                    bar,
                 )?,
-                None => simulate(&sc, &file, port, &mut cap)?,
+                None => simulate(&sc, &file, port, &mut cap, bar)?,
             };
             (report, finish_captures(cap, &dir)?)
         }

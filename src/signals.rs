@@ -39,6 +39,9 @@ static STOP: OnceLock<Arc<AtomicBool>> = OnceLock::new();
 /// Whether the handler thread runs.
 static INSTALLED: AtomicBool = AtomicBool::new(false);
 
+/// Whether a progress bar is on stderr's last line ([`progress_shown`]).
+static BAR: AtomicBool = AtomicBool::new(false);
+
 /// Starts the handler thread for SIGINT, SIGTERM and SIGHUP (once per
 /// process; later calls do nothing).
 pub fn install() -> io::Result<()> {
@@ -73,11 +76,23 @@ fn on_signal(signal: i32) {
         .iter()
         .filter(|p| fs::remove_file(p).is_ok())
         .count();
+    let mut err = io::stderr().lock();
+    if BAR.load(Ordering::SeqCst) {
+        // Over the bar, not after it: back to the line's start, erase it.
+        let _ = write!(err, "\r\x1b[2K");
+    }
     let _ = writeln!(
-        io::stderr().lock(),
+        err,
         "simnet: interrupted; removed {removed} temporary capture file(s)"
     );
     std::process::exit(128 + signal);
+}
+
+/// A progress bar is now drawn on stderr's last line (`true`) or cleared
+/// (`false`): a signal that ends the run erases the bar before saying so,
+/// rather than writing after it on the same line.
+pub fn progress_shown(on: bool) {
+    BAR.store(on, Ordering::SeqCst);
 }
 
 /// A flag that turns true on SIGINT (Ctrl-C), SIGTERM or SIGHUP. From the
