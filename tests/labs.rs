@@ -1,6 +1,6 @@
-//! The labs in docs/labs/ answer their questions with figures simnet
-//! prints; this test reruns every lab's commands and checks each answer
-//! key against what the binary prints now.
+//! The labs in docs/labs/ answer their questions with figures simnet (or
+//! tshark, reading simnet's captures) prints; this test reruns every lab's
+//! commands and checks each answer key against what they print now.
 //!
 //! An answer key is a fenced block with the info string `answer`, one
 //! `key: value` per line:
@@ -12,17 +12,38 @@
 //! expect: 68350108
 //! ```
 //!
-//! `command` is a simnet command line as the lab tells the student to type
-//! it (it must appear in one of the lab's `sh` blocks), run from the
-//! repository's root; words are split at spaces and single quotes removed
-//! (a word may be quoted for the shell, none may hold a space). The figure is
-//! either `json:` (a JSON pointer, RFC 6901, into its standard output; a
-//! string is compared without its quotes) or `grep:` (the first line of
-//! its standard output containing that text, trimmed; with `after:`, the
-//! first such line after the first line containing the `after` text).
-//! `exit:` (optional) is the exit status the command must have.
+//! `command` is a command line as the lab tells the student to type it (it
+//! must appear in one of the lab's `sh` blocks): `./target/release/simnet`
+//! (the binary under test) or `tshark`, and its arguments, split at spaces
+//! outside single quotes, the quotes removed (`-Y 'frame.comment contains
+//! "x"'` is one word). Every command runs in one temporary folder where
+//! `scenarios/` and `docs/` are the repository's, so the captures and
+//! sweeps the commands write land there, and each command line runs once
+//! (later keys naming it read the same run). The figure is one of
 //!
-//! When a change to the model moves a figure, regenerate every key with
+//! - `json:` a JSON pointer (RFC 6901) into the command's standard output;
+//!   a string is compared without its quotes;
+//! - `grep:` the first line of its standard output containing that text,
+//!   trimmed; with `after:`, the first such line after the first line
+//!   containing the `after` text;
+//! - `csv:` a CSV file the command wrote (a path in that folder, such as a
+//!   sweep's `sweeps/fast_link/sweep.csv`), with `row:` naming the one row
+//!   whose cells match (`flow[0].send=write, flow[0].write_size=8KiB`:
+//!   column=value pairs separated by `, `) and `column:` the column; the
+//!   figure is the cell as written;
+//! - `line:` N, the N-th line (from 1) of its standard output, trimmed;
+//!   `count: lines`, how many lines its standard output has.
+//!
+//! `exit:` (optional) is the exit status the command must have. `needs:`
+//! (optional) is another of the lab's command lines to run first, for a
+//! command that reads what that one writes (tshark reading a capture).
+//!
+//! The answers whose command is tshark are checked by an ignored test
+//! (`.ci/run` installs tshark and runs ignored tests), which fails loudly
+//! where tshark is missing; the rest by the plain one.
+//!
+//! When a change to the model moves a figure, regenerate every key (those
+//! of tshark too, so tshark must be installed) with
 //! `SIMNET_BLESS=1 cargo test --release --test labs`, then read the diff
 //! and the lab's prose around each changed key: the explanation may need
 //! to change too.
@@ -32,6 +53,7 @@ mod common;
 use common::*;
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::process::Command;
 
 fn bless() -> bool {
     std::env::var_os("SIMNET_BLESS").is_some_and(|v| v == "1")
@@ -40,6 +62,23 @@ fn bless() -> bool {
 /// What the binary the labs call is called in their commands.
 const PROGRAM: &str = "./target/release/simnet";
 
+/// The programs an answer's command may run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Program {
+    Simnet,
+    Tshark,
+}
+
+impl Program {
+    fn of(words: &[String]) -> Option<Program> {
+        match words.first().map(String::as_str) {
+            Some(PROGRAM) => Some(Program::Simnet),
+            Some("tshark") => Some(Program::Tshark),
+            _ => None,
+        }
+    }
+}
+
 /// One answer key: its fields and the line of the file its `expect`
 /// line is on (or where one goes: the closing fence).
 struct Answer {
@@ -47,6 +86,26 @@ struct Answer {
     expect_line: usize,
     has_expect: bool,
     line: usize,
+}
+
+/// A command line's words as sh reads the labs' commands: split at spaces
+/// outside single quotes, the quotes removed.
+fn words(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut word: Option<String> = None;
+    let mut quoted = false;
+    for c in line.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                word.get_or_insert_with(String::new);
+            }
+            c if c.is_whitespace() && !quoted => out.extend(word.take()),
+            c => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    out.extend(word);
+    out
 }
 
 /// The answer blocks of a lab, and the lines of its `sh` blocks.
@@ -95,9 +154,11 @@ fn parse(text: &str) -> (Vec<Answer>, Vec<String>) {
     (answers, shell)
 }
 
-/// The figure an answer names in a command's output, or why there is none.
-fn extract(answer: &Answer, stdout: &str) -> Result<String, String> {
-    if let Some(pointer) = answer.fields.get("json") {
+/// The figure an answer names in what its command printed (`stdout`) or
+/// wrote (in `dir`), or why there is none.
+fn extract(answer: &Answer, stdout: &str, dir: &Path) -> Result<String, String> {
+    let f = &answer.fields;
+    if let Some(pointer) = f.get("json") {
         let v: serde_json::Value =
             serde_json::from_str(stdout).map_err(|e| format!("the output is not JSON: {e}"))?;
         let found = v
@@ -108,9 +169,9 @@ fn extract(answer: &Answer, stdout: &str) -> Result<String, String> {
             other => other.to_string(),
         });
     }
-    if let Some(needle) = answer.fields.get("grep") {
+    if let Some(needle) = f.get("grep") {
         let mut lines = stdout.lines();
-        if let Some(after) = answer.fields.get("after") {
+        if let Some(after) = f.get("after") {
             lines
                 .by_ref()
                 .find(|l| l.contains(after.as_str()))
@@ -121,10 +182,115 @@ fn extract(answer: &Answer, stdout: &str) -> Result<String, String> {
             .map(|l| l.trim().to_string())
             .ok_or_else(|| format!("no line contains {needle:?}"));
     }
-    Err("the key names no figure (json: or grep:)".into())
+    if let Some(file) = f.get("csv") {
+        let (Some(row), Some(column)) = (f.get("row"), f.get("column")) else {
+            return Err("a csv: key needs row: and column:".into());
+        };
+        return csv_cell(&dir.join(file), row, column).map_err(|e| format!("{file}: {e}"));
+    }
+    if let Some(n) = f.get("line") {
+        let n: usize = (n.parse().ok())
+            .filter(|&n| n > 0)
+            .ok_or_else(|| format!("line: {n:?} is not a line number (from 1)"))?;
+        return (stdout.lines().nth(n - 1))
+            .map(|l| l.trim().to_string())
+            .ok_or_else(|| format!("the output has {} lines, not {n}", stdout.lines().count()));
+    }
+    if let Some(what) = f.get("count") {
+        return match what.as_str() {
+            "lines" => Ok(stdout.lines().count().to_string()),
+            _ => Err(format!("count: {what:?}: only `count: lines`")),
+        };
+    }
+    Err("the key names no figure (json:, grep:, csv:, line: or count:)".into())
 }
 
-fn check_lab(path: &Path, cache: &mut BTreeMap<String, (String, i32)>) -> Vec<String> {
+/// The cell in `column` of the one row of the CSV file at `path` whose
+/// cells match `row` (`col=value, col=value`).
+fn csv_cell(path: &Path, row: &str, column: &str) -> Result<String, String> {
+    let mut r = csv::Reader::from_path(path).map_err(|e| e.to_string())?;
+    let header: Vec<String> = (r.headers().map_err(|e| e.to_string())?)
+        .iter()
+        .map(String::from)
+        .collect();
+    let col = |name: &str| {
+        (header.iter().position(|h| h == name)).ok_or_else(|| format!("no column {name:?}"))
+    };
+    let mut wanted = Vec::new();
+    for pair in row.split(", ") {
+        let (k, v) =
+            (pair.split_once('=')).ok_or_else(|| format!("row: {pair:?} is not COLUMN=VALUE"))?;
+        wanted.push((col(k.trim())?, v.trim().to_string()));
+    }
+    let at = col(column)?;
+    let mut found = Vec::new();
+    for rec in r.records() {
+        let rec = rec.map_err(|e| e.to_string())?;
+        if wanted.iter().all(|(i, v)| rec.get(*i) == Some(v.as_str())) {
+            found.push(rec.get(at).unwrap_or_default().to_string());
+        }
+    }
+    match found.len() {
+        1 => Ok(found.remove(0)),
+        n => Err(format!("{n} rows match {row:?}, not one")),
+    }
+}
+
+/// Where the commands run (a temporary folder with the repository's
+/// `scenarios/` and `docs/`), what each command line printed, and how many
+/// answers were checked.
+struct Runs {
+    dir: tempfile::TempDir,
+    done: BTreeMap<String, (String, i32)>,
+    checked: usize,
+}
+
+impl Runs {
+    fn new() -> Runs {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["scenarios", "docs"] {
+            std::os::unix::fs::symlink(root().join(name), dir.path().join(name)).unwrap();
+        }
+        Runs {
+            dir,
+            done: BTreeMap::new(),
+            checked: 0,
+        }
+    }
+
+    /// The standard output and exit status of `line`, run once.
+    fn run(&mut self, line: &str) -> (String, i32) {
+        let dir = self.dir.path();
+        let got = self.done.entry(line.to_string()).or_insert_with(|| {
+            let w = words(line);
+            let mut cmd = match Program::of(&w) {
+                Some(Program::Simnet) => Command::new(env!("CARGO_BIN_EXE_simnet")),
+                Some(Program::Tshark) => Command::new("tshark"),
+                None => unreachable!("checked before"),
+            };
+            let out = cmd
+                .args(&w[1..])
+                .current_dir(dir)
+                .output()
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "cannot run `{line}` ({e}); a lab's tshark answers need tshark \
+                         (apt-get install tshark; .ci/run installs it)"
+                    )
+                });
+            (
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                out.status.code().unwrap_or(-1),
+            )
+        });
+        got.clone()
+    }
+}
+
+/// Checks the answers of the lab at `path` whose command runs `only` (every
+/// answer with `None`); with `write`, rewrites their `expect` lines with
+/// what the commands print instead. The failures, one line each.
+fn check_lab(path: &Path, runs: &mut Runs, only: Option<Program>, write: bool) -> Vec<String> {
     let name = path.strip_prefix(root()).unwrap().display().to_string();
     let text = std::fs::read_to_string(path).unwrap();
     let (answers, shell) = parse(&text);
@@ -142,30 +308,32 @@ fn check_lab(path: &Path, cache: &mut BTreeMap<String, (String, i32)>) -> Vec<St
             failures.push(format!("{here}: no command"));
             continue;
         };
-        if !shell.iter().any(|l| l == command) {
-            failures.push(format!(
-                "{here}: `{command}` is not one of the lab's commands (its sh blocks)"
-            ));
-        }
-        let words: Vec<String> = command
-            .split_whitespace()
-            .map(|w| w.replace('\'', ""))
-            .collect();
-        let words: Vec<&str> = words.iter().map(String::as_str).collect();
-        if words.first() != Some(&PROGRAM) {
-            failures.push(format!("{here}: a command starts with {PROGRAM}"));
+        let Some(program) = Program::of(&words(command)) else {
+            failures.push(format!("{here}: a command starts with {PROGRAM} or tshark"));
+            continue;
+        };
+        if only.is_some_and(|p| p != program) {
             continue;
         }
-        let (stdout, status) = cache
-            .entry(command.clone())
-            .or_insert_with(|| {
-                let out = simnet(&words[1..]);
-                (
-                    String::from_utf8_lossy(&out.stdout).into_owned(),
-                    out.status.code().unwrap_or(-1),
-                )
-            })
-            .clone();
+        let needs = a.fields.get("needs");
+        for c in [Some(command), needs].into_iter().flatten() {
+            if !shell.iter().any(|l| l == c) {
+                failures.push(format!(
+                    "{here}: `{c}` is not one of the lab's commands (its sh blocks)"
+                ));
+            }
+        }
+        if let Some(first) = needs {
+            if Program::of(&words(first)).is_none() {
+                failures.push(format!(
+                    "{here}: needs: `{first}` is not a simnet or tshark command"
+                ));
+                continue;
+            }
+            runs.run(first);
+        }
+        let (stdout, status) = runs.run(command);
+        runs.checked += 1;
         if let Some(exit) = a.fields.get("exit") {
             if exit != &status.to_string() {
                 failures.push(format!(
@@ -173,7 +341,7 @@ fn check_lab(path: &Path, cache: &mut BTreeMap<String, (String, i32)>) -> Vec<St
                 ));
             }
         }
-        let got = match extract(a, &stdout) {
+        let got = match extract(a, &stdout, runs.dir.path()) {
             Ok(got) => got,
             Err(e) => {
                 failures.push(format!("{here}: `{command}`: {e}"));
@@ -181,7 +349,7 @@ fn check_lab(path: &Path, cache: &mut BTreeMap<String, (String, i32)>) -> Vec<St
             }
         };
         let expect = a.fields.get("expect");
-        if bless() {
+        if write {
             let line = format!("expect: {got}");
             if a.has_expect {
                 lines[a.expect_line + inserted] = line;
@@ -190,24 +358,33 @@ fn check_lab(path: &Path, cache: &mut BTreeMap<String, (String, i32)>) -> Vec<St
                 inserted += 1;
             }
         } else if expect != Some(&got) {
-            let what = (a.fields.get("json"))
-                .map(|p| format!("JSON {p}"))
-                .or_else(|| a.fields.get("grep").map(|g| format!("the line with {g:?}")))
+            let f = &a.fields;
+            let what = (f.get("json").map(|p| format!("JSON {p}")))
+                .or_else(|| f.get("grep").map(|g| format!("the line with {g:?}")))
+                .or_else(|| {
+                    (f.get("csv")).map(|c| {
+                        let col = f.get("column").map_or("", String::as_str);
+                        let row = f.get("row").map_or("", String::as_str);
+                        format!("{c}, column {col} of the row {row}")
+                    })
+                })
+                .or_else(|| f.get("line").map(|n| format!("line {n}")))
+                .or_else(|| f.get("count").map(|c| format!("the count of {c}")))
                 .unwrap_or_default();
             failures.push(format!(
-                "{here}: `{command}`, {what}: the answer key says {:?}, the binary now prints {got:?}",
+                "{here}: `{command}`, {what}: the answer key says {:?}, the command now prints {got:?}",
                 expect.map(String::as_str).unwrap_or("(nothing)")
             ));
         }
     }
-    if bless() {
+    if write {
         std::fs::write(path, lines.join("\n") + "\n").unwrap();
     }
     failures
 }
 
-#[test]
-fn every_lab_answer_key_matches_what_simnet_prints() {
+/// The labs, in order.
+fn labs() -> Vec<std::path::PathBuf> {
     let dir = root().join("docs/labs");
     let mut labs: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
@@ -216,17 +393,42 @@ fn every_lab_answer_key_matches_what_simnet_prints() {
         .collect();
     labs.sort();
     assert!(labs.len() >= 5, "docs/labs has {} labs", labs.len());
-    let mut cache = BTreeMap::new();
-    let failures: Vec<String> = labs.iter().flat_map(|p| check_lab(p, &mut cache)).collect();
+    labs
+}
+
+fn assert_none(failures: Vec<String>) {
     assert!(
         failures.is_empty(),
-        "{} answer keys no longer match simnet's output:\n  {}\n\
-         If the change is meant, regenerate the keys with\n  \
+        "{} answer keys no longer match what the commands print:\n  {}\n\
+         If the change is meant, regenerate the keys (tshark's too) with\n  \
          SIMNET_BLESS=1 cargo test --release --test labs\n\
          and reread each lab's explanation around the keys that changed.",
         failures.len(),
         failures.join("\n  ")
     );
+}
+
+/// Every answer but tshark's; with SIMNET_BLESS=1, regenerates every key,
+/// tshark's too (this test alone writes the labs).
+#[test]
+fn every_lab_answer_key_matches_what_simnet_prints() {
+    let mut runs = Runs::new();
+    let only = (!bless()).then_some(Program::Simnet);
+    let failures = (labs().iter())
+        .flat_map(|p| check_lab(p, &mut runs, only, bless()))
+        .collect();
+    assert_none(failures);
+}
+
+#[test]
+#[ignore = "needs tshark; .ci/run installs it and runs ignored tests"]
+fn every_lab_tshark_answer_matches_what_tshark_prints() {
+    let mut runs = Runs::new();
+    let failures: Vec<String> = (labs().iter())
+        .flat_map(|p| check_lab(p, &mut runs, Some(Program::Tshark), false))
+        .collect();
+    assert_none(failures);
+    assert!(runs.checked > 0, "no lab has a tshark answer");
 }
 
 #[test]
@@ -238,17 +440,58 @@ fn the_parser_reads_keys_and_shell_lines() {
     assert_eq!(answers.len(), 1);
     assert_eq!(answers[0].fields["json"], "/a/b");
     assert_eq!(answers[0].expect_line, 8);
+    let dir = tempfile::tempdir().unwrap();
     let out = r#"{"a": {"b": 3}}"#;
-    assert_eq!(extract(&answers[0], out).unwrap(), "3");
-    let grep = Answer {
-        fields: [("grep", "copies"), ("after", "host b")]
-            .iter()
+    assert_eq!(extract(&answers[0], out, dir.path()).unwrap(), "3");
+    let key = |pairs: &[(&str, &str)]| Answer {
+        fields: (pairs.iter())
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
         expect_line: 0,
         has_expect: false,
         line: 1,
     };
+    let grep = key(&[("grep", "copies"), ("after", "host b")]);
     let out = "host a\n  copies 1\nhost b\n  copies 2\n";
-    assert_eq!(extract(&grep, out).unwrap(), "copies 2");
+    assert_eq!(extract(&grep, out, dir.path()).unwrap(), "copies 2");
+    assert_eq!(
+        extract(&key(&[("line", "2")]), out, dir.path()).unwrap(),
+        "copies 1"
+    );
+    assert_eq!(
+        extract(&key(&[("count", "lines")]), out, dir.path()).unwrap(),
+        "4"
+    );
+    assert!(extract(&key(&[("line", "5")]), out, dir.path()).is_err());
+    std::fs::write(
+        dir.path().join("s.csv"),
+        "send,size,outcome,bps\nwrite,1KiB,ok,10\nzc,1KiB,ok,7\nwrite,8KiB,ok,50\n",
+    )
+    .unwrap();
+    let cell = |row: &str, col: &str| {
+        extract(
+            &key(&[("csv", "s.csv"), ("row", row), ("column", col)]),
+            "",
+            dir.path(),
+        )
+    };
+    assert_eq!(cell("send=zc, size=1KiB", "bps").unwrap(), "7");
+    assert_eq!(cell("size=8KiB", "send").unwrap(), "write");
+    assert!(cell("size=1KiB", "bps")
+        .unwrap_err()
+        .contains("2 rows match"));
+    assert!(cell("speed=1", "bps").unwrap_err().contains("no column"));
+    assert_eq!(
+        words("tshark -r a.pcapng -Y 'frame.comment contains \"x y\"' -T fields"),
+        [
+            "tshark",
+            "-r",
+            "a.pcapng",
+            "-Y",
+            "frame.comment contains \"x y\"",
+            "-T",
+            "fields"
+        ]
+    );
+    assert_eq!(words("a --set 'k=v'  b"), ["a", "--set", "k=v", "b"]);
 }
