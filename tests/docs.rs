@@ -324,6 +324,30 @@ fn output_comments_are_read() {
     assert!(errors[0].starts_with("line 9:"), "{errors:?}");
 }
 
+#[test]
+fn csv_figures_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("s.csv"),
+        "send,size,outcome,ns,bytes\nwrite,1KiB,ok,1234567,4096\nzc,1KiB,ok,999,4096\n",
+    )
+    .unwrap();
+    let check = |spec: &str, figure: &str| csv_figure(dir.path(), spec, figure);
+    assert!(check("s.csv send=write,size=1KiB ns", "1,234,567").is_ok());
+    assert!(check("s.csv send=write,size=1KiB outcome", "ok").is_ok());
+    assert!(check("s.csv send=write ns/bytes", "301.408").is_ok());
+    assert!(check("s.csv send=write ns/bytes", "301.41").is_ok());
+    assert!(check("s.csv send=write ns/1e3", "1234.6").is_ok());
+    let e = check("s.csv send=zc ns/bytes", "0.3").unwrap_err();
+    assert!(e.contains("is 0.2"), "{e}");
+    assert!(check("s.csv size=1KiB ns", "999")
+        .unwrap_err()
+        .contains("2 rows"));
+    assert!(check("s.csv send=zc speed", "1")
+        .unwrap_err()
+        .contains("no column"));
+}
+
 /// Whether every key of `sketch` (an example's JSON, with made-up values)
 /// is in one of `actual` at the same place: objects key by key (a key
 /// `"..."` stands for the rest), each element of an array like some
@@ -446,11 +470,67 @@ fn every_json_example_names_real_fields() {
     assert!(checked >= 2, "only {checked} JSON examples found");
 }
 
+/// A figure from a CSV file a command wrote (a sweep's): `FILE ROW
+/// COLUMN`, ROW the one row whose cells match `col=value,col=value`,
+/// COLUMN a column or `COLUMN/DIVISOR` (DIVISOR a column or a number: the
+/// ratio). The cell as written, or the number rounded to as many decimals
+/// as the figure shows, must be the figure (separators aside).
+fn csv_figure(dir: &std::path::Path, spec: &str, figure: &str) -> Result<(), String> {
+    let [file, row, column] = spec.split_whitespace().collect::<Vec<_>>()[..] else {
+        return Err(format!("`csv FILE ROW COLUMN`, found {spec:?}"));
+    };
+    let mut r = csv::Reader::from_path(dir.join(file)).map_err(|e| format!("{file}: {e}"))?;
+    let header: Vec<String> = (r.headers().map_err(|e| e.to_string())?)
+        .iter()
+        .map(String::from)
+        .collect();
+    let col = |name: &str| {
+        (header.iter().position(|h| h == name)).ok_or_else(|| format!("{file}: no column {name:?}"))
+    };
+    let mut wanted = Vec::new();
+    for pair in row.split(',') {
+        let (k, v) = (pair.split_once('=')).ok_or_else(|| format!("{pair:?} is not COL=VALUE"))?;
+        wanted.push((col(k)?, v.to_string()));
+    }
+    let rows: Vec<csv::StringRecord> = (r.records())
+        .filter_map(Result::ok)
+        .filter(|rec| wanted.iter().all(|(i, v)| rec.get(*i) == Some(v.as_str())))
+        .collect();
+    let [rec] = &rows[..] else {
+        return Err(format!(
+            "{} rows of {file} match {row}, not one",
+            rows.len()
+        ));
+    };
+    let number = |name: &str| -> Result<f64, String> {
+        let cell = rec.get(col(name)?).unwrap_or_default();
+        cell.parse()
+            .map_err(|_| format!("{name} is {cell:?}, not a number"))
+    };
+    let quoted = figure.replace(',', "");
+    let now = match column.split_once('/') {
+        None if quoted.parse::<f64>().is_err() => {
+            rec.get(col(column)?).unwrap_or_default().to_string()
+        }
+        split => {
+            let (a, per) = split.unwrap_or((column, "1"));
+            let per = per.parse::<f64>().or_else(|_| number(per))?;
+            let decimals = quoted.split_once('.').map_or(0, |(_, d)| d.len());
+            format!("{:.*}", decimals, number(a)? / per)
+        }
+    };
+    (now == quoted)
+        .then_some(())
+        .ok_or(format!("{column} of the row {row} is {now}"))
+}
+
 /// A figure quoted in prose, after
 /// `<!-- figure: 22,998 | simnet ARGS | json /POINTER -->` (the JSON value
-/// there, separators aside) or `... | grep TEXT -->` (the first line of
-/// the output containing TEXT contains the figure): what the command
-/// prints now, and quoted in the 30 lines after the comment.
+/// there, separators aside), `... | grep TEXT -->` (the first line of
+/// the output containing TEXT contains the figure) or `... | csv FILE ROW
+/// COLUMN -->` (a cell of a CSV file the command wrote, see
+/// [`csv_figure`]): what the command prints now, and quoted in the 30
+/// lines after the comment. Each command line runs once.
 #[test]
 fn every_marked_prose_figure_is_what_the_binary_prints() {
     let dir = tempfile::tempdir().unwrap();
@@ -459,6 +539,7 @@ fn every_marked_prose_figure_is_what_the_binary_prints() {
     }
     let mut failures = Vec::new();
     let mut checked = 0;
+    let mut ran = std::collections::HashMap::new();
     for path in documents() {
         let name = path.strip_prefix(root()).unwrap().display().to_string();
         let text = std::fs::read_to_string(&path).unwrap();
@@ -486,14 +567,16 @@ fn every_marked_prose_figure_is_what_the_binary_prints() {
             }
             let words: Vec<&str> = command.split_whitespace().collect();
             assert_eq!(words.first(), Some(&"simnet"), "{here}");
-            let out = std::process::Command::new(env!("CARGO_BIN_EXE_simnet"))
-                .args(&words[1..])
-                .current_dir(dir.path())
-                .output()
-                .unwrap();
-            let stdout = String::from_utf8_lossy(&out.stdout);
+            let stdout = ran.entry(command.to_string()).or_insert_with(|| {
+                let out = std::process::Command::new(env!("CARGO_BIN_EXE_simnet"))
+                    .args(&words[1..])
+                    .current_dir(dir.path())
+                    .output()
+                    .unwrap();
+                String::from_utf8_lossy(&out.stdout).into_owned()
+            });
             let now = if let Some(pointer) = select.strip_prefix("json ") {
-                let v: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_default();
+                let v: serde_json::Value = serde_json::from_str(stdout).unwrap_or_default();
                 let value = v.pointer(pointer).map(|v| v.to_string());
                 (value.as_deref() == Some(&figure.replace(',', "")))
                     .then_some(())
@@ -509,6 +592,8 @@ fn every_marked_prose_figure_is_what_the_binary_prints() {
                         "the line is {:?}",
                         found.unwrap_or("missing").trim()
                     ))
+            } else if let Some(spec) = select.strip_prefix("csv ") {
+                csv_figure(dir.path(), spec, figure)
             } else {
                 Err(format!("unknown selector {select:?}"))
             };
