@@ -242,8 +242,11 @@ pub fn svg(t: &Table, spec: &PlotSpec, log_x: bool, title: &str) -> Result<Strin
             }};
         }
         if log_x && numeric && lo > 0.0 {
+            // Sizes double: ticks at powers of two (1 KiB, 2 KiB, ...),
+            // where powers of ten would read "98 KiB", "977 KiB".
+            let x = (lo..hi).log_scale().base(if sizes { 2.0 } else { 10.0 });
             draw!(builder
-                .build_cartesian_2d((lo..hi).log_scale(), y_lo..y_hi)
+                .build_cartesian_2d(x, y_lo..y_hi)
                 .map_err(|x| e(&x))?);
         } else {
             let pad = if numeric { 0.0 } else { 0.3 };
@@ -300,6 +303,28 @@ mod tests {
         assert!(svg.contains("send=write") && svg.contains("send=msg_zerocopy"));
         let by_send = PlotSpec::parse("x=send,y=hosts.s.cpu_busy_ns", &d).unwrap();
         assert!(super::svg(&t, &by_send, false, "t").is_ok());
+    }
+
+    #[test]
+    fn a_doubling_size_axis_has_its_ticks_at_powers_of_two() {
+        let rows = (0..=10)
+            .map(|k| Row {
+                values: vec![format!("{}KiB", 1u32 << k)],
+                outcome: "ok".into(),
+                figures: vec![("hosts.s.cpu_busy_ns".into(), json!(100 - k))],
+                wall_ms: None,
+            })
+            .collect();
+        let t = Table::new(vec!["ws".into()], rows);
+        let d = PlotSpec::default_for("ws", "s");
+        let spec = PlotSpec::parse("x=ws,y=hosts.s.cpu_busy_ns", &d).unwrap();
+        let svg = svg(&t, &spec, true, "sweep").unwrap();
+        // The texts between the elements, tick labels among them.
+        let texts: Vec<&str> = svg.split(['<', '>']).map(str::trim).collect();
+        let ticks: Vec<&str> = texts.iter().copied().filter(|t| t.ends_with('B')).collect();
+        let want: Vec<String> = (0..10).map(|k| format!("{} KiB", 1 << k)).collect();
+        assert_eq!(ticks[..10], want);
+        assert_eq!(ticks[10..], ["1.0 MiB"]);
     }
 
     #[test]
