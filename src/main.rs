@@ -67,7 +67,7 @@ enum Command {
         #[arg(long)]
         seed: Option<u64>,
         /// Set a scenario key, checked as the file is:
-        /// `--set flow[0].write_size=4KiB` (any number of times; the key as
+        /// `--set 'flow[0].write_size=4KiB'` (any number of times; the key as
         /// errors print it, the value TOML or else a string).
         #[arg(long = "set", value_name = "KEY=VALUE", value_parser = Set::parse)]
         sets: Vec<Set>,
