@@ -190,6 +190,8 @@ pub fn svg(t: &Table, spec: &PlotSpec, log_x: bool, title: &str) -> Result<Strin
         builder
             .caption(title, ("sans-serif", 18))
             .margin(14)
+            // Room for the last x label, centred on the right edge.
+            .margin_right(36)
             .x_label_area_size(44)
             .y_label_area_size(80);
         let y_fmt = |v: &f64| format!("{v:.3}");
