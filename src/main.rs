@@ -179,10 +179,10 @@ enum Command {
         #[arg(long, value_name = "DIR", conflicts_with_all = ["file", "vary", "sets", "out"])]
         merge: Option<PathBuf>,
         /// Points run at once [default: the number of cores].
-        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..), conflicts_with = "merge")]
         jobs: Option<u16>,
         /// No progress bar.
-        #[arg(long, short)]
+        #[arg(long, short, conflicts_with = "merge")]
         quiet: bool,
     },
     /// Say what a row of the report means: its kind (`desc_writeback`),
@@ -716,9 +716,13 @@ fn sweep(
     }
     if let (Some(jobs), Some(plan)) = (&how.jobs_file, done.files.get(1)) {
         let dir = plan.parent().unwrap_or(Path::new("."));
+        // As many at once as --jobs says, else as the in-process sweep would.
+        let at_once = how.jobs.map(usize::from).unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+        });
         text.push_str(&format!(
-            "{} commands; run them, e.g. xargs -d '\\n' -P 8 -I{{}} sh -c {{}} < {}, then \
-             simnet sweep --merge {}\n",
+            "{} commands; run them, e.g. xargs -d '\\n' -P {at_once} -I{{}} sh -c {{}} < {}, \
+             then simnet sweep --merge {}\n",
             done.points,
             jobs.display(),
             dir.display()

@@ -231,6 +231,7 @@ pub fn run(req: Request) -> Result<Done, SweepError> {
             .collect()
     });
     bar.finish_and_clear();
+    crate::signals::progress_shown(false);
     let rows = rows?;
     let keys = p.vary.iter().map(|v| v.key.clone()).collect();
     let log_x = log_axis(&p.vary, &spec);
@@ -305,6 +306,8 @@ fn progress(points: usize, quiet: bool) -> indicatif::ProgressBar {
     ) {
         bar.set_style(style.progress_chars("=> "));
     }
+    // A signal that ends the sweep erases the bar before saying so.
+    crate::signals::progress_shown(true);
     bar
 }
 
@@ -394,7 +397,13 @@ pub fn jobs_file(req: Request, jobs: &Path) -> Result<Done, SweepError> {
             words.push("--set".into());
             words.push(shell_quote(&format!("{}={}", s.key, s.value)));
         }
-        words.extend(["--json".into(), "--no-pcap".into(), ">".into()]);
+        // --quiet: points run side by side on one terminal draw no bars.
+        words.extend([
+            "--json".into(),
+            "--no-pcap".into(),
+            "--quiet".into(),
+            ">".into(),
+        ]);
         words.push(shell_quote(&dir_abs.join(&name).display().to_string()));
         text.push_str(&words.join(" "));
         text.push('\n');
@@ -529,15 +538,7 @@ fn check_sets(summary: &Value, plan: &Plan, pt: &PlanPoint, path: &Path) -> Resu
     };
     let recorded: Vec<String> = recorded
         .iter()
-        .filter_map(|s| match s {
-            Value::String(s) => Some(s.clone()),
-            Value::Object(o) => Some(format!(
-                "{}={}",
-                o.get("key").and_then(Value::as_str).unwrap_or(""),
-                o.get("value").and_then(Value::as_str).unwrap_or("")
-            )),
-            _ => None,
-        })
+        .filter_map(|s| s.as_str().map(String::from))
         .collect();
     for (v, value) in plan.vary.iter().zip(&pt.values) {
         let want = format!("{}={value}", v.key);
