@@ -160,23 +160,14 @@ fn pad(n: usize) -> usize {
     (4 - n % 4) % 4
 }
 
-/// The longest prefix of the UTF-8 text `s` that fits in an option (a
-/// 16-bit length), cut at a character boundary.
-fn option_text(s: &[u8]) -> &[u8] {
-    let mut n = s.len().min(u16::MAX as usize);
-    // A byte 0b10xx_xxxx continues a character.
-    while n > 0 && n < s.len() && s[n] & 0xc0 == 0x80 {
-        n -= 1;
-    }
-    &s[..n]
-}
+// A comment always fits an option's 16-bit length.
+const _: () = assert!(comment::MAX_LEN <= u16::MAX as usize);
 
 /// Appends to `c` an Enhanced Packet Block for interface 0: timestamp
 /// `ts` (high and low words, as the interface's resolution encodes it), the
-/// whole `frame`, and `comment` (none if empty), in byte order `big` or
+/// whole `frame`, and the comment `text` (none if empty), in byte order `big` or
 /// little endian.
-fn packet(c: &mut Vec<u8>, big: bool, ts: (u32, u32), frame: &[u8], comment: &[u8]) {
-    let text = option_text(comment);
+fn packet(c: &mut Vec<u8>, big: bool, ts: (u32, u32), frame: &[u8], text: &[u8]) {
     let options = if text.is_empty() {
         0
     } else {
@@ -541,14 +532,5 @@ mod tests {
             };
             assert_eq!(comments, &[want.to_string()]);
         }
-    }
-
-    #[test]
-    fn an_option_too_long_is_cut_at_a_character() {
-        let long = "é".repeat(40_000); // two bytes each
-        let cut = option_text(long.as_bytes());
-        assert_eq!(cut.len(), u16::MAX as usize - 1);
-        assert!(std::str::from_utf8(cut).is_ok());
-        assert_eq!(option_text(b"short"), b"short");
     }
 }

@@ -22,7 +22,7 @@ use std::fmt::Write as _;
 use simnet_sim::event::{CpuCategory, Kind};
 use simnet_sim::report::{FlowReport, Integrity, RunReport};
 
-use crate::output::{host_stage_rows, human_bytes, human_ns, wire_figures, StageRow};
+use crate::output::{host_stage_rows, human_bytes, human_ns, human_rate, wire_figures, StageRow};
 use crate::recorder::Series;
 use plot::{Line, Plot, Style, PALETTE};
 
@@ -46,14 +46,6 @@ pub fn escape(text: &str) -> String {
         }
     }
     o
-}
-
-fn rate(bps: u64) -> String {
-    if bps >= 1_000_000_000 {
-        format!("{:.2} Gbit/s", bps as f64 / 1e9)
-    } else {
-        format!("{:.1} Mbit/s", bps as f64 / 1e6)
-    }
 }
 
 /// A colour per CPU category, the same in every chart.
@@ -229,7 +221,7 @@ fn summary(o: &mut String, r: &RunReport, captures: &[String]) {
             f.send,
             f.recv,
             human_bytes(f.bytes_received),
-            rate(f.goodput_bps()),
+            human_rate(f.goodput_bps()),
             human_ns(f.write_latency.p50),
             human_ns(f.write_latency.p99),
             integrity(f)
@@ -482,7 +474,7 @@ fn flows(o: &mut String, r: &RunReport, s: &Series) {
                 f.reads
             ),
         );
-        row("goodput", rate(f.goodput_bps()));
+        row("goodput", human_rate(f.goodput_bps()));
         if f.kernel_side.is_none() {
             row(
                 "write latency (call to peer read)",
