@@ -99,11 +99,16 @@ fn a_bundled_name_runs_from_any_folder_and_the_json_records_it() {
             "run",
             "bundled:copy",
             "--no-pcap",
+            "--json",
             "--set",
             "flow[0].bytes=64KiB",
         ],
     );
     assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["scenario"], "copy");
+    assert_eq!(v["run"]["source"], "bundled:copy");
+    assert_eq!(v["flows"][0]["bytes_received"], 65536);
     let (v, _) = common::run_json("scenarios/echo.toml", dir.path());
     assert_eq!(v["run"]["source"], "scenarios/echo.toml");
     assert_eq!(v["run"]["sets"], serde_json::json!([]));

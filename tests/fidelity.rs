@@ -312,6 +312,7 @@ fn a_run_that_retransmitted_says_recovery_is_smoltcps() {
     // The words, however the report wraps them.
     let report = |scenario: &str| {
         let out = simnet(&["run", scenario, "--no-pcap"]);
+        assert!(out.status.success(), "{scenario}");
         let text = String::from_utf8(out.stdout).unwrap();
         text.split_whitespace().collect::<Vec<_>>().join(" ")
     };

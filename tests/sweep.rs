@@ -65,7 +65,9 @@ fn the_bundled_example_shows_where_zero_copy_starts_to_pay_and_runs_its_points_i
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().to_str().unwrap();
     let mut args = EXAMPLE.to_vec();
-    args.extend(["--out", out_dir]);
+    // Two at once whatever the cores: on one core the points would run one
+    // after another and could not overlap.
+    args.extend(["--out", out_dir, "--jobs", "2"]);
     let start = Instant::now();
     run_ok(&args);
     let total_ms = start.elapsed().as_secs_f64() * 1e3;

@@ -354,7 +354,12 @@ fn trace_of_the_lifetime_bug_marks_the_rewrites_and_the_frames_that_carried_them
     assert!(frames.len() < carried, "{} of {carried}", frames.len());
     // zero_copy.toml, which waits for completions, has none.
     let (out, _) = trace(&["scenarios/zero_copy.toml", "--buffer", "3"]);
+    assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("frame #"),
+        "a trace that says nothing: {text}"
+    );
     assert!(!text.contains("REWRITTEN"), "{text}");
 }
 
