@@ -47,8 +47,10 @@ pub struct CostModel {
     pub page_unpin: Nanos,
     /// What a zero-copy send costs beyond its pages, once per call that pins
     /// them: `msg_zerocopy_realloc`'s `mm_account_pinned_pages` (atomics on
-    /// the user's `locked_vm`), `iov_iter_get_pages2`'s page-table walk with
-    /// interrupts off, the `ubuf_info` reference and `skb_zcopy_set`: 700 ns.
+    /// the user's `locked_vm`; `io_notif_account_mem` for SEND_ZC), the
+    /// per-call part of `iov_iter_get_pages2` (its page-table walk is
+    /// charged per page as `page_pin`), the `ubuf_info` reference and
+    /// `skb_zcopy_set`: 800 ns.
     /// No per-operation measurement is published; fitted so that MSG_ZEROCOPY
     /// costs the sender less CPU per byte than `write` from about 10 KB
     /// writes (`Documentation/networking/msg_zerocopy.rst`: "generally only

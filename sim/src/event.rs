@@ -121,7 +121,9 @@ vocabulary! {
         /// and TCP input, a pure ACK or other control frame sent, GRO
         /// looking at a frame, a zero-copy notification extended. Its CPU
         /// time is the per-packet cost (`per_packet_rx`, `per_packet_tx`),
-        /// in the `stack` CPU category.
+        /// in the `stack` CPU category. One per-call step is of this kind
+        /// too: a zero-copy send's locked-memory accounting
+        /// (`zerocopy_send`, in the `pin` category).
         Protocol => "protocol",
         /// Memory allocated for the data path: sk_buffs
         /// (`tcp_stream_alloc_skb`, `napi_build_skb`), zero-copy
@@ -460,11 +462,12 @@ steps! {
     /// again, which is why `write` returns with the buffer free.
     CopyFromUser => ("app->socket", Copy, Copy, "copy_from_user (skb_copy_to_page_nocache)"),
     /// A zero-copy send's setup beyond its pages, once per send call: the
-    /// pinned-page accounting against the user's locked-memory limit
-    /// (`mm_account_pinned_pages`), the page-table walk, the completion
-    /// record's reference. It is what makes small zero-copy sends dearer
-    /// than copying them (docs/costs.md).
-    ZerocopySetup => ("app->socket", Protocol, Pin, "mm_account_pinned_pages + iov_iter_get_pages2 (per send)"),
+    /// pinned bytes accounted against the user's locked-memory limit
+    /// (`mm_account_pinned_pages` for MSG_ZEROCOPY, `io_notif_account_mem`
+    /// for io_uring's SEND_ZC), the completion record's reference. The
+    /// pages themselves are `get_user_pages_fast`'s row. It is what makes
+    /// small zero-copy sends dearer than copying them (docs/costs.md).
+    ZerocopySetup => ("app->socket", Protocol, Pin, "mm_account_pinned_pages / io_notif_account_mem (per send)"),
     /// The user pages holding a MSG_ZEROCOPY send's bytes are referenced
     /// (pinned) so that the NIC can read them in place; they stay pinned
     /// until the send completes. Count is pages.

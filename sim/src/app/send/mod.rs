@@ -151,8 +151,10 @@ pub fn ubuf_alloc(t: &mut Task, s: &mut Sender, buffer: u32) {
     }
 }
 
-/// A send that pins its pages pays for the pinning's setup once:
-/// `mm_account_pinned_pages`, the page-table walk of `iov_iter_get_pages2`.
+/// A send that pins its pages pays for the pinning's setup once: the
+/// locked-memory accounting (`mm_account_pinned_pages`, or
+/// `io_notif_account_mem` for SEND_ZC) and the completion record's
+/// reference ([`crate::cost::CostModel::zerocopy_send`]).
 pub fn zerocopy_setup(t: &mut Task, len: u64) {
     let ns = t.cost.zerocopy_send;
     t.charge(Step::ZerocopySetup, 1, len, ns);
