@@ -366,11 +366,9 @@ fn map(
 /// write-back has landed, free the transmitted sk_buff (dropping its
 /// clone's hold on zero-copy sends), and restart a stopped queue.
 pub fn clean_tx(host: &mut Host, c: &mut Nanos) {
-    while let Some((_, info)) = host.nic.tx.clean_one(*c) {
+    // `eop`: the frame's EOP slot, the one its descriptors were posted under.
+    while let Some((eop, info)) = host.nic.tx.clean_one(*c) {
         let ns = host.cost.skb_alloc;
-        // The frame's EOP slot, the one its descriptors were posted under.
-        let tx = &host.nic.tx;
-        let eop = (tx.next_to_clean + tx.size() - 1) % tx.size();
         let ctx = payload_ctx(info.payload).with_slot(eop);
         host.acct.charge_ctx(c, Step::TxClean, (1, 0), ns, ctx);
         if let Some(p) = info.payload {

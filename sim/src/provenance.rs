@@ -75,11 +75,6 @@ impl Sources {
         self.count += 1;
     }
 
-    /// How many pieces in all.
-    pub fn count(&self) -> u32 {
-        self.count
-    }
-
     /// The pieces to show: the first ones, and, if more than
     /// `SHOWN_SOURCES + 1` pieces, how many were left out and the last.
     pub fn shown(&self) -> (&[Source], Option<(u32, Source)>) {
@@ -444,14 +439,6 @@ impl CallLog {
         self.hint.set(self.hint.get().saturating_sub(dropped));
         self.trim_at = (2 * self.calls.len()).max(TRIM_FLOOR);
     }
-
-    pub fn len(&self) -> usize {
-        self.calls.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.calls.is_empty()
-    }
 }
 
 /// The log of sending socket `sock` on `host` may be trimmed: forget the
@@ -614,7 +601,7 @@ mod tests {
         let calls: Vec<(u64, u32)> = (0..100).map(|i| (i, 0)).collect();
         let l = log(&calls);
         let s = l.sources(10, 50);
-        assert_eq!(s.count(), 50);
+        assert_eq!(s.count, 50);
         let (shown, rest) = s.shown();
         assert_eq!(shown.len(), SHOWN_SOURCES);
         assert_eq!(shown[0].send, Some(10));
@@ -630,10 +617,10 @@ mod tests {
     fn a_disabled_log_records_nothing_and_a_trim_keeps_the_call_holding_the_offset() {
         let mut l = CallLog::default();
         l.record(0, Holder::File, 0);
-        assert!(l.is_empty() && !l.wants_trim());
+        assert!(l.calls.is_empty() && !l.wants_trim());
         let mut l = log(&[(0, 0), (100, 1), (200, 2), (300, 3)]);
         l.trim(250);
-        assert_eq!(l.len(), 2, "the call holding byte 250 stays");
+        assert_eq!(l.calls.len(), 2, "the call holding byte 250 stays");
         assert_eq!(l.sources(250, 10).shown().0[0].holder, Holder::Buffer(2));
         // Below what is kept: unknown, never a wrong buffer.
         assert_eq!(l.sources(50, 10).shown().0[0].holder, Holder::Unknown);

@@ -232,11 +232,7 @@ impl InFlight {
     /// Parks a frame with its provenance; returns its slot.
     pub fn put_with(&mut self, frame: Vec<u8>, info: &FrameInfo) -> u32 {
         let slot = self.put(frame);
-        let i = slot as usize;
-        if i >= self.infos.len() {
-            self.infos.resize(i + 1, FrameInfo::default());
-        }
-        self.infos[i] = *info;
+        *self.info_mut(slot) = *info;
         slot
     }
 

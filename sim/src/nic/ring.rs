@@ -208,7 +208,7 @@ impl TxRing {
     }
 
     /// Driver reclaims the next done frame, if its write-back has landed by
-    /// `now`. Returns the EOP slot's buffer info and descriptor count.
+    /// `now`. Returns the EOP slot and its buffer info.
     pub fn clean_one(&mut self, now: Nanos) -> Option<(u16, TxBufferInfo)> {
         if self.next_to_clean == self.wb {
             return None;
@@ -220,9 +220,7 @@ impl TxRing {
         }
         // Walk to the EOP slot of this frame.
         let mut i = first;
-        let mut n = 0;
         loop {
-            n += 1;
             self.desc[i as usize].status = 0;
             let eop = self.desc[i as usize].cmd & CMD_EOP != 0;
             let cur = i;
@@ -230,7 +228,7 @@ impl TxRing {
             if eop {
                 let info = std::mem::take(&mut self.info[cur as usize]);
                 self.next_to_clean = i;
-                return Some((n, info));
+                return Some((cur, info));
             }
         }
     }
@@ -503,9 +501,9 @@ mod tests {
         r.nic_writeback(first, n, 500);
         r.check_ownership().unwrap();
         assert!(r.clean_one(499).is_none());
-        let (descs, _) = r.clean_one(500).unwrap();
-        assert_eq!(descs, 2);
-        assert_eq!(r.unused(), 7);
+        let (eop, _) = r.clean_one(500).unwrap();
+        assert_eq!(eop, 1);
+        assert_eq!(r.unused(), 7, "both descriptors reclaimed");
     }
 
     #[test]

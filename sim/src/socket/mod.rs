@@ -249,7 +249,7 @@ pub fn after_poll(host: &mut Host, q: &mut EventQueue<Ev>, c: &mut Nanos) {
 /// with its stream bytes for observers. Returns how many.
 fn complete(acct: &mut Acct, cost: &CostModel, s: &mut Sender, f: usize, c: &mut Nanos) -> u64 {
     let coalesce = s.path.call().coalesces_completions();
-    let (sends, _, _) = s.zc.complete_acked(s.acked, coalesce);
+    let sends = s.zc.complete_acked(s.acked, coalesce);
     if sends > 0 {
         for z in s.zc.just_done.drain(..) {
             let (pages, bytes) = (z.pages, z.end - z.start);

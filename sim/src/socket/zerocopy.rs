@@ -184,9 +184,10 @@ impl Ubufs {
     /// and queues their completion (`__msg_zerocopy_callback`: `ee_info`
     /// .. `ee_data` the ids they cover), merging a range with the queue's
     /// tail when consecutive and `coalesce` (as it does on the error
-    /// queue). Returns (notifications, pages, bytes) completed.
-    pub fn complete_acked(&mut self, acked: u64, coalesce: bool) -> (u64, u64, u64) {
-        let (mut done, mut pages, mut bytes) = (0, 0, 0);
+    /// queue). Returns how many completed; they are in
+    /// [`Ubufs::just_done`] (their pages and bytes) until taken.
+    pub fn complete_acked(&mut self, acked: u64, coalesce: bool) -> u64 {
+        let mut done = 0;
         while let Some(z) = self.sends.front() {
             if !(z.queued_all && z.end <= acked && z.refs == 0) {
                 break;
@@ -194,8 +195,6 @@ impl Ubufs {
             let z = self.sends.pop_front().expect("front exists");
             self.just_done.push(z);
             done += 1;
-            pages += z.pages;
-            bytes += z.end - z.start;
             let hi = z.id.wrapping_add(z.count - 1);
             match self.errqueue.back_mut() {
                 Some(last) if coalesce && last.ids.1.wrapping_add(1) == z.id => {
@@ -212,7 +211,7 @@ impl Ubufs {
                 self.just_completed.push((m.buffer, m.start, m.end));
             }
         }
-        (done, pages, bytes)
+        done
     }
 }
 
@@ -250,7 +249,7 @@ mod tests {
             u.get(1).map(|m| (m.buffer, m.start, m.end)),
             Some((1, 100, 200))
         );
-        assert_eq!(u.complete_acked(200, true).0, 1);
+        assert_eq!(u.complete_acked(200, true), 1);
         assert_eq!(ids(&u), [(0, 1)]);
         assert_eq!(u.completed_buffers, vec![0, 1]);
         // Not past the byte limit.
@@ -262,17 +261,20 @@ mod tests {
     fn zero_copy_send_completes_only_after_ack_and_clone_free() {
         let mut u = sends(1);
         u.clone_ref(10, 50, true);
-        assert_eq!(u.complete_acked(100, true), (0, 0, 0), "a clone holds it");
+        assert_eq!(u.complete_acked(100, true), 0, "a clone holds it");
+        assert!(u.just_done.is_empty());
         u.clone_ref(10, 50, false);
-        assert_eq!(u.complete_acked(100, true), (1, 16, 100));
+        assert_eq!(u.complete_acked(100, true), 1);
+        let done = &u.just_done[0];
+        assert_eq!((done.pages, done.end - done.start), (16, 100));
         assert_eq!(ids(&u), [(0, 0)]);
     }
 
     #[test]
     fn consecutive_completions_merge_into_one_range() {
         let mut u = sends(3);
-        assert_eq!(u.complete_acked(250, true).0, 2);
-        assert_eq!(u.complete_acked(300, true).0, 1);
+        assert_eq!(u.complete_acked(250, true), 2);
+        assert_eq!(u.complete_acked(300, true), 1);
         assert_eq!(ids(&u), [(0, 2)]);
         assert_eq!(u.errqueue[0].stream, (0, 300), "the merged range's bytes");
         assert_eq!(u.completed_buffers, vec![0, 1, 2]);
@@ -291,7 +293,7 @@ mod tests {
     #[test]
     fn io_uring_notifications_are_one_per_request() {
         let mut u = sends(3);
-        assert_eq!(u.complete_acked(300, false).0, 3);
+        assert_eq!(u.complete_acked(300, false), 3);
         assert_eq!(ids(&u), [(0, 0), (1, 1), (2, 2)]);
     }
 }
