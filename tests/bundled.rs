@@ -6,18 +6,9 @@
 
 mod common;
 
-use common::{root, simnet};
+use common::{root, simnet, simnet_in};
 use serde_json::Value;
-use std::process::{Command, Output};
-
-/// Runs the built binary in `dir`.
-fn simnet_in(dir: &std::path::Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_simnet"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the simnet binary runs")
-}
+use std::process::Command;
 
 /// The names of `scenarios/*.toml`, sorted.
 fn scenario_files() -> Vec<String> {

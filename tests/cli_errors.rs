@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{simnet, GOOD};
+use common::{simnet, simnet_in, GOOD};
 use std::path::Path;
 
 /// Runs `simnet run` on `text` written to a temporary file; returns stderr.
@@ -147,11 +147,7 @@ fn a_scenario_name_is_bounded_in_bytes_as_folder_names_are() {
         GOOD.replace("name = \"t\"", &format!("name = \"{name}\"")),
     )
     .unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_simnet"))
-        .args(["run", file.to_str().unwrap()])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
+    let out = simnet_in(dir.path(), &["run", file.to_str().unwrap()]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     let folder = dir.path().join("captures").join(&name);

@@ -199,11 +199,7 @@ fn output_blocks(text: &str) -> Result<Vec<OutputBlock>, Vec<String>> {
 
 /// What the block's command prints, cut as its selectors say.
 fn printed(block: &OutputBlock, cwd: &std::path::Path) -> Result<Vec<String>, String> {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_simnet"))
-        .args(&block.args)
-        .current_dir(cwd)
-        .output()
-        .unwrap();
+    let out = simnet_in(cwd, &block.args);
     let text = if block.stderr {
         &out.stderr
     } else {
@@ -446,11 +442,7 @@ fn every_json_example_names_real_fields() {
                 .map(|c| {
                     let words: Vec<&str> = c.split_whitespace().collect();
                     assert_eq!(words.first(), Some(&"simnet"), "{name}:{}", i + 1);
-                    let out = std::process::Command::new(env!("CARGO_BIN_EXE_simnet"))
-                        .args(&words[1..])
-                        .current_dir(dir.path())
-                        .output()
-                        .unwrap();
+                    let out = simnet_in(dir.path(), &words[1..]);
                     serde_json::from_slice(&out.stdout)
                         .unwrap_or_else(|e| panic!("{name}:{}: {c} prints no JSON: {e}", i + 1))
                 })
@@ -568,11 +560,7 @@ fn every_marked_prose_figure_is_what_the_binary_prints() {
             let words: Vec<&str> = command.split_whitespace().collect();
             assert_eq!(words.first(), Some(&"simnet"), "{here}");
             let stdout = ran.entry(command.to_string()).or_insert_with(|| {
-                let out = std::process::Command::new(env!("CARGO_BIN_EXE_simnet"))
-                    .args(&words[1..])
-                    .current_dir(dir.path())
-                    .output()
-                    .unwrap();
+                let out = simnet_in(dir.path(), &words[1..]);
                 String::from_utf8_lossy(&out.stdout).into_owned()
             });
             let now = if let Some(pointer) = select.strip_prefix("json ") {

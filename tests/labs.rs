@@ -263,21 +263,20 @@ impl Runs {
         let dir = self.dir.path();
         let got = self.done.entry(line.to_string()).or_insert_with(|| {
             let w = words(line);
-            let mut cmd = match Program::of(&w) {
-                Some(Program::Simnet) => Command::new(env!("CARGO_BIN_EXE_simnet")),
-                Some(Program::Tshark) => Command::new("tshark"),
+            let out = match Program::of(&w) {
+                Some(Program::Simnet) => simnet_in(dir, &w[1..]),
+                Some(Program::Tshark) => Command::new("tshark")
+                    .args(&w[1..])
+                    .current_dir(dir)
+                    .output()
+                    .unwrap_or_else(|e| {
+                        panic!(
+                            "cannot run `{line}` ({e}); a lab's tshark answers need tshark \
+                             (apt-get install tshark; .ci/run installs it)"
+                        )
+                    }),
                 None => unreachable!("checked before"),
             };
-            let out = cmd
-                .args(&w[1..])
-                .current_dir(dir)
-                .output()
-                .unwrap_or_else(|e| {
-                    panic!(
-                        "cannot run `{line}` ({e}); a lab's tshark answers need tshark \
-                         (apt-get install tshark; .ci/run installs it)"
-                    )
-                });
             (
                 String::from_utf8_lossy(&out.stdout).into_owned(),
                 out.status.code().unwrap_or(-1),

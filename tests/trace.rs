@@ -367,17 +367,16 @@ fn trace_of_the_lifetime_bug_marks_the_rewrites_and_the_frames_that_carried_them
 fn trace_with_no_pcap_writes_no_capture_folder() {
     let dir = tempfile::tempdir().unwrap();
     let scenario = root().join("scenarios/zero_copy.toml");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_simnet"))
-        .args([
+    let out = simnet_in(
+        dir.path(),
+        &[
             "trace",
             scenario.to_str().unwrap(),
             "--buffer",
             "3",
             "--no-pcap",
-        ])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
+        ],
+    );
     assert!(
         out.status.success(),
         "{}",

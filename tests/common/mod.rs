@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -36,10 +37,16 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Runs the built binary from the repository's root.
 pub fn simnet(args: &[&str]) -> Output {
+    simnet_in(&root(), args)
+}
+
+/// Runs the built binary in `dir`.
+pub fn simnet_in<S: AsRef<OsStr>>(dir: &Path, args: &[S]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_simnet"))
         .args(args)
-        .current_dir(root())
+        .current_dir(dir)
         .output()
         .expect("the simnet binary runs")
 }
