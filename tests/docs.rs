@@ -10,8 +10,9 @@
 //! <!-- output: simnet trace scenarios/zero_copy.toml --buffer 3 | from use 0 | before outcome -->
 //! ```
 //!
-//! The command is `simnet` and its arguments (split at spaces, single
-//! quotes removed), run from a folder where `scenarios/` and `docs/` are
+//! The command is `simnet` and its arguments (split at spaces outside
+//! single quotes, the quotes removed, as sh reads the README's commands:
+//! `--set 'a=b c'` is one argument), run from a folder where `scenarios/` and `docs/` are
 //! the repository's, so that the captures it writes land in a temporary
 //! folder; what follows `|` picks part of the output: `stderr` (instead of
 //! standard output), `from TEXT` (from the first line that starts with
@@ -28,11 +29,6 @@
 mod common;
 
 use common::*;
-
-/// Whether the run should rewrite the documents instead of checking them.
-fn bless() -> bool {
-    std::env::var_os("SIMNET_BLESS").is_some_and(|v| v == "1")
-}
 
 #[test]
 fn the_glossary_is_what_the_code_generates() {
@@ -95,7 +91,7 @@ fn parse_comment(comment: &str) -> Result<OutputBlock, String> {
         .ok_or("not `<!-- output: COMMAND -->`")?;
     let mut parts = inner.split(" | ");
     let command = parts.next().unwrap_or_default();
-    let mut words = command.split_whitespace().map(|w| w.replace('\'', ""));
+    let mut words = words(command).into_iter();
     if words.next().as_deref() != Some("simnet") {
         return Err(format!(
             "the command {command:?} does not start with `simnet`"
@@ -239,10 +235,7 @@ fn printed(block: &OutputBlock, cwd: &std::path::Path) -> Result<Vec<String>, St
 fn every_output_block_is_what_the_binary_prints() {
     // The commands run as from the repository's root, but write their
     // captures into a temporary folder.
-    let dir = tempfile::tempdir().unwrap();
-    for name in ["scenarios", "docs"] {
-        std::os::unix::fs::symlink(root().join(name), dir.path().join(name)).unwrap();
-    }
+    let dir = repo_view();
     let mut failures = Vec::new();
     let mut checked = 0;
     for path in documents() {
@@ -310,6 +303,10 @@ fn output_comments_are_read() {
     assert_eq!(b.args, ["trace", "a.toml", "--buffer", "3"]);
     assert_eq!(b.from.as_deref(), Some("use 0"));
     assert_eq!(b.before.as_deref(), Some("outcome"));
+    let b = parse_comment("<!-- output: simnet run x --set 'flow[0].send=\"write\"' -->").unwrap();
+    assert_eq!(b.args, ["run", "x", "--set", "flow[0].send=\"write\""]);
+    let b = parse_comment("<!-- output: simnet run 'a b.toml' -->").unwrap();
+    assert_eq!(b.args, ["run", "a b.toml"]);
     let b = parse_comment("<!-- output: simnet run x | stderr | lines 2-3 -->").unwrap();
     assert!(b.stderr);
     assert_eq!(b.lines, Some((2, 3)));
@@ -404,13 +401,11 @@ fn shape_mismatch(
 /// The JSON examples of docs/scenario.md show real field names: a ```json
 /// block after `<!-- shape: simnet ARGS; simnet ARGS -->` has no key that
 /// none of those commands' JSON has at that place (its values are
-/// placeholders, so only the names are checked).
+/// placeholders, so only the names are checked). ARGS are split as an
+/// output comment's are (single quotes group).
 #[test]
 fn every_json_example_names_real_fields() {
-    let dir = tempfile::tempdir().unwrap();
-    for name in ["scenarios", "docs"] {
-        std::os::unix::fs::symlink(root().join(name), dir.path().join(name)).unwrap();
-    }
+    let dir = repo_view();
     let mut checked = 0;
     let mut failures = Vec::new();
     for path in documents() {
@@ -440,8 +435,13 @@ fn every_json_example_names_real_fields() {
                 });
             let outputs: Vec<serde_json::Value> = (commands.split(';'))
                 .map(|c| {
-                    let words: Vec<&str> = c.split_whitespace().collect();
-                    assert_eq!(words.first(), Some(&"simnet"), "{name}:{}", i + 1);
+                    let words = words(c);
+                    assert_eq!(
+                        words.first().map(String::as_str),
+                        Some("simnet"),
+                        "{name}:{}",
+                        i + 1
+                    );
                     let out = simnet_in(dir.path(), &words[1..]);
                     serde_json::from_slice(&out.stdout)
                         .unwrap_or_else(|e| panic!("{name}:{}: {c} prints no JSON: {e}", i + 1))
@@ -522,13 +522,11 @@ fn csv_figure(dir: &std::path::Path, spec: &str, figure: &str) -> Result<(), Str
 /// the output containing TEXT contains the figure) or `... | csv FILE ROW
 /// COLUMN -->` (a cell of a CSV file the command wrote, see
 /// [`csv_figure`]): what the command prints now, and quoted in the 30
-/// lines after the comment. Each command line runs once.
+/// lines after the comment. ARGS are split as an output comment's are
+/// (single quotes group). Each command line runs once.
 #[test]
 fn every_marked_prose_figure_is_what_the_binary_prints() {
-    let dir = tempfile::tempdir().unwrap();
-    for name in ["scenarios", "docs"] {
-        std::os::unix::fs::symlink(root().join(name), dir.path().join(name)).unwrap();
-    }
+    let dir = repo_view();
     let mut failures = Vec::new();
     let mut checked = 0;
     let mut ran = std::collections::HashMap::new();
@@ -557,8 +555,8 @@ fn every_marked_prose_figure_is_what_the_binary_prints() {
                     "{here}: {figure} is not quoted in the 30 lines after"
                 ));
             }
-            let words: Vec<&str> = command.split_whitespace().collect();
-            assert_eq!(words.first(), Some(&"simnet"), "{here}");
+            let words = words(command);
+            assert_eq!(words.first().map(String::as_str), Some("simnet"), "{here}");
             let stdout = ran.entry(command.to_string()).or_insert_with(|| {
                 let out = simnet_in(dir.path(), &words[1..]);
                 String::from_utf8_lossy(&out.stdout).into_owned()

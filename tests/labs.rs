@@ -55,10 +55,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-fn bless() -> bool {
-    std::env::var_os("SIMNET_BLESS").is_some_and(|v| v == "1")
-}
-
 /// What the binary the labs call is called in their commands.
 const PROGRAM: &str = "./target/release/simnet";
 
@@ -86,26 +82,6 @@ struct Answer {
     expect_line: usize,
     has_expect: bool,
     line: usize,
-}
-
-/// A command line's words as sh reads the labs' commands: split at spaces
-/// outside single quotes, the quotes removed.
-fn words(line: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut word: Option<String> = None;
-    let mut quoted = false;
-    for c in line.chars() {
-        match c {
-            '\'' => {
-                quoted = !quoted;
-                word.get_or_insert_with(String::new);
-            }
-            c if c.is_whitespace() && !quoted => out.extend(word.take()),
-            c => word.get_or_insert_with(String::new).push(c),
-        }
-    }
-    out.extend(word);
-    out
 }
 
 /// The answer blocks of a lab, and the lines of its `sh` blocks.
@@ -247,12 +223,8 @@ struct Runs {
 
 impl Runs {
     fn new() -> Runs {
-        let dir = tempfile::tempdir().unwrap();
-        for name in ["scenarios", "docs"] {
-            std::os::unix::fs::symlink(root().join(name), dir.path().join(name)).unwrap();
-        }
         Runs {
-            dir,
+            dir: repo_view(),
             done: BTreeMap::new(),
             checked: 0,
         }

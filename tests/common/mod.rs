@@ -51,6 +51,44 @@ pub fn simnet_in<S: AsRef<OsStr>>(dir: &Path, args: &[S]) -> Output {
         .expect("the simnet binary runs")
 }
 
+/// A temporary folder where `scenarios/` and `docs/` are the repository's
+/// (symlinks): commands the documents show run there as from the root, and
+/// the captures and sweeps they write land in it.
+pub fn repo_view() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["scenarios", "docs"] {
+        std::os::unix::fs::symlink(root().join(name), dir.path().join(name)).unwrap();
+    }
+    dir
+}
+
+/// Whether the run should rewrite the documents instead of checking them
+/// (`SIMNET_BLESS=1`).
+pub fn bless() -> bool {
+    std::env::var_os("SIMNET_BLESS").is_some_and(|v| v == "1")
+}
+
+/// A command line's words as sh reads the documents' commands: split at
+/// spaces outside single quotes, the quotes removed (`-Y 'a b'` is two
+/// words, `-Y` and `a b`).
+pub fn words(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut word: Option<String> = None;
+    let mut quoted = false;
+    for c in line.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                word.get_or_insert_with(String::new);
+            }
+            c if c.is_whitespace() && !quoted => out.extend(word.take()),
+            c => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    out.extend(word);
+    out
+}
+
 /// Runs a scenario with `--json`, captures into `dir`; returns the summary
 /// and the exit status.
 pub fn run_json(scenario: &str, dir: &Path) -> (Value, Output) {
