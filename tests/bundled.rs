@@ -12,10 +12,7 @@ use std::process::Command;
 
 /// The names of `scenarios/*.toml`, sorted.
 fn scenario_files() -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(root().join("scenarios"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+    let mut names: Vec<String> = (common::bundled_scenarios(true).iter())
         .map(|p| p.file_stem().unwrap().to_str().unwrap().to_string())
         .collect();
     names.sort();

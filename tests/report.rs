@@ -6,20 +6,6 @@
 mod common;
 
 use common::*;
-use std::path::PathBuf;
-
-/// Every bundled scenario a test can run (a `[tap]` one needs a TAP
-/// device; `brief`'s unit tests cover the lines only a TAP run prints).
-fn bundled() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("scenarios"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-        .filter(|p| !std::fs::read_to_string(p).unwrap().contains("\n[tap]"))
-        .collect();
-    files.sort();
-    files
-}
 
 fn report(args: &[&str]) -> String {
     let out = simnet(args);
@@ -30,7 +16,9 @@ fn report(args: &[&str]) -> String {
 
 #[test]
 fn every_bundled_scenario_default_report_fits_100_columns() {
-    let files = bundled();
+    // Not the `[tap]` ones: they need a TAP device (`brief`'s unit tests
+    // cover the lines only a TAP run prints; tests/tap.rs checks its width).
+    let files = bundled_scenarios(false);
     assert!(files.len() >= 15, "{files:?}");
     for f in files {
         let text = report(&["run", f.to_str().unwrap(), "--no-pcap"]);

@@ -136,13 +136,7 @@ fn lossy_zero_copy_delivers_every_byte_and_only_corrupted_frames_are_flagged() {
 #[test]
 #[ignore = "needs tshark; .ci/run installs it and runs ignored tests"]
 fn tshark_shows_a_comment_naming_a_buffer_on_every_payload_frame_of_every_scenario() {
-    let mut scenarios: Vec<_> = std::fs::read_dir(root().join("scenarios"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .filter(|p| !std::fs::read_to_string(p).unwrap().contains("\n[tap]"))
-        .collect();
-    scenarios.sort();
+    let scenarios = bundled_scenarios(false);
     assert!(scenarios.len() >= 15, "{scenarios:?}");
     for sc in &scenarios {
         let dir = tempfile::tempdir().unwrap();

@@ -51,6 +51,19 @@ pub fn simnet_in<S: AsRef<OsStr>>(dir: &Path, args: &[S]) -> Output {
         .expect("the simnet binary runs")
 }
 
+/// The bundled scenarios, `scenarios/*.toml`, sorted; with `tap` false,
+/// only those a test can run without a TAP device (no `[tap]` section).
+pub fn bundled_scenarios(tap: bool) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("scenarios"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .filter(|p| tap || !std::fs::read_to_string(p).unwrap().contains("\n[tap]"))
+        .collect();
+    files.sort();
+    files
+}
+
 /// A temporary folder where `scenarios/` and `docs/` are the repository's
 /// (symlinks): commands the documents show run there as from the root, and
 /// the captures and sweeps they write land in it.
