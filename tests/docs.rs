@@ -471,39 +471,16 @@ fn csv_figure(dir: &std::path::Path, spec: &str, figure: &str) -> Result<(), Str
     let [file, row, column] = spec.split_whitespace().collect::<Vec<_>>()[..] else {
         return Err(format!("`csv FILE ROW COLUMN`, found {spec:?}"));
     };
-    let mut r = csv::Reader::from_path(dir.join(file)).map_err(|e| format!("{file}: {e}"))?;
-    let header: Vec<String> = (r.headers().map_err(|e| e.to_string())?)
-        .iter()
-        .map(String::from)
-        .collect();
-    let col = |name: &str| {
-        (header.iter().position(|h| h == name)).ok_or_else(|| format!("{file}: no column {name:?}"))
-    };
-    let mut wanted = Vec::new();
-    for pair in row.split(',') {
-        let (k, v) = (pair.split_once('=')).ok_or_else(|| format!("{pair:?} is not COL=VALUE"))?;
-        wanted.push((col(k)?, v.to_string()));
-    }
-    let rows: Vec<csv::StringRecord> = (r.records())
-        .filter_map(Result::ok)
-        .filter(|rec| wanted.iter().all(|(i, v)| rec.get(*i) == Some(v.as_str())))
-        .collect();
-    let [rec] = &rows[..] else {
-        return Err(format!(
-            "{} rows of {file} match {row}, not one",
-            rows.len()
-        ));
-    };
+    let rec = csv_row(&dir.join(file), row).map_err(|e| format!("{file}: {e}"))?;
+    let cell = |name: &str| rec.get(name).map_err(|e| format!("{file}: {e}"));
     let number = |name: &str| -> Result<f64, String> {
-        let cell = rec.get(col(name)?).unwrap_or_default();
+        let cell = cell(name)?;
         cell.parse()
             .map_err(|_| format!("{name} is {cell:?}, not a number"))
     };
     let quoted = figure.replace(',', "");
     let now = match column.split_once('/') {
-        None if quoted.parse::<f64>().is_err() => {
-            rec.get(col(column)?).unwrap_or_default().to_string()
-        }
+        None if quoted.parse::<f64>().is_err() => cell(column)?.to_string(),
         split => {
             let (a, per) = split.unwrap_or((column, "1"));
             let per = per.parse::<f64>().or_else(|_| number(per))?;

@@ -29,8 +29,8 @@
 //! - `csv:` a CSV file the command wrote (a path in that folder, such as a
 //!   sweep's `sweeps/fast_link/sweep.csv`), with `row:` naming the one row
 //!   whose cells match (`flow[0].send=write, flow[0].write_size=8KiB`:
-//!   column=value pairs separated by `, `) and `column:` the column; the
-//!   figure is the cell as written;
+//!   column=value pairs separated by commas, spaces around them ignored)
+//!   and `column:` the column; the figure is the cell as written;
 //! - `line:` N, the N-th line (from 1) of its standard output, trimmed;
 //!   `count: lines`, how many lines its standard output has.
 //!
@@ -184,32 +184,7 @@ fn extract(answer: &Answer, stdout: &str, dir: &Path) -> Result<String, String> 
 /// The cell in `column` of the one row of the CSV file at `path` whose
 /// cells match `row` (`col=value, col=value`).
 fn csv_cell(path: &Path, row: &str, column: &str) -> Result<String, String> {
-    let mut r = csv::Reader::from_path(path).map_err(|e| e.to_string())?;
-    let header: Vec<String> = (r.headers().map_err(|e| e.to_string())?)
-        .iter()
-        .map(String::from)
-        .collect();
-    let col = |name: &str| {
-        (header.iter().position(|h| h == name)).ok_or_else(|| format!("no column {name:?}"))
-    };
-    let mut wanted = Vec::new();
-    for pair in row.split(", ") {
-        let (k, v) =
-            (pair.split_once('=')).ok_or_else(|| format!("row: {pair:?} is not COLUMN=VALUE"))?;
-        wanted.push((col(k.trim())?, v.trim().to_string()));
-    }
-    let at = col(column)?;
-    let mut found = Vec::new();
-    for rec in r.records() {
-        let rec = rec.map_err(|e| e.to_string())?;
-        if wanted.iter().all(|(i, v)| rec.get(*i) == Some(v.as_str())) {
-            found.push(rec.get(at).unwrap_or_default().to_string());
-        }
-    }
-    match found.len() {
-        1 => Ok(found.remove(0)),
-        n => Err(format!("{n} rows match {row:?}, not one")),
-    }
+    Ok(csv_row(path, row)?.get(column)?.to_string())
 }
 
 /// Where the commands run (a temporary folder with the repository's
@@ -447,6 +422,7 @@ fn the_parser_reads_keys_and_shell_lines() {
         )
     };
     assert_eq!(cell("send=zc, size=1KiB", "bps").unwrap(), "7");
+    assert_eq!(cell("send=zc,size=1KiB", "bps").unwrap(), "7");
     assert_eq!(cell("size=8KiB", "send").unwrap(), "write");
     assert!(cell("size=1KiB", "bps")
         .unwrap_err()

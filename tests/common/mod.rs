@@ -64,6 +64,53 @@ pub fn bundled_scenarios(tap: bool) -> Vec<PathBuf> {
     files
 }
 
+/// One row of a CSV file, with its header to read cells by column name.
+pub struct CsvRow {
+    pub header: csv::StringRecord,
+    pub record: csv::StringRecord,
+}
+
+impl CsvRow {
+    /// The cell in column `name`.
+    pub fn get(&self, name: &str) -> Result<&str, String> {
+        let at = (self.header.iter().position(|h| h == name))
+            .ok_or_else(|| format!("no column {name:?}"))?;
+        Ok(self.record.get(at).unwrap_or_default())
+    }
+}
+
+/// The one row of the CSV file at `path` whose cells match `row`:
+/// `col=value` pairs separated by commas, each pair, column and value
+/// trimmed (`a=1,b=2` as the docs' figure comments write it, `a=1, b=2` as
+/// the labs' answer keys do).
+pub fn csv_row(path: &Path, row: &str) -> Result<CsvRow, String> {
+    let mut r = csv::Reader::from_path(path).map_err(|e| e.to_string())?;
+    let header = r.headers().map_err(|e| e.to_string())?.clone();
+    let col = |name: &str| {
+        (header.iter().position(|h| h == name)).ok_or_else(|| format!("no column {name:?}"))
+    };
+    let mut wanted = Vec::new();
+    for pair in row.split(',') {
+        let (k, v) = (pair.trim().split_once('='))
+            .ok_or_else(|| format!("row: {:?} is not COLUMN=VALUE", pair.trim()))?;
+        wanted.push((col(k.trim())?, v.trim().to_string()));
+    }
+    let mut found = Vec::new();
+    for rec in r.records() {
+        let rec = rec.map_err(|e| e.to_string())?;
+        if wanted.iter().all(|(i, v)| rec.get(*i) == Some(v.as_str())) {
+            found.push(rec);
+        }
+    }
+    match found.len() {
+        1 => Ok(CsvRow {
+            header,
+            record: found.remove(0),
+        }),
+        n => Err(format!("{n} rows match {row:?}, not one")),
+    }
+}
+
 /// A temporary folder where `scenarios/` and `docs/` are the repository's
 /// (symlinks): commands the documents show run there as from the root, and
 /// the captures and sweeps they write land in it.
