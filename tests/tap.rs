@@ -15,7 +15,7 @@ use common::*;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::sched::{unshare, CloneFlags};
@@ -57,9 +57,13 @@ fn payload() -> Vec<u8> {
         .collect()
 }
 
-fn spawn_simnet(scenario: &Path, pcap: &Path) -> Child {
+/// Starts `simnet run SCENARIO EXTRA... --pcap PCAP` from the repository's
+/// root, its output piped.
+fn spawn_simnet(scenario: &Path, extra: &[&str], pcap: &Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_simnet"))
-        .args(["run", scenario.to_str().unwrap(), "--json", "--pcap"])
+        .args(["run", scenario.to_str().unwrap()])
+        .args(extra)
+        .arg("--pcap")
         .arg(pcap)
         .current_dir(root())
         .stdout(Stdio::piped())
@@ -68,8 +72,9 @@ fn spawn_simnet(scenario: &Path, pcap: &Path) -> Child {
         .expect("simnet starts")
 }
 
-/// Waits for simnet to end (killing it after a minute) and reads its JSON.
-fn finish(mut child: Child) -> Value {
+/// Waits for simnet to end, killing it after a minute (then its exit
+/// status has no code), and collects its output.
+fn wait(mut child: Child) -> Output {
     let deadline = Instant::now() + Duration::from_secs(60);
     while child.try_wait().unwrap().is_none() {
         if Instant::now() > deadline {
@@ -78,7 +83,12 @@ fn finish(mut child: Child) -> Value {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let out = child.wait_with_output().unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// Waits for simnet to end (killing it after a minute) and reads its JSON.
+fn finish(child: Child) -> Value {
+    let out = wait(child);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "simnet failed: {stderr}");
     serde_json::from_slice(&out.stdout)
@@ -104,7 +114,7 @@ fn kernel_client_sends_8_mib_to_simnets_echo_server_and_reads_them_back() {
     let pcap = dir.path().to_path_buf();
     let (v, back, data) = in_netns(move || {
         assert!(!device_exists(DEVICE), "a fresh namespace has no {DEVICE}");
-        let child = spawn_simnet(&root().join("scenarios/tap_echo.toml"), &pcap);
+        let child = spawn_simnet(&root().join("scenarios/tap_echo.toml"), &["--json"], &pcap);
         let data = payload();
         let mut s = connect("192.168.69.1:7");
         s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
@@ -183,7 +193,7 @@ fn simnet_client_sends_8_mib_with_msg_zerocopy_to_a_kernel_echo_server_and_reads
     let (v, received) = in_netns(move || {
         // The kernel's echo server, listening before simnet connects.
         let listener = TcpListener::bind("0.0.0.0:9000").unwrap();
-        let child = spawn_simnet(&scenario, &pcap);
+        let child = spawn_simnet(&scenario, &["--json"], &pcap);
         let (mut s, peer) = listener.accept().unwrap();
         assert_eq!(peer.ip().to_string(), "192.168.69.1");
         s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
@@ -336,7 +346,7 @@ fn sigterm_ends_the_run_cleanly_report_captures_and_no_device() {
     let dir = tempfile::tempdir().unwrap();
     let pcap = dir.path().to_path_buf();
     let (out, gone, ping) = in_netns(move || {
-        let child = spawn_simnet(&root().join("scenarios/tap_echo.toml"), &pcap);
+        let child = spawn_simnet(&root().join("scenarios/tap_echo.toml"), &["--json"], &pcap);
         // Up, with the kernel's address (simnet configures it just after
         // creating the device).
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -360,7 +370,7 @@ fn sigterm_ends_the_run_cleanly_report_captures_and_no_device() {
             .expect("ping (iputils-ping) runs; .ci/run installs it");
         let pid = nix::unistd::Pid::from_raw(child.id() as i32);
         nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
-        let out = child.wait_with_output().unwrap();
+        let out = wait(child);
         (out, !device_exists(DEVICE), ping)
     });
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -400,14 +410,7 @@ fn the_default_report_of_a_tap_run_fits_100_columns() {
     let dir = tempfile::tempdir().unwrap();
     let pcap = dir.path().to_path_buf();
     let out = in_netns(move || {
-        let child = Command::new(env!("CARGO_BIN_EXE_simnet"))
-            .args(["run", "scenarios/tap_echo.toml", "--pcap"])
-            .arg(&pcap)
-            .current_dir(root())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("simnet starts");
+        let child = spawn_simnet(Path::new("scenarios/tap_echo.toml"), &[], &pcap);
         // Some traffic once the device is up: 64 KiB echoed.
         let mut s = connect("192.168.69.1:7");
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -416,8 +419,12 @@ fn the_default_report_of_a_tap_run_fits_100_columns() {
         s.read_exact(&mut back).unwrap();
         let pid = nix::unistd::Pid::from_raw(child.id() as i32);
         nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
-        child.wait_with_output().unwrap()
+        wait(child)
     });
+    // Interrupted, as sigterm_ends_the_run_cleanly_report_captures_and_no_device
+    // expects.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("wall-clock time"), "{text}");
     assert!(text.contains("host sim"), "{text}");
