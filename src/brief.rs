@@ -16,10 +16,10 @@
 
 use std::fmt::Write as _;
 
-use simnet_sim::event::{CpuCategory, Step, Tally, STAGES};
+use simnet_sim::event::{Step, STAGES};
 use simnet_sim::report::{FlowReport, HostReport, Integrity, KernelSide, RunReport, SwitchReport};
 
-use crate::output::{human_bytes, human_ns, human_rate, printable};
+use crate::output::{host_stage_rows, human_bytes, human_ns, human_rate, printable};
 
 /// The widest line the report prints.
 pub const WIDTH: usize = 100;
@@ -140,8 +140,9 @@ pub fn report(r: &RunReport, description: &str, captures: &[String]) -> String {
     if let Some(why) = &r.why {
         para(&mut o, "  ", "  ", &printable(why));
     }
+    let widths = widths(&r.hosts);
     for h in &r.hosts {
-        host_section(&mut o, r, h);
+        host_section(&mut o, r, h, widths);
     }
     o.push('\n');
     if r.flows.len() == 1 {
@@ -193,29 +194,16 @@ struct Row {
     cpu: String,
 }
 
-fn row(step: Step, t: Tally) -> Row {
-    Row {
-        step,
-        count: grouped(t.count),
-        bytes: if t.bytes == 0 {
-            "-".into()
-        } else {
-            bytes(t.bytes)
-        },
-        cpu: if step.category() == CpuCategory::None {
-            "-".into()
-        } else {
-            ns(t.cpu_ns)
-        },
-    }
-}
-
-/// The rows of a host: every step that happened there.
+/// The rows of a host: every step that happened there, as the complete
+/// table has them, with counts grouped and units unbroken.
 fn rows(h: &HostReport) -> Vec<Row> {
-    (Step::ALL.iter())
-        .map(|&s| (s, h.counters.get(s)))
-        .filter(|(_, t)| t.count > 0)
-        .map(|(s, t)| row(s, t))
+    (host_stage_rows(h))
+        .map(|r| Row {
+            step: r.step,
+            count: grouped(r.count),
+            bytes: nb(r.bytes),
+            cpu: nb(r.cpu),
+        })
         .collect()
 }
 
@@ -238,11 +226,15 @@ fn widths(hosts: &[HostReport]) -> (usize, usize, usize) {
 }
 
 /// One host: its rows under their stages' headings, then its totals.
-fn host_section(o: &mut String, r: &RunReport, h: &HostReport) {
+fn host_section(
+    o: &mut String,
+    r: &RunReport,
+    h: &HostReport,
+    (cw, bw, pw): (usize, usize, usize),
+) {
     o.push('\n');
     para(o, "host ", "    ", &printable(&h.name));
     let rows = rows(h);
-    let (cw, bw, pw) = widths(&r.hosts);
     let kw = 14;
     let _ = writeln!(
         o,
