@@ -6,7 +6,9 @@
 //! `.toml` is a path; `bundled:NAME` is always the bundled one; a bare name
 //! is the bundled scenario of that name, unless a file of that name exists
 //! in the current folder, which then wins (a note on stderr says so, and
-//! `bundled:NAME` reaches the bundled one). Also each scenario's lesson: the
+//! `bundled:NAME` reaches the bundled one), and opening what an argument
+//! names ([`open`]: the rule, the note, the bytes; every command that
+//! takes a scenario argument opens it so). Also each scenario's lesson: the
 //! first sentence of its description. Does not read or check the scenario
 //! itself (that is [`crate::scenario`]).
 
@@ -76,6 +78,19 @@ pub fn resolve(arg: &str) -> Result<(Source, Option<String>), String> {
         (None, true) => Ok((Source::File(PathBuf::from(arg)), None)),
         (None, false) => Err(unknown(arg)),
     }
+}
+
+/// Opens the scenario `arg` names ([`resolve`]): where it comes from and
+/// its bytes. The note for the user (a file shadows a bundled name) goes
+/// to `tell` first, so that it is said even when the file cannot be read.
+pub fn open(arg: &str, tell: impl FnOnce(&str)) -> Result<(Source, Vec<u8>), String> {
+    let (source, note) = resolve(arg)?;
+    if let Some(n) = note {
+        tell(&n);
+    }
+    let origin = source.origin();
+    let bytes = (source.read()).map_err(|e| format!("{origin}: cannot read: {e}"))?;
+    Ok((source, bytes))
 }
 
 /// Why `name` names no scenario, with the bundled names close to it.

@@ -367,18 +367,12 @@ fn check_stdout() -> Result<(), Fail> {
     Ok(())
 }
 
-/// The scenario an argument names (see [`bundled::resolve`]), with
+/// The scenario an argument names (see [`bundled::open`]), with
 /// `sets` applied and checked, and where it came from.
 fn load(arg: &str, sets: &[Set]) -> Result<(Scenario, Source), Fail> {
-    let (source, note_text) = bundled::resolve(arg).map_err(bad_input)?;
-    if let Some(n) = note_text {
-        note(&n);
-    }
-    let origin = source.origin();
-    let bytes = source
-        .read()
-        .map_err(|e| bad_input(format!("{origin}: cannot read: {e}")))?;
-    let sc = overrides::apply(&bytes, &origin, sets).map_err(|e| bad_input(e.to_string()))?;
+    let (source, bytes) = bundled::open(arg, note).map_err(bad_input)?;
+    let sc =
+        overrides::apply(&bytes, &source.origin(), sets).map_err(|e| bad_input(e.to_string()))?;
     Ok((sc, source))
 }
 
@@ -692,8 +686,12 @@ fn sweep(
         let vary = (vary.iter().map(|v| sweep::grid::Vary::parse(v)))
             .collect::<Result<Vec<_>, _>>()
             .map_err(bad_input)?;
+        // The note a file shadowing a bundled name gets, as for `run`.
+        let (source, bytes) =
+            bundled::open(file.as_deref().unwrap_or_default(), note).map_err(bad_input)?;
         let req = sweep::Request {
-            file: file.unwrap_or_default(),
+            source,
+            bytes,
             vary,
             sets,
             plot,

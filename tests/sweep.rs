@@ -1,7 +1,8 @@
 //! `simnet sweep` end to end through the binary: the bundled example (the
 //! README's) shows where zero-copy starts to pay, its points run in
-//! parallel, a jobs file run by `xargs` and merged gives the same CSV, and
-//! a bad `--vary` is refused (exit 2) before anything runs.
+//! parallel, a jobs file run by `xargs` and merged gives the same CSV,
+//! a bad `--vary` is refused (exit 2) before anything runs, and a file
+//! shadowing a bundled name is swept with the note `run` gives.
 
 mod common;
 
@@ -215,4 +216,34 @@ fn a_bad_vary_is_refused_with_exit_2_before_anything_runs() {
         assert!(!err.contains("panicked"));
         assert!(!out_dir.exists(), "{vary}: nothing written");
     }
+}
+
+#[test]
+fn a_file_of_a_bundled_name_is_swept_and_says_so_as_run_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let mine = std::fs::read_to_string(common::root().join("scenarios/echo.toml")).unwrap();
+    std::fs::write(dir.path().join("copy"), mine).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_simnet"))
+        .args([
+            "sweep",
+            "copy",
+            "--vary",
+            "flow[0].bytes=64KiB,128KiB",
+            "--quiet",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "simnet: running the file ./copy, not the bundled scenario copy (bundled:copy runs \
+         that)\n"
+    );
+    // The file's scenario (echo) names the default folder, not copy.
+    assert!(dir.path().join("sweeps/echo/sweep.csv").is_file());
 }

@@ -30,7 +30,7 @@ use serde_json::Value;
 use simnet_sim::config::Scenario;
 use simnet_sim::event::NoObserver;
 
-use crate::bundled::{self, Source};
+use crate::bundled::Source;
 use crate::outfile::OutFile;
 use crate::output;
 use crate::scenario::overrides::{self, Set};
@@ -48,9 +48,10 @@ pub enum SweepError {
 
 /// What to sweep.
 pub struct Request {
-    /// The scenario: a file, or a bundled scenario's name (as `run`
-    /// takes it, [`crate::bundled::resolve`]).
-    pub file: String,
+    /// The scenario: where it comes from and its bytes (as `run` opens
+    /// it, [`crate::bundled::open`]).
+    pub source: Source,
+    pub bytes: Vec<u8>,
     pub vary: Vec<Vary>,
     /// `--set`s applied at every point.
     pub sets: Vec<Set>,
@@ -93,7 +94,11 @@ struct Prepared {
 
 /// Reads every point's scenario: the file with the common `--set`s and
 /// the point's values applied. A refusal names the `--vary` and value.
-fn prepare(file: &str, vary: Vec<Vary>, common: Vec<Set>) -> Result<Prepared, SweepError> {
+fn prepare(
+    (source, bytes): (Source, Vec<u8>),
+    vary: Vec<Vary>,
+    common: Vec<Set>,
+) -> Result<Prepared, SweepError> {
     let input = SweepError::Input;
     if vary.is_empty() {
         return Err(input(
@@ -111,9 +116,7 @@ fn prepare(file: &str, vary: Vec<Vary>, common: Vec<Set>) -> Result<Prepared, Sw
             )));
         }
     }
-    let (source, _) = bundled::resolve(file).map_err(input)?;
     let origin = source.origin();
-    let bytes = (source.read()).map_err(|e| input(format!("{origin}: cannot read: {e}")))?;
     let grid = grid::grid(&vary).map_err(input)?;
     let mut points = Vec::with_capacity(grid.len());
     for idx in grid {
@@ -180,7 +183,7 @@ fn plot_spec(arg: Option<&str>, vary: &[Vary], first: &Scenario) -> Result<PlotS
 /// What running a sweep and writing its jobs file both start from: the
 /// points read and checked (at least one), the plot, the output folder.
 fn ready(req: Request) -> Result<(Prepared, PlotSpec, PathBuf), SweepError> {
-    let p = prepare(&req.file, req.vary, req.sets)?;
+    let p = prepare((req.source, req.bytes), req.vary, req.sets)?;
     let Some(first) = p.points.first().map(|pt| &pt.scenario) else {
         return Err(SweepError::Input("the sweep has no points".into()));
     };
