@@ -387,8 +387,7 @@ fn run_quiet(arg: &str, sets: &[Set]) -> Result<(RunReport, output::RunJson), Fa
     }
     let file = PathBuf::from(source.origin());
     let report = simulate(&sc, &file, None, &mut NoObserver, None)?;
-    let sets = sets.iter().map(|s| s.arg.clone()).collect();
-    let record = output::RunJson::new(&sc.name, source.origin(), sets, report.seed);
+    let record = output::RunJson::new(&report, &source, sets);
     Ok((report, record))
 }
 
@@ -917,14 +916,7 @@ fn run(
     }
     let text = match form {
         Form::Json => {
-            let mut s = output::summary(&report, &captures);
-            let sets = sets.iter().map(|s| s.arg.clone()).collect();
-            s.run = Some(output::RunJson::new(
-                &sc.name,
-                source.origin(),
-                sets,
-                report.seed,
-            ));
+            let s = output::run_summary(&report, &captures, &source, sets);
             let mut text = serde_json::to_string_pretty(&s)
                 .map_err(|e| failed(format!("cannot encode the summary: {e}")))?;
             text.push('\n');

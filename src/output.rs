@@ -13,6 +13,8 @@
 //! report, and does not own the report `run` prints by default
 //! ([`crate::brief`]).
 
+use crate::bundled::Source;
+use crate::scenario::overrides::Set;
 use serde::Serialize;
 use simnet_sim::event::{CpuCategory, Step};
 use simnet_sim::report::{
@@ -63,14 +65,28 @@ pub struct RunJson {
 }
 
 impl RunJson {
-    pub fn new(scenario: &str, source: String, sets: Vec<String>, seed: u64) -> RunJson {
+    /// The record of the run `report` is of, read from `source` with
+    /// `sets` applied; each `--set` as given on the command line (a
+    /// sweep's jobs file passes them on as given, so its points record
+    /// what an in-process sweep's do). `run --json`, a sweep's points and
+    /// `compare` all make their record here.
+    pub fn new(report: &RunReport, source: &Source, sets: &[Set]) -> RunJson {
         RunJson {
             simnet: env!("CARGO_PKG_VERSION"),
-            scenario: scenario.to_string(),
-            source,
-            sets,
-            seed,
+            scenario: report.scenario.clone(),
+            source: source.origin(),
+            sets: sets.iter().map(|s| s.arg.clone()).collect(),
+            seed: report.seed,
         }
+    }
+}
+
+/// The summary `simnet run --json` prints: [`summary`] with the run's
+/// record ([`RunJson::new`]); a sweep's point is summarised the same.
+pub fn run_summary(r: &RunReport, captures: &[String], source: &Source, sets: &[Set]) -> Summary {
+    Summary {
+        run: Some(RunJson::new(r, source, sets)),
+        ..summary(r, captures)
     }
 }
 

@@ -118,8 +118,9 @@ fn a_jobs_file_run_by_xargs_then_merged_gives_the_same_csv() {
         "flow[0].send=write,msg_zerocopy",
         "--vary",
         "flow[0].write_size=4KiB..64KiB*4",
+        // Spelt as a user might: the points' commands pass it on as given.
         "--set",
-        "flow[0].bytes=4MiB",
+        "flow[0].bytes =4MiB",
         "--quiet",
     ];
     let mut a = base.to_vec();
@@ -149,6 +150,18 @@ fn a_jobs_file_run_by_xargs_then_merged_gives_the_same_csv() {
         .status()
         .unwrap();
     assert!(xargs.success());
+    // A point records the --set as given, as an in-process sweep's point
+    // and `run --json` do.
+    let point: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(jobs_dir.join("point-000.json")).unwrap()).unwrap();
+    assert_eq!(
+        point["run"]["sets"],
+        serde_json::json!([
+            "flow[0].bytes =4MiB",
+            "flow[0].send=write",
+            "flow[0].write_size=4KiB"
+        ])
+    );
     let merged = run_ok(&["sweep", "--merge", jobs_dir.to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&merged.stdout).contains("sweep.csv"));
     let without_wall = |p: &Path| {

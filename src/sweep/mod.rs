@@ -216,15 +216,7 @@ pub fn run(req: Request) -> Result<Done, SweepError> {
                 let report = simnet_sim::run(&pt.scenario, &mut NoObserver)
                     .map_err(|e| SweepError::Input(format!("{origin}: {e}")))?;
                 // What `simnet run --set ... --json` prints for the point.
-                let mut summary = output::summary(&report, &[]);
-                let sets = pt.sets.iter().map(|s| s.arg.clone()).collect();
-                let name = &pt.scenario.name;
-                summary.run = Some(output::RunJson::new(
-                    name,
-                    origin.clone(),
-                    sets,
-                    report.seed,
-                ));
+                let summary = output::run_summary(&report, &[], &p.source, &pt.sets);
                 let summary = serde_json::to_value(summary)
                     .map_err(|e| SweepError::Failed(format!("cannot encode a summary: {e}")))?;
                 let wall_ms = start.elapsed().as_secs_f64() * 1e3;
@@ -398,7 +390,9 @@ pub fn jobs_file(req: Request, jobs: &Path) -> Result<Done, SweepError> {
         ];
         for s in &pt.sets {
             words.push("--set".into());
-            words.push(shell_quote(&format!("{}={}", s.key, s.value)));
+            // As given: the point's summary records it as an in-process
+            // sweep's point does (output::RunJson::new).
+            words.push(shell_quote(&s.arg));
         }
         // --quiet: points run side by side on one terminal draw no bars.
         words.extend([
@@ -425,11 +419,7 @@ pub fn jobs_file(req: Request, jobs: &Path) -> Result<Done, SweepError> {
                 geometric: v.geometric,
             })
             .collect(),
-        sets: p
-            .common
-            .iter()
-            .map(|s| format!("{}={}", s.key, s.value))
-            .collect(),
+        sets: p.common.iter().map(|s| s.arg.clone()).collect(),
         plot: PlanPlot {
             x: spec.x,
             y: spec.y,
