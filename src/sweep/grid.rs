@@ -13,6 +13,7 @@
 //! (and its messages).
 
 use crate::scenario::overrides::Set;
+use serde::{Deserialize, Serialize};
 use simnet_sim::units::{self, NumError};
 
 /// The most values one `--vary` may give, and the most points of a grid:
@@ -22,7 +23,8 @@ pub const MAX_POINTS: usize = 100_000;
 
 /// One `--vary`: the key, its values (as `--set` would take them), and
 /// whether they are a multiplicative range (a plot then takes a log axis).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Also how a sweep's plan records it (`sweep-plan.json`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Vary {
     pub key: String,
     pub values: Vec<String>,

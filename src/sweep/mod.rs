@@ -227,17 +227,7 @@ pub fn run(req: Request) -> Result<Done, SweepError> {
     });
     bar.finish_and_clear();
     crate::signals::progress_shown(false);
-    let rows = rows?;
-    let keys = p.vary.iter().map(|v| v.key.clone()).collect();
-    let log_x = log_axis(&p.vary, &spec);
-    let title = format!("simnet sweep: {}", first.name);
-    write_outputs(
-        Table::new(keys, rows),
-        (csv_file, svg_file),
-        &spec,
-        log_x,
-        &title,
-    )
+    write_outputs(rows?, (csv_file, svg_file), &p.vary, &spec, &first.name)
 }
 
 /// A point's row from its summary.
@@ -254,25 +244,24 @@ fn row(values: Vec<String>, summary: &Value, wall_ms: Option<f64>) -> Row {
     }
 }
 
-/// Whether the plot's x is a multiplicative range: then its axis is
-/// logarithmic.
-fn log_axis(vary: &[Vary], spec: &PlotSpec) -> bool {
-    vary.iter().any(|v| v.key == spec.x && v.geometric)
-}
-
-/// Writes the CSV, then the plot; a plot that cannot be drawn (a column
-/// the table lacks) leaves the CSV written and says why.
+/// Writes the CSV of the rows of a sweep of `vary` over the scenario
+/// `name`, then the plot; a plot that cannot be drawn (a column the table
+/// lacks) leaves the CSV written and says why.
 fn write_outputs(
-    t: Table,
+    rows: Vec<Row>,
     (csv_file, svg_file): (OutFile, OutFile),
+    vary: &[Vary],
     spec: &PlotSpec,
-    log_x: bool,
-    title: &str,
+    name: &str,
 ) -> Result<Done, SweepError> {
+    let t = Table::new(vary.iter().map(|v| v.key.clone()).collect(), rows);
+    // x a multiplicative range: its axis is logarithmic.
+    let log_x = vary.iter().any(|v| v.key == spec.x && v.geometric);
+    let title = format!("simnet sweep: {name}");
     let failed = |e: crate::outfile::OutError| SweepError::Failed(e.to_string());
     let csv = t.csv().map_err(SweepError::Failed)?;
     let mut files = vec![csv_file.write_with(|w| w.write_all(&csv)).map_err(failed)?];
-    let svg = plot::svg(&t, spec, log_x, title)
+    let svg = plot::svg(&t, spec, log_x, &title)
         .map_err(|why| SweepError::Input(format!("{why}; {} is written", files[0].display())))?;
     files.push(
         svg_file
@@ -314,25 +303,11 @@ struct Plan {
     scenario: String,
     /// Its name (the plot's title).
     name: String,
-    vary: Vec<PlanVary>,
+    vary: Vec<Vary>,
     /// The `--set`s of every point.
     sets: Vec<String>,
-    plot: PlanPlot,
+    plot: PlotSpec,
     points: Vec<PlanPoint>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct PlanVary {
-    key: String,
-    values: Vec<String>,
-    geometric: bool,
-}
-
-#[derive(Serialize, Deserialize)]
-struct PlanPlot {
-    x: String,
-    y: String,
-    per: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -412,19 +387,9 @@ pub fn jobs_file(req: Request, jobs: &Path) -> Result<Done, SweepError> {
     let plan = Plan {
         scenario: file,
         name: first.name.clone(),
-        vary: (p.vary.iter())
-            .map(|v| PlanVary {
-                key: v.key.clone(),
-                values: v.values.clone(),
-                geometric: v.geometric,
-            })
-            .collect(),
+        vary: p.vary,
         sets: p.common.iter().map(|s| s.arg.clone()).collect(),
-        plot: PlanPlot {
-            x: spec.x,
-            y: spec.y,
-            per: spec.per,
-        },
+        plot: spec,
         points,
     };
     let plan_text = serde_json::to_string_pretty(&plan)
@@ -491,35 +456,14 @@ pub fn merge(dir: &Path, plot_arg: Option<&str>) -> Result<Done, SweepError> {
             if missing.len() > 3 { ", ..." } else { "" }
         )));
     }
-    let default = PlotSpec {
-        x: plan.plot.x.clone(),
-        y: plan.plot.y.clone(),
-        per: plan.plot.per.clone(),
-    };
     let spec = match plot_arg {
-        Some(a) => PlotSpec::parse(a, &default).map_err(SweepError::Input)?,
-        None => default,
+        Some(a) => PlotSpec::parse(a, &plan.plot).map_err(SweepError::Input)?,
+        None => plan.plot.clone(),
     };
     let failed = |e: crate::outfile::OutError| SweepError::Failed(e.to_string());
     let csv_file = OutFile::create(&dir.join(CSV), "the sweep's CSV").map_err(failed)?;
     let svg_file = OutFile::create(&dir.join(SVG), "the sweep's plot").map_err(failed)?;
-    let vary: Vec<Vary> = (plan.vary.iter())
-        .map(|v| Vary {
-            key: v.key.clone(),
-            values: v.values.clone(),
-            geometric: v.geometric,
-        })
-        .collect();
-    let keys = vary.iter().map(|v| v.key.clone()).collect();
-    let log_x = log_axis(&vary, &spec);
-    let title = format!("simnet sweep: {}", plan.name);
-    write_outputs(
-        Table::new(keys, rows),
-        (csv_file, svg_file),
-        &spec,
-        log_x,
-        &title,
-    )
+    write_outputs(rows, (csv_file, svg_file), &plan.vary, &spec, &plan.name)
 }
 
 /// A summary records the `--set`s it ran with (`run.sets`): they must

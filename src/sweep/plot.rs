@@ -12,10 +12,11 @@
 use super::table::{Row, Table};
 use crate::html::plot::{bytes_axis, PALETTE};
 use plotters::prelude::*;
+use serde::{Deserialize, Serialize};
 
 /// What to plot: the x column, the y column, and the column y is divided
-/// by, if any.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// by, if any. Also how a sweep's plan records it (`sweep-plan.json`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlotSpec {
     pub x: String,
     pub y: String,
