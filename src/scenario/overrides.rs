@@ -3,7 +3,7 @@
 //! Owns reading one `KEY=VALUE` argument ([`Set::parse`]), merging a list of
 //! them into a scenario file before anything is checked ([`apply`]), and
 //! placing every error an override causes on its `--set` argument instead of
-//! a line of the file.
+//! a line of the file (and saying which override it is, [`Refusal`]).
 //!
 //! Does not own the schema or its messages: the merged document goes
 //! through the same reader and the same `validate()` as a file alone (see
@@ -172,12 +172,37 @@ fn printed(parts: &[Part]) -> String {
     s
 }
 
+/// Why [`apply`] refused: the error as the user reads it, and which of
+/// the overrides caused it (its index in `sets`), if one did; a caller
+/// that gave the override under another name (a sweep's `--vary`)
+/// relabels the error from that.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub error: ScenarioError,
+    pub set: Option<usize>,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+impl From<ScenarioError> for Refusal {
+    fn from(error: ScenarioError) -> Refusal {
+        Refusal { error, set: None }
+    }
+}
+
 /// Reads the scenario in `source` (a file's bytes; `origin` names it in
 /// errors) with `sets` applied in order, and checks it as a file is
 /// checked. An error caused by an override is
 /// `--set ARG: [key `K`: ]MESSAGE` (the key only when it is not the
-/// override's own); any other is placed in the file as usual.
-pub fn apply(source: &[u8], origin: &str, sets: &[Set]) -> Result<Scenario, ScenarioError> {
+/// override's own), and says which override it is ([`Refusal::set`]);
+/// any other is placed in the file as usual.
+pub fn apply(source: &[u8], origin: &str, sets: &[Set]) -> Result<Scenario, Refusal> {
     let text = text_of(source, origin)?;
     let mut all = String::from(text);
     // Where each override's argument and value are in `all`.
@@ -194,13 +219,16 @@ pub fn apply(source: &[u8], origin: &str, sets: &[Set]) -> Result<Scenario, Scen
     let file = all.get(..text.len()).unwrap_or("");
     let place = |p: Problem| locate(p, text, origin, sets, &places);
     let mut doc = Document::parse(file).map_err(place)?;
-    for (set, (arg, value)) in sets.iter().zip(&places) {
-        let refuse = |message: String| ScenarioError {
-            file: format!("--set {}", truncate(&set.arg)),
-            line: None,
-            column: None,
-            key: None,
-            message,
+    for (i, (set, (arg, value))) in sets.iter().zip(&places).enumerate() {
+        let refuse = |message: String| Refusal {
+            error: ScenarioError {
+                file: label(set),
+                line: None,
+                column: None,
+                key: None,
+                message,
+            },
+            set: Some(i),
         };
         let parts = parts(&set.key).map_err(refuse)?;
         let value_text = all.get(value.clone()).unwrap_or("");
@@ -213,6 +241,11 @@ pub fn apply(source: &[u8], origin: &str, sets: &[Set]) -> Result<Scenario, Scen
     doc.scenario().map_err(place)
 }
 
+/// What an error of the override `set` is labelled with: `--set ARG`.
+fn label(set: &Set) -> String {
+    format!("--set {}", truncate(&set.arg))
+}
+
 /// `problem` as an error of the file, or of the override whose text holds
 /// its span.
 fn locate(
@@ -221,20 +254,23 @@ fn locate(
     origin: &str,
     sets: &[Set],
     places: &[(Range<usize>, Range<usize>)],
-) -> ScenarioError {
+) -> Refusal {
     let at = problem.span.as_ref().map(|s| s.start);
     let owner = at.and_then(|at| places.iter().position(|(arg, _)| arg.contains(&at)));
-    let Some(set) = owner.and_then(|i| sets.get(i)) else {
-        return problem.locate(text, origin);
+    let Some((i, set)) = owner.and_then(|i| Some((i, sets.get(i)?))) else {
+        return problem.locate(text, origin).into();
     };
     let own = parts(&set.key).map(|p| printed(&p)).ok();
     let key = problem.key.clone().filter(|k| Some(k) != own.as_ref());
-    ScenarioError {
-        file: format!("--set {}", truncate(&set.arg)),
-        line: None,
-        column: None,
-        key,
-        message: problem.message(),
+    Refusal {
+        error: ScenarioError {
+            file: label(set),
+            line: None,
+            column: None,
+            key,
+            message: problem.message(),
+        },
+        set: Some(i),
     }
 }
 

@@ -121,14 +121,14 @@ fn prepare(
     let mut points = Vec::with_capacity(grid.len());
     for idx in grid {
         let sets = grid::point_sets(&common, &vary, &idx).map_err(input)?;
-        let scenario = overrides::apply(&bytes, &origin, &sets).map_err(|mut e| {
-            // An error of a varied value names the --vary it came from.
-            for s in &sets[common.len()..] {
-                if e.file == format!("--set {}", simnet_sim::units::truncate(&s.arg)) {
-                    e.file = format!("--vary {} (value {})", s.key, s.value);
-                }
+        let scenario = overrides::apply(&bytes, &origin, &sets).map_err(|mut r| {
+            // An error of a varied value (after the common --sets) names
+            // the --vary it came from.
+            let varied = r.set.filter(|&i| i >= common.len());
+            if let Some(s) = varied.and_then(|i| sets.get(i)) {
+                r.error.file = format!("--vary {} (value {})", s.key, s.value);
             }
-            input(e.to_string())
+            input(r.to_string())
         })?;
         if scenario.tap.is_some() {
             return Err(input(format!(
