@@ -38,8 +38,13 @@ use grid::Vary;
 use plot::PlotSpec;
 use table::{Row, Table};
 
-/// Why a sweep stopped: a bad argument or scenario (exit status 2,
-/// nothing run or written), or a failure to do its work (1).
+/// Why a sweep stopped: a bad argument or scenario (exit status 2), or a
+/// failure to do its work (1). Bad input is mostly found before anything
+/// runs or is written, but not all: a point the model refuses as it
+/// starts (`simnet_sim::RunError`) stops the sweep with other points run
+/// and the output folder made, and a `--plot` column the table lacks is
+/// known only once every point has run, when the CSV is then written
+/// (the message says so).
 #[derive(Debug)]
 pub enum SweepError {
     Input(String),
