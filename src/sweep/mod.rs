@@ -13,7 +13,7 @@
 //!
 //! Does not own what a point's value means ([`crate::scenario::overrides`]
 //! applies it as a `--set`), the figures (the JSON summary,
-//! [`crate::output::summary`]), the grid's values ([`grid`]), the table
+//! [`crate::output::run_summary`]), the grid's values ([`grid`]), the table
 //! ([`table`]) or the chart ([`plot`]).
 
 pub mod grid;
