@@ -19,7 +19,6 @@
 //! Does not interpret the model beyond that: it prints the steps the model
 //! accounted, with their names, and the frames as a capture holds them.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use serde::Serialize;
@@ -102,34 +101,18 @@ pub struct Trace {
     frames: Vec<u64>,
     /// The data sender's ISN, from its SYN on the wire.
     isn: Option<u32>,
-    /// Last stream offset seen per host, to undo 32-bit wrap-around: of
-    /// data, and of acknowledgements.
-    last_offset: Vec<u64>,
+    /// Last acknowledgement seen per host, to undo 32-bit wrap-around.
     last_ack: Vec<u64>,
     /// Every ACK that acknowledged new bytes, per side (0: as it left the
     /// receiver, 1: as it reached the sender), in order: the
     /// acknowledgement and the frame. What covered a byte is found here.
     acked: [Vec<(u64, FrameRef)>; 2],
-    /// The latest DMA read of each stream range the NIC sent (start ->
-    /// end, rewritten), and the checksum copies of rewritten bytes waiting
-    /// for their DMA read.
-    reads: BTreeMap<u64, (u64, bool)>,
-    copied_rewritten: BTreeSet<(u64, u64)>,
-    /// The latest frame that left the sender with each stream range
-    /// (start -> end, rewritten): what its arrival carries.
-    departed: BTreeMap<u64, (u64, bool)>,
     items: Vec<Item>,
 }
 
 /// Whether `[a, b)` and `[c, d)` share a byte.
 fn overlaps((a, b): (u64, u64), (c, d): (u64, u64)) -> bool {
     a < d && c < b
-}
-
-/// The entry of `map` (start -> (end, flag)) that holds `[a, b)`.
-fn holding(map: &BTreeMap<u64, (u64, bool)>, (a, b): (u64, u64)) -> Option<bool> {
-    let (_, &(end, flag)) = map.range(..=a).next_back()?;
-    (end >= b).then_some(flag)
 }
 
 /// `host-eth0.pcapng`, the capture file a frame number refers to.
@@ -161,12 +144,8 @@ impl Trace {
             ranges: Vec::new(),
             frames: vec![0; n],
             isn: None,
-            last_offset: vec![0; n],
             last_ack: vec![0; n],
             acked: [Vec::new(), Vec::new()],
-            reads: BTreeMap::new(),
-            copied_rewritten: BTreeSet::new(),
-            departed: BTreeMap::new(),
             items: Vec::new(),
         }
     }
@@ -890,25 +869,6 @@ impl Observer for Trace {
         if !concerned {
             return;
         }
-        // What the NIC read, for the frames that follow.
-        if let Some((_, a, b)) = ctx.range() {
-            match e.step {
-                Step::RewrittenCopy => {
-                    self.copied_rewritten.insert((a, b));
-                }
-                Step::TxDmaRead => {
-                    let copied = self.copied_rewritten.remove(&(a, b));
-                    self.reads.insert(a, (b, copied));
-                }
-                // Noted just after its DMA read.
-                Step::RewrittenDmaRead => {
-                    if let Some(r) = self.reads.get_mut(&a) {
-                        r.1 = true;
-                    }
-                }
-                _ => {}
-            }
-        }
         self.items.push(Item {
             time: e.time,
             host,
@@ -917,7 +877,7 @@ impl Observer for Trace {
         });
     }
 
-    fn frame(&mut self, host: usize, time: Nanos, dir: Direction, frame: &[u8], _: &FrameInfo) {
+    fn frame(&mut self, host: usize, time: Nanos, dir: Direction, frame: &[u8], info: &FrameInfo) {
         self.frames[host] += 1;
         let number = self.frames[host];
         let Some(g) = frame::tcp_segment(frame) else {
@@ -934,25 +894,21 @@ impl Observer for Trace {
         };
         let at = FrameRef { host, number, time };
         if data_way && g.payload_len > 0 {
-            let a = Trace::offset(isn, g.seq, self.last_offset[host]);
-            self.last_offset[host] = a;
-            let b = a + g.payload_len as u64;
+            // The model says which stream bytes the frame carries, and
+            // whether a lifetime violation rewrote any (the arriving copy
+            // carries what its departure did).
+            let Some(s) = info.stream.filter(|s| s.flow == self.flow && !s.echo) else {
+                return;
+            };
+            let (a, b) = (s.start, s.start + s.len as u64);
             if !self.concerns(a, b) {
                 return;
             }
-            let rewritten = match dir {
-                Direction::Out => {
-                    let r = holding(&self.reads, (a, b)).unwrap_or(false);
-                    self.departed.insert(a, (b, r));
-                    r
-                }
-                Direction::In => holding(&self.departed, (a, b)).unwrap_or(false),
-            };
             let what = What::Data {
                 frame: at,
                 dir,
                 stream: (a, b),
-                rewritten,
+                rewritten: info.rewritten.is_some(),
             };
             self.push(time, host, what);
         } else if ack_way && g.flags & frame::TCP_ACK != 0 && !g.syn() {
