@@ -200,38 +200,42 @@ impl Trace {
     /// there already).
     fn timeline(&self, chains: &[Chain]) -> Vec<Item> {
         let mut items = self.items.clone();
+        // The ACK lines by frame (host, number), found once.
+        let mut ack_at: std::collections::BTreeMap<(usize, u64), usize> = (items.iter())
+            .enumerate()
+            .filter_map(|(i, l)| match &l.what {
+                What::Ack { frame: f, .. } => Some(((f.host, f.number), i)),
+                _ => None,
+            })
+            .collect();
         for c in chains {
             let acks = [c.notification_ack_sent, c.notification_ack_received];
             for (side, ack) in acks.into_iter().enumerate() {
                 let Some((frame, ack)) = ack else {
                     continue;
                 };
-                let known = items.iter_mut().find_map(|i| match &mut i.what {
-                    What::Ack {
-                        frame: f,
-                        completes,
-                        ..
-                    } if *f == frame => Some(completes),
-                    _ => None,
-                });
-                match known {
-                    Some(completes) => completes.push(c.use_index),
-                    None => items.push(Item {
-                        time: frame.time,
-                        host: frame.host,
-                        what: What::Ack {
-                            frame,
-                            dir: if side == 0 {
-                                Direction::Out
-                            } else {
-                                Direction::In
+                let known = ack_at.get(&(frame.host, frame.number));
+                match known.map(|&i| &mut items[i].what) {
+                    Some(What::Ack { completes, .. }) => completes.push(c.use_index),
+                    _ => {
+                        ack_at.insert((frame.host, frame.number), items.len());
+                        items.push(Item {
+                            time: frame.time,
+                            host: frame.host,
+                            what: What::Ack {
+                                frame,
+                                dir: if side == 0 {
+                                    Direction::Out
+                                } else {
+                                    Direction::In
+                                },
+                                ack,
+                                covers: Vec::new(),
+                                completes: vec![c.use_index],
                             },
-                            ack,
-                            covers: Vec::new(),
-                            completes: vec![c.use_index],
-                        },
-                        ends_use: None,
-                    }),
+                            ends_use: None,
+                        })
+                    }
                 }
             }
         }
@@ -250,7 +254,10 @@ impl Trace {
 
     /// The chains of the uses shown.
     fn chains(&self) -> Vec<Chain> {
-        self.shown().into_iter().map(|k| self.chain(k)).collect()
+        let sorted = self.sorted();
+        (self.shown().into_iter())
+            .map(|k| self.chain(k, &sorted))
+            .collect()
     }
 
     /// The journey, as text.
@@ -385,7 +392,9 @@ impl Trace {
 
     /// How use `k` ended: the completion chain, from the model's events
     /// and the frames.
-    fn chain(&self, k: usize) -> Chain {
+    /// `sorted`: the items in order ([`Trace::sorted`]), sorted once for
+    /// every use.
+    fn chain(&self, k: usize, sorted: &[&Item]) -> Chain {
         let r = self.ranges[k];
         let mut c = Chain {
             use_index: k,
@@ -393,7 +402,7 @@ impl Trace {
             ..Chain::default()
         };
         let ev_range = |e: &Event| e.ctx.range().map(|(_, a, b)| (a, b));
-        for l in self.sorted() {
+        for &l in sorted {
             match &l.what {
                 What::Step(e) => {
                     let Some(er) = ev_range(e) else {
